@@ -1,0 +1,299 @@
+"""The run-event store contract and the validation every store shares.
+
+Both concrete stores call the same validators, so bad input fails the same way
+(and before any filesystem access) whichever store is behind the API.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+MESSAGE_CATEGORY = "message"
+PUT_FIELDS = (
+    "thread_id",
+    "run_id",
+    "event_type",
+    "category",
+    "content",
+    "metadata",
+    "created_at",
+)
+REQUIRED_PUT_FIELDS = ("thread_id", "run_id", "event_type", "category")
+
+
+def check_id(field: str, value: object) -> str:
+    """Return ``value`` if it is a valid thread or run id, else raise ValueError."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"{field} must match {ID_PATTERN.pattern} (1-128 letters, digits, '_' or '-'), "
+            f"got {value!r}"
+        )
+    return value
+
+
+def check_limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+    return limit
+
+
+def check_cursor(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer or None, got {value!r}")
+    return value
+
+
+def check_page(
+    limit: object, before_seq: object, after_seq: object
+) -> tuple[int, int | None, int | None]:
+    before = check_cursor("before_seq", before_seq)
+    after = check_cursor("after_seq", after_seq)
+    if before is not None and after is not None:
+        raise ValueError("pass before_seq or after_seq, not both")
+    return check_limit(limit), before, after
+
+
+def _check_text(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _encode_json(value: object, field: str) -> str:
+    try:
+        # allow_nan=False: NaN and Infinity are not JSON; a reader in another
+        # language would choke on them.
+        return json.dumps(value, ensure_ascii=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{field} is not JSON-serializable: {exc}") from exc
+
+
+def _created_at(value: object) -> str:
+    if value is None:
+        return datetime.now(timezone.utc).isoformat()
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, str) and value:
+        return value
+    raise TypeError(f"created_at must be a datetime, a non-empty ISO-8601 string or None, got {value!r}")
+
+
+def build_event(
+    *,
+    thread_id: object,
+    run_id: object,
+    event_type: object,
+    category: object,
+    content: object = "",
+    metadata: object = None,
+    created_at: object = None,
+) -> dict[str, Any]:
+    """Validate one event and return its record without ``seq``.
+
+    Content and metadata go through a JSON round trip, so the record holds
+    exactly what a reader of the stored line gets back (tuples become lists) and
+    the caller's objects are never aliased by the store.
+    """
+    check_id("thread_id", thread_id)
+    check_id("run_id", run_id)
+    _check_text("event_type", event_type)
+    _check_text("category", category)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
+    return {
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "event_type": event_type,
+        "category": category,
+        "content": json.loads(_encode_json(content, "content")),
+        "metadata": json.loads(_encode_json(dict(metadata), "metadata")),
+        "created_at": _created_at(created_at),
+    }
+
+
+def build_batch(events: object) -> list[dict[str, Any]]:
+    """Validate every event of a batch before any of them is stored."""
+    if not isinstance(events, list):
+        raise TypeError(f"events must be a list of dicts, got {type(events).__name__}")
+    built = []
+    for index, event in enumerate(events):
+        if not isinstance(event, Mapping):
+            raise TypeError(f"events[{index}] must be a dict, got {type(event).__name__}")
+        unknown = sorted(set(event) - set(PUT_FIELDS))
+        if unknown:
+            raise ValueError(f"events[{index}] has unknown keys {unknown}; allowed: {list(PUT_FIELDS)}")
+        missing = [key for key in REQUIRED_PUT_FIELDS if key not in event]
+        if missing:
+            raise ValueError(f"events[{index}] is missing {missing}")
+        try:
+            built.append(build_event(**event))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"events[{index}]: {exc}") from exc
+    return built
+
+
+def with_seq(event: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    """The public record shape: ``seq`` placed after the ids."""
+    return {
+        "thread_id": event["thread_id"],
+        "run_id": event["run_id"],
+        "seq": seq,
+        "event_type": event["event_type"],
+        "category": event["category"],
+        "content": event["content"],
+        "metadata": event["metadata"],
+        "created_at": event["created_at"],
+    }
+
+
+def page(
+    records: list[dict[str, Any]], limit: int, before_seq: int | None, after_seq: int | None
+) -> list[dict[str, Any]]:
+    """Select a page from records sorted ascending by seq.
+
+    ``before_seq``: the last ``limit`` below it; ``after_seq``: the first
+    ``limit`` above it; neither: the latest ``limit``.
+    """
+    if after_seq is not None:
+        lo = _bisect_seq(records, after_seq, right=True)
+        return records[lo : lo + limit]
+    hi = len(records) if before_seq is None else _bisect_seq(records, before_seq, right=False)
+    return records[max(0, hi - limit) : hi]
+
+
+def _bisect_seq(records: list[dict[str, Any]], seq: int, *, right: bool) -> int:
+    lo, hi = 0, len(records)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        value = records[mid]["seq"]
+        if value < seq or (right and value == seq):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def filter_events(
+    records: Iterable[dict[str, Any]],
+    *,
+    event_types: Iterable[str] | None,
+    task_id: str | None,
+    after_seq: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    wanted = None if event_types is None else frozenset(event_types)
+    out = []
+    for record in records:
+        if after_seq is not None and record["seq"] <= after_seq:
+            continue
+        if wanted is not None and record["event_type"] not in wanted:
+            continue
+        if task_id is not None and record["metadata"].get("task_id") != task_id:
+            continue
+        out.append(record)
+        if len(out) == limit:
+            break
+    return out
+
+
+def check_event_types(event_types: object) -> list[str] | None:
+    if event_types is None:
+        return None
+    if isinstance(event_types, str) or not isinstance(event_types, Iterable):
+        raise ValueError(f"event_types must be a list of strings or None, got {event_types!r}")
+    types = list(event_types)
+    for value in types:
+        _check_text("event_types item", value)
+    return types
+
+
+class RunEventStore(abc.ABC):
+    """The async API every run-event store implements.
+
+    ``seq`` starts at 1 per thread and grows by one across all runs of that
+    thread; it is never reused while the thread exists (a deleted run leaves a
+    gap). Unknown threads and runs read as empty.
+    """
+
+    @abc.abstractmethod
+    async def put(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        event_type: str,
+        category: str,
+        content: Any = "",
+        metadata: Mapping[str, Any] | None = None,
+        created_at: str | datetime | None = None,
+    ) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def put_if_absent(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        event_type: str,
+        category: str,
+        content: Any = "",
+        metadata: Mapping[str, Any] | None = None,
+        created_at: str | datetime | None = None,
+    ) -> tuple[dict[str, Any], bool]: ...
+
+    @abc.abstractmethod
+    async def list_messages(
+        self,
+        thread_id: str,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def list_events(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        event_types: Iterable[str] | None = None,
+        task_id: str | None = None,
+        limit: int = 500,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def list_messages_by_run(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def count_messages(self, thread_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def delete_by_run(self, thread_id: str, run_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def delete_by_thread(self, thread_id: str) -> int: ...

@@ -1,0 +1,518 @@
+"""JSONL run-event store: one append-only file per thread.
+
+Layout under ``base_dir``::
+
+    threads/<thread_id>.jsonl   one JSON object per line
+    locks/<thread_id>.lock      inter-process lock for writers of that thread
+
+A line is one of:
+
+* an event record (it has ``seq``);
+* ``{"batch": [record, ...]}``: the events of one ``put_batch`` for this
+  thread, on one line, so a crash mid-write leaves a torn line that is skipped
+  as a whole: a batch is all-or-nothing on disk;
+* ``{"last_seq": n}``: written at the head of a file rewritten by
+  ``delete_by_run``, so seqs are never reused after a run is deleted.
+
+Every filesystem call runs in a worker thread (``asyncio.to_thread``): each
+async method validates its arguments on the loop, then makes exactly one
+offload into a synchronous method of the same name prefixed ``_sync_``.
+
+Reads are incremental: a per-thread cache keeps the parsed records and the byte
+offset it has consumed. A read stats the file; if only appends happened since
+(same inode, file grew, the bytes before the old offset unchanged) it parses
+just the new tail; a rewrite or a shrink reloads. Writers hold a per-thread
+``threading.Lock`` (this process) and a ``filelock.FileLock`` (other
+processes), refresh the cache under them, and assign seqs from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from runlog.events import base
+
+logger = logging.getLogger(__name__)
+
+_FINGERPRINT = 64
+_RECORD_KEYS = frozenset(
+    ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
+)
+
+
+def _dump(obj: object) -> bytes:
+    # ensure_ascii: every non-ASCII character (U+2028, U+0085, lone
+    # surrogates...) is escaped, so a line holds no byte but its own b"\n" that
+    # a line splitter could mistake for an end of line.
+    return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+
+
+@dataclass
+class _ThreadCache:
+    """What this process knows of one thread's file."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    by_run: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    messages_by_run: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    last_seq: int = 0  # the highest seq ever assigned in this thread
+    last_record_seq: int = 0  # the highest seq among the records read
+    offset: int = 0  # bytes consumed: always just after a b"\n"
+    line_no: int = 0  # lines consumed, for log messages
+    size: int = 0  # file size at the last stat (> offset while a line is torn)
+    inode: int | None = None
+    mtime_ns: int | None = None
+    fingerprint: bytes = b""  # the last bytes before offset
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        self.by_run.setdefault(record["run_id"], []).append(record)
+        if record["category"] == base.MESSAGE_CATEGORY:
+            self.messages.append(record)
+            self.messages_by_run.setdefault(record["run_id"], []).append(record)
+        self.last_record_seq = record["seq"]
+        self.last_seq = max(self.last_seq, record["seq"])
+
+
+def _advance(cache: _ThreadCache, consumed: bytes, st: os.stat_result) -> None:
+    """Record that ``consumed`` (whole lines) was read, and the file's identity."""
+    cache.offset += len(consumed)
+    cache.fingerprint = (cache.fingerprint + consumed)[-_FINGERPRINT:]
+    cache.inode = st.st_ino
+    cache.mtime_ns = st.st_mtime_ns
+    cache.size = st.st_size
+
+
+class JsonlRunEventStore(base.RunEventStore):
+    """Run events in JSONL files under ``base_dir``.
+
+    ``fsync``: flush appends and rewrites to stable storage before returning.
+    ``max_cached_threads``: how many threads' parsed records stay in memory.
+    """
+
+    def __init__(
+        self,
+        base_dir: str | os.PathLike[str],
+        *,
+        fsync: bool = True,
+        max_cached_threads: int = 256,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        if max_cached_threads < 1:
+            raise ValueError("max_cached_threads must be >= 1")
+        self.base_dir = Path(base_dir)
+        self._fsync = fsync
+        self._max_cached = max_cached_threads
+        self._lock_timeout = lock_timeout
+        self._caches: OrderedDict[str, _ThreadCache] = OrderedDict()
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._file_locks: dict[str, filelock.FileLock] = {}
+        self._registry_lock = threading.Lock()
+        self._warned: set[tuple[str, int | None, int]] = set()
+
+    # -- paths and locks (all used from worker threads) -------------------
+
+    def _path(self, thread_id: str) -> Path:
+        return self.base_dir / "threads" / f"{thread_id}.jsonl"
+
+    def _thread_lock(self, thread_id: str) -> threading.Lock:
+        with self._registry_lock:
+            lock = self._thread_locks.get(thread_id)
+            if lock is None:
+                lock = self._thread_locks[thread_id] = threading.Lock()
+            return lock
+
+    def _locked(self, thread_id: str) -> _Locked:
+        with self._registry_lock:
+            file_lock = self._file_locks.get(thread_id)
+            if file_lock is None:
+                lock_path = self.base_dir / "locks" / f"{thread_id}.lock"
+                file_lock = filelock.FileLock(lock_path, timeout=self._lock_timeout)
+                self._file_locks[thread_id] = file_lock
+        # FileLock creates the lock file's folder itself when it acquires.
+        return _Locked(self._thread_lock(thread_id), file_lock)
+
+    def _cache(self, thread_id: str) -> _ThreadCache:
+        with self._registry_lock:
+            cache = self._caches.get(thread_id)
+            if cache is None:
+                cache = self._caches[thread_id] = _ThreadCache()
+                while len(self._caches) > self._max_cached:
+                    self._caches.popitem(last=False)
+            else:
+                self._caches.move_to_end(thread_id)
+            return cache
+
+    def _reset_cache(self, thread_id: str) -> _ThreadCache:
+        with self._registry_lock:
+            cache = self._caches[thread_id] = _ThreadCache()
+            return cache
+
+    # -- reading -----------------------------------------------------------
+
+    def _refresh(self, thread_id: str) -> _ThreadCache:
+        """Bring the cache up to date with the file; caller holds the thread lock."""
+        cache = self._cache(thread_id)
+        path = self._path(thread_id)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if cache.inode is not None or cache.records:
+                cache = self._reset_cache(thread_id)
+            return cache
+        unchanged = (
+            st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
+        )
+        if unchanged:
+            return cache
+        if st.st_ino != cache.inode or st.st_size < cache.offset:
+            cache = self._reset_cache(thread_id)
+        with path.open("rb") as f:
+            start = cache.offset - len(cache.fingerprint)
+            f.seek(start)
+            if cache.fingerprint and f.read(len(cache.fingerprint)) != cache.fingerprint:
+                # Same inode and no shrink, yet the old bytes changed: the file
+                # was replaced by one that reuses the inode. Read it afresh.
+                cache = self._reset_cache(thread_id)
+                f.seek(0)
+            tail = f.read()
+            st = os.fstat(f.fileno())
+        self._ingest(cache, path, tail, st)
+        return cache
+
+    def _ingest(self, cache: _ThreadCache, path: Path, tail: bytes, st: os.stat_result) -> None:
+        complete = tail[: tail.rfind(b"\n") + 1]  # a torn last line stays unconsumed
+        for raw in complete.split(b"\n")[:-1]:
+            cache.line_no += 1
+            if raw.strip():
+                self._parse_line(cache, path, raw, st.st_ino)
+        _advance(cache, complete, st)
+
+    def _parse_line(self, cache: _ThreadCache, path: Path, raw: bytes, inode: int) -> None:
+        try:
+            obj = json.loads(raw)
+        except ValueError as exc:
+            self._warn_malformed(path, cache.line_no, inode, f"not JSON ({exc})")
+            return
+        if isinstance(obj, dict) and set(obj) == {"last_seq"} and isinstance(obj["last_seq"], int):
+            cache.last_seq = max(cache.last_seq, obj["last_seq"])
+            return
+        if isinstance(obj, dict) and set(obj) == {"batch"} and isinstance(obj["batch"], list):
+            items = obj["batch"]
+        else:
+            items = [obj]
+        thread_id = path.stem
+        checked = []
+        expected = cache.last_record_seq
+        for item in items:
+            problem = self._record_problem(item, thread_id, expected)
+            if problem:
+                self._warn_malformed(path, cache.line_no, inode, problem)
+                return
+            expected = item["seq"]
+            checked.append(item)
+        for item in checked:
+            cache.add(item)
+
+    @staticmethod
+    def _record_problem(item: object, thread_id: str, last_seq: int) -> str | None:
+        if not isinstance(item, dict) or set(item) != _RECORD_KEYS:
+            return "not an event record"
+        seq = item["seq"]
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq <= last_seq:
+            return f"seq {seq!r} does not follow {last_seq}"
+        if item["thread_id"] != thread_id:
+            return f"thread_id {item['thread_id']!r} in the file of {thread_id!r}"
+        if not isinstance(item["metadata"], dict):
+            return "metadata is not an object"
+        for key in ("run_id", "event_type", "category", "created_at"):
+            if not isinstance(item[key], str):
+                return f"{key} is not a string"
+        return None
+
+    def _warn_malformed(self, path: Path, line_no: int, inode: int, reason: str) -> None:
+        key = (str(path), inode, line_no)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        logger.warning("skipping malformed line %s:%d: %s", path, line_no, reason)
+
+    # -- writing -----------------------------------------------------------
+
+    def _append_locked(self, thread_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append events of one thread; caller holds both locks and refreshed."""
+        cache = self._refresh(thread_id)
+        records = [base.with_seq(event, cache.last_seq + i) for i, event in enumerate(events, 1)]
+        payload = _dump(records[0]) if len(records) == 1 else _dump({"batch": records})
+        torn = cache.size > cache.offset
+        if torn:
+            # A crash left a line without its newline: end it here so it is
+            # skipped as one malformed line and does not swallow ours.
+            payload = b"\n" + payload
+        path = self._path(thread_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as f:
+            f.write(payload)
+            f.flush()
+            if self._fsync:
+                os.fsync(f.fileno())
+            st = os.fstat(f.fileno())
+        if torn:
+            # Rare: re-read so the ended torn line is logged like any other.
+            self._refresh(thread_id)
+        else:
+            for record in records:
+                cache.add(record)
+            cache.line_no += 1
+            _advance(cache, payload, st)
+        return [copy.deepcopy(r) for r in records]
+
+    def _sync_put(self, event: dict[str, Any]) -> dict[str, Any]:
+        with self._locked(event["thread_id"]):
+            return self._append_locked(event["thread_id"], [event])[0]
+
+    def _sync_put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        by_thread: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            by_thread.setdefault(event["thread_id"], []).append(index)
+        out: list[dict[str, Any]] = [{}] * len(events)
+        for thread_id, indexes in by_thread.items():
+            with self._locked(thread_id):
+                stored = self._append_locked(thread_id, [events[i] for i in indexes])
+            for index, record in zip(indexes, stored):
+                out[index] = record
+        return out
+
+    def _sync_put_if_absent(self, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        thread_id = event["thread_id"]
+        with self._locked(thread_id):
+            cache = self._refresh(thread_id)
+            for record in cache.by_run.get(event["run_id"], ()):
+                if record["event_type"] == event["event_type"]:
+                    return copy.deepcopy(record), False
+            return self._append_locked(thread_id, [event])[0], True
+
+    def _sync_delete_by_run(self, thread_id: str, run_id: str) -> int:
+        with self._locked(thread_id):
+            cache = self._refresh(thread_id)
+            removed = len(cache.by_run.get(run_id, ()))
+            if removed == 0:
+                return 0
+            kept = [r for r in cache.records if r["run_id"] != run_id]
+            path = self._path(thread_id)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{thread_id}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(_dump({"last_seq": cache.last_seq}))
+                    for record in kept:
+                        f.write(_dump(record))
+                    f.flush()
+                    if self._fsync:
+                        os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            self._refresh(thread_id)
+            return removed
+
+    def _sync_delete_by_thread(self, thread_id: str) -> int:
+        with self._locked(thread_id):
+            cache = self._refresh(thread_id)
+            removed = len(cache.records)
+            self._path(thread_id).unlink(missing_ok=True)
+            self._reset_cache(thread_id)
+            return removed
+
+    def _sync_list_messages(
+        self, thread_id: str, limit: int, before_seq: int | None, after_seq: int | None
+    ) -> list[dict[str, Any]]:
+        with self._thread_lock(thread_id):
+            cache = self._refresh(thread_id)
+            return copy.deepcopy(base.page(cache.messages, limit, before_seq, after_seq))
+
+    def _sync_list_messages_by_run(
+        self,
+        thread_id: str,
+        run_id: str,
+        limit: int,
+        before_seq: int | None,
+        after_seq: int | None,
+    ) -> list[dict[str, Any]]:
+        with self._thread_lock(thread_id):
+            cache = self._refresh(thread_id)
+            messages = cache.messages_by_run.get(run_id, [])
+            return copy.deepcopy(base.page(messages, limit, before_seq, after_seq))
+
+    def _sync_list_events(
+        self,
+        thread_id: str,
+        run_id: str,
+        event_types: list[str] | None,
+        task_id: str | None,
+        limit: int,
+        after_seq: int | None,
+    ) -> list[dict[str, Any]]:
+        with self._thread_lock(thread_id):
+            cache = self._refresh(thread_id)
+            run = cache.by_run.get(run_id, [])
+            if after_seq is not None:
+                run = run[base._bisect_seq(run, after_seq, right=True) :]
+            found = base.filter_events(
+                run, event_types=event_types, task_id=task_id, after_seq=None, limit=limit
+            )
+            return copy.deepcopy(found)
+
+    def _sync_count_messages(self, thread_id: str) -> int:
+        with self._thread_lock(thread_id):
+            return len(self._refresh(thread_id).messages)
+
+    # -- the async API -------------------------------------------------------
+
+    async def put(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        event_type: str,
+        category: str,
+        content: Any = "",
+        metadata: Mapping[str, Any] | None = None,
+        created_at: str | datetime | None = None,
+    ) -> dict[str, Any]:
+        event = base.build_event(
+            thread_id=thread_id,
+            run_id=run_id,
+            event_type=event_type,
+            category=category,
+            content=content,
+            metadata=metadata,
+            created_at=created_at,
+        )
+        return await asyncio.to_thread(self._sync_put, event)
+
+    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        built = base.build_batch(events)
+        if not built:
+            return []
+        return await asyncio.to_thread(self._sync_put_batch, built)
+
+    async def put_if_absent(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        event_type: str,
+        category: str,
+        content: Any = "",
+        metadata: Mapping[str, Any] | None = None,
+        created_at: str | datetime | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        event = base.build_event(
+            thread_id=thread_id,
+            run_id=run_id,
+            event_type=event_type,
+            category=category,
+            content=content,
+            metadata=metadata,
+            created_at=created_at,
+        )
+        return await asyncio.to_thread(self._sync_put_if_absent, event)
+
+    async def list_messages(
+        self,
+        thread_id: str,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
+        base.check_id("thread_id", thread_id)
+        limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
+        return await asyncio.to_thread(
+            self._sync_list_messages, thread_id, limit, before_seq, after_seq
+        )
+
+    async def list_events(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        event_types: Iterable[str] | None = None,
+        task_id: str | None = None,
+        limit: int = 500,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
+        base.check_id("thread_id", thread_id)
+        base.check_id("run_id", run_id)
+        types = base.check_event_types(event_types)
+        limit = base.check_limit(limit)
+        after_seq = base.check_cursor("after_seq", after_seq)
+        return await asyncio.to_thread(
+            self._sync_list_events, thread_id, run_id, types, task_id, limit, after_seq
+        )
+
+    async def list_messages_by_run(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
+        base.check_id("thread_id", thread_id)
+        base.check_id("run_id", run_id)
+        limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
+        return await asyncio.to_thread(
+            self._sync_list_messages_by_run, thread_id, run_id, limit, before_seq, after_seq
+        )
+
+    async def count_messages(self, thread_id: str) -> int:
+        base.check_id("thread_id", thread_id)
+        return await asyncio.to_thread(self._sync_count_messages, thread_id)
+
+    async def delete_by_run(self, thread_id: str, run_id: str) -> int:
+        base.check_id("thread_id", thread_id)
+        base.check_id("run_id", run_id)
+        return await asyncio.to_thread(self._sync_delete_by_run, thread_id, run_id)
+
+    async def delete_by_thread(self, thread_id: str) -> int:
+        base.check_id("thread_id", thread_id)
+        return await asyncio.to_thread(self._sync_delete_by_thread, thread_id)
+
+
+class _Locked:
+    """Hold the in-process lock, then the inter-process file lock."""
+
+    def __init__(self, thread_lock: threading.Lock, file_lock: filelock.FileLock) -> None:
+        self._thread_lock = thread_lock
+        self._file_lock = file_lock
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            self._file_lock.acquire()
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._file_lock.release()
+        finally:
+            self._thread_lock.release()

@@ -1,0 +1,47 @@
+"""Gateway settings: explicit arguments, else ``RUNLOG_*`` environment variables.
+
+Building settings touches no filesystem: paths stay as given (relative ones are
+resolved by the components, in worker threads, when the app starts).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "./.runlog"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    sqlite_url: str | None = None  # default: sqlite:///<data_dir>/runlog.db
+    skills_dir: Path | None = None  # default: <data_dir>/skills
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {
+            "data_dir": Path(env.get("RUNLOG_DATA_DIR", DEFAULT_DATA_DIR)),
+            "sqlite_url": env.get("RUNLOG_SQLITE_URL") or None,
+            "skills_dir": Path(env["RUNLOG_SKILLS_DIR"]) if env.get("RUNLOG_SKILLS_DIR") else None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(
+            data_dir=Path(values["data_dir"]),  # type: ignore[arg-type]
+            sqlite_url=values["sqlite_url"],  # type: ignore[arg-type]
+            skills_dir=None if values["skills_dir"] is None else Path(values["skills_dir"]),  # type: ignore[arg-type]
+        )
+
+    @property
+    def events_dir(self) -> Path:
+        return self.data_dir / "events"
+
+    @property
+    def resolved_sqlite_url(self) -> str:
+        return self.sqlite_url or f"sqlite:///{self.data_dir / 'runlog.db'}"
+
+    @property
+    def resolved_skills_dir(self) -> Path:
+        return self.skills_dir if self.skills_dir is not None else self.data_dir / "skills"

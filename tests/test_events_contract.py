@@ -1,0 +1,248 @@
+"""The RunEventStore contract, checked on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime, timezone
+
+import pytest
+
+from tests.factories import event
+
+
+async def test_put_returns_full_record(store):
+    record = await store.put(**event(content="hello", metadata={"task_id": "k"}, created_at="2026-01-01T00:00:00+00:00"))
+    assert record == {
+        "thread_id": "t1",
+        "run_id": "r1",
+        "seq": 1,
+        "event_type": "user",
+        "category": "message",
+        "content": "hello",
+        "metadata": {"task_id": "k"},
+        "created_at": "2026-01-01T00:00:00+00:00",
+    }
+
+
+async def test_put_defaults(store):
+    record = await store.put(**event())
+    assert record["content"] == ""
+    assert record["metadata"] == {}
+    created = datetime.fromisoformat(record["created_at"])
+    assert created.tzinfo is not None and created.utcoffset().total_seconds() == 0
+    assert abs((datetime.now(timezone.utc) - created).total_seconds()) < 60
+
+
+async def test_seq_per_thread_across_runs(store):
+    seqs = [
+        (await store.put(**event(thread_id=t, run_id=r)))["seq"]
+        for t, r in [("a", "r1"), ("a", "r2"), ("b", "r1"), ("a", "r1"), ("b", "r9")]
+    ]
+    assert seqs == [1, 2, 1, 3, 2]
+
+
+async def test_put_batch_assigns_in_input_order_per_thread(store):
+    records = await store.put_batch(
+        [event(thread_id="a"), event(thread_id="b", run_id="x"), event(thread_id="a", run_id="r2")]
+    )
+    assert [(r["thread_id"], r["run_id"], r["seq"]) for r in records] == [("a", "r1", 1), ("b", "x", 1), ("a", "r2", 2)]
+    assert await store.put_batch([]) == []
+
+
+async def test_put_batch_invalid_event_writes_nothing(store):
+    with pytest.raises(ValueError, match=r"events\[1\].*run_id"):
+        await store.put_batch([event(), event(run_id="bad id")])
+    with pytest.raises(TypeError, match=r"events\[1\]"):
+        await store.put_batch([event(), event(content={1, 2})])
+    with pytest.raises(ValueError, match="unknown keys"):
+        await store.put_batch([event(colour="red")])
+    with pytest.raises(ValueError, match="missing"):
+        await store.put_batch([{"thread_id": "t1"}])
+    with pytest.raises(TypeError):
+        await store.put_batch("not a list")
+    assert await store.count_messages("t1") == 0
+    assert await store.list_events("t1", "r1") == []
+
+
+async def test_put_if_absent_both_outcomes(store):
+    first, created = await store.put_if_absent(**event(event_type="start", content="one"))
+    assert created and first["seq"] == 1
+    again, created = await store.put_if_absent(**event(event_type="start", content="two"))
+    assert not created and again == first
+    other, created = await store.put_if_absent(**event(run_id="r2", event_type="start"))
+    assert created and other["seq"] == 2
+    assert len(await store.list_events("t1", "r1")) == 1
+
+
+async def test_put_if_absent_is_atomic_under_gather(store):
+    results = await asyncio.gather(*[store.put_if_absent(**event(event_type="once", content=i)) for i in range(20)])
+    assert sum(created for _, created in results) == 1
+    assert len({r["seq"] for r, _ in results}) == 1
+
+
+async def test_list_messages_pagination(store):
+    for i in range(10):
+        category = "message" if i % 2 == 0 else "trace"
+        await store.put(**event(run_id=f"r{i % 3}", category=category, content=i))
+    # message seqs: 1, 3, 5, 7, 9
+    latest = await store.list_messages("t1", limit=2)
+    assert [m["seq"] for m in latest] == [7, 9]
+    assert [m["seq"] for m in await store.list_messages("t1", limit=2, before_seq=7)] == [3, 5]
+    assert [m["seq"] for m in await store.list_messages("t1", limit=2, after_seq=3)] == [5, 7]
+    assert [m["seq"] for m in await store.list_messages("t1", limit=50, after_seq=9)] == []
+    assert [m["seq"] for m in await store.list_messages("t1", limit=50, before_seq=1)] == []
+    assert all(m["category"] == "message" for m in await store.list_messages("t1"))
+    assert await store.count_messages("t1") == 5
+
+
+async def test_list_messages_by_run(store):
+    for i in range(6):
+        await store.put(**event(run_id="a" if i < 4 else "b", content=i))
+    assert [m["seq"] for m in await store.list_messages_by_run("t1", "a", limit=2)] == [3, 4]
+    assert [m["seq"] for m in await store.list_messages_by_run("t1", "a", limit=2, before_seq=3)] == [1, 2]
+    assert [m["seq"] for m in await store.list_messages_by_run("t1", "a", after_seq=2)] == [3, 4]
+    assert [m["seq"] for m in await store.list_messages_by_run("t1", "b")] == [5, 6]
+
+
+async def test_list_events_filters(store):
+    await store.put(**event(event_type="tool", category="trace", metadata={"task_id": "x"}))
+    await store.put(**event(event_type="user"))
+    await store.put(**event(event_type="tool", category="trace", metadata={"task_id": "y"}))
+    await store.put(**event(run_id="other", event_type="tool"))
+    await store.put(**event(event_type="assistant", metadata={"task_id": "x"}))
+    assert [e["seq"] for e in await store.list_events("t1", "r1")] == [1, 2, 3, 5]
+    assert [e["seq"] for e in await store.list_events("t1", "r1", event_types=["tool"])] == [1, 3]
+    assert [e["seq"] for e in await store.list_events("t1", "r1", task_id="x")] == [1, 5]
+    assert [e["seq"] for e in await store.list_events("t1", "r1", after_seq=2)] == [3, 5]
+    assert [e["seq"] for e in await store.list_events("t1", "r1", limit=2)] == [1, 2]
+    assert [e["seq"] for e in await store.list_events("t1", "r1", event_types=["tool", "assistant"], after_seq=1)] == [3, 5]
+    assert await store.list_events("t1", "r1", event_types=[]) == []
+
+
+async def test_unknown_thread_and_run(store):
+    assert await store.list_messages("nope") == []
+    assert await store.list_events("nope", "r") == []
+    assert await store.list_messages_by_run("nope", "r") == []
+    assert await store.count_messages("nope") == 0
+    assert await store.delete_by_run("nope", "r") == 0
+    assert await store.delete_by_thread("nope") == 0
+    await store.put(**event())
+    assert await store.list_events("t1", "missing") == []
+    assert await store.delete_by_run("t1", "missing") == 0
+
+
+async def test_deletes_count_all_categories_and_never_reuse_seq(store):
+    await store.put(**event(run_id="a"))
+    await store.put(**event(run_id="b", category="trace"))
+    await store.put(**event(run_id="b"))
+    assert await store.delete_by_run("t1", "b") == 2
+    assert [e["seq"] for e in await store.list_messages("t1")] == [1]
+    assert (await store.put(**event(run_id="c")))["seq"] == 4
+    assert await store.delete_by_thread("t1") == 2
+    assert await store.list_messages("t1") == []
+    assert (await store.put(**event()))["seq"] == 1
+
+
+async def test_concurrent_puts_get_unique_consecutive_seqs(store):
+    records = await asyncio.gather(*[store.put(**event(run_id=f"r{i % 4}", content=i)) for i in range(100)])
+    assert sorted(r["seq"] for r in records) == list(range(1, 101))
+    assert await store.count_messages("t1") == 100
+
+
+async def test_unicode_round_trips(store):
+    text = "line\u2028sep\u2029para\x85nel\r\n\x00nul \ud83d lone surrogate \U0001f600 \u00e9"
+    await store.put(**event(content=text, metadata={"k\u2028": ["\u2029"]}))
+    [got] = await store.list_messages("t1")
+    assert got["content"] == text
+    assert got["metadata"] == {"k\u2028": ["\u2029"]}
+
+
+async def test_results_are_copies(store):
+    record = await store.put(**event(metadata={"a": [1]}))
+    record["metadata"]["a"].append(2)
+    [again] = await store.list_messages("t1")
+    assert again["metadata"] == {"a": [1]}
+    again["content"] = "changed"
+    assert (await store.list_messages("t1"))[0]["content"] == ""
+
+
+@pytest.mark.parametrize("field", ["thread_id", "run_id"])
+@pytest.mark.parametrize("bad", ["", "a/b", "../x", "a b", "x" * 129, None, 5, "é"])
+async def test_bad_ids_rejected_and_nothing_written(store, field, bad):
+    with pytest.raises(ValueError, match=field):
+        await store.put(**{**event(), field: bad})
+    with pytest.raises(ValueError, match=field):
+        await store.put_if_absent(**{**event(), field: bad})
+    if field == "thread_id":
+        for call in (store.list_messages(bad), store.count_messages(bad), store.delete_by_thread(bad)):
+            with pytest.raises(ValueError, match=field):
+                await call
+    with pytest.raises(ValueError, match=field):
+        await store.list_events(*(("t1", bad) if field == "run_id" else (bad, "r1")))
+    with pytest.raises(ValueError, match=field):
+        await store.list_messages_by_run(*(("t1", bad) if field == "run_id" else (bad, "r1")))
+    with pytest.raises(ValueError, match=field):
+        await store.delete_by_run(*(("t1", bad) if field == "run_id" else (bad, "r1")))
+    assert await store.count_messages("t1") == 0
+
+
+async def test_bad_ids_touch_no_filesystem(tmp_path):
+    from runlog.events import JsonlRunEventStore
+
+    store = JsonlRunEventStore(tmp_path / "never")
+    with pytest.raises(ValueError, match="thread_id"):
+        await store.put(**event(thread_id="../escape"))
+    with pytest.raises(ValueError, match="thread_id"):
+        await store.list_messages("../escape")
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"limit": 0},
+        {"limit": -1},
+        {"limit": True},
+        {"limit": "5"},
+        {"before_seq": 3, "after_seq": 1},
+        {"before_seq": "3"},
+    ],
+)
+async def test_bad_paging_rejected(store, kwargs):
+    with pytest.raises(ValueError):
+        await store.list_messages("t1", **kwargs)
+    with pytest.raises(ValueError):
+        await store.list_messages_by_run("t1", "r1", **kwargs)
+
+
+async def test_bad_list_events_args(store):
+    with pytest.raises(ValueError):
+        await store.list_events("t1", "r1", limit=0)
+    with pytest.raises(ValueError):
+        await store.list_events("t1", "r1", event_types="tool")
+    with pytest.raises(ValueError):
+        await store.list_events("t1", "r1", after_seq="1")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"content": object()},
+        {"content": {1, 2}},
+        {"content": math.nan},
+        {"metadata": {"x": object()}},
+        {"metadata": ["not", "a", "mapping"]},
+        {"created_at": 12},
+    ],
+)
+async def test_unserializable_rejected_and_nothing_written(store, extra):
+    with pytest.raises(TypeError):
+        await store.put(**event(**extra))
+    assert await store.count_messages("t1") == 0
+
+
+@pytest.mark.parametrize("field", ["event_type", "category"])
+async def test_empty_type_or_category_rejected(store, field):
+    with pytest.raises(ValueError, match=field):
+        await store.put(**{**event(), field: ""})
