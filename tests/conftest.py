@@ -12,4 +12,3 @@ def store(request, tmp_path):
     if request.param == "jsonl":
         return JsonlRunEventStore(tmp_path / "events")
     return MemoryRunEventStore()
-

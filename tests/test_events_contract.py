@@ -12,7 +12,9 @@ from tests.factories import event
 
 
 async def test_put_returns_full_record(store):
-    record = await store.put(**event(content="hello", metadata={"task_id": "k"}, created_at="2026-01-01T00:00:00+00:00"))
+    record = await store.put(
+        **event(content="hello", metadata={"task_id": "k"}, created_at="2026-01-01T00:00:00+00:00")
+    )
     assert record == {
         "thread_id": "t1",
         "run_id": "r1",
@@ -46,7 +48,11 @@ async def test_put_batch_assigns_in_input_order_per_thread(store):
     records = await store.put_batch(
         [event(thread_id="a"), event(thread_id="b", run_id="x"), event(thread_id="a", run_id="r2")]
     )
-    assert [(r["thread_id"], r["run_id"], r["seq"]) for r in records] == [("a", "r1", 1), ("b", "x", 1), ("a", "r2", 2)]
+    assert [(r["thread_id"], r["run_id"], r["seq"]) for r in records] == [
+        ("a", "r1", 1),
+        ("b", "x", 1),
+        ("a", "r2", 2),
+    ]
     assert await store.put_batch([]) == []
 
 
@@ -76,7 +82,9 @@ async def test_put_if_absent_both_outcomes(store):
 
 
 async def test_put_if_absent_is_atomic_under_gather(store):
-    results = await asyncio.gather(*[store.put_if_absent(**event(event_type="once", content=i)) for i in range(20)])
+    results = await asyncio.gather(
+        *[store.put_if_absent(**event(event_type="once", content=i)) for i in range(20)]
+    )
     assert sum(created for _, created in results) == 1
     assert len({r["seq"] for r, _ in results}) == 1
 
@@ -116,7 +124,9 @@ async def test_list_events_filters(store):
     assert [e["seq"] for e in await store.list_events("t1", "r1", task_id="x")] == [1, 5]
     assert [e["seq"] for e in await store.list_events("t1", "r1", after_seq=2)] == [3, 5]
     assert [e["seq"] for e in await store.list_events("t1", "r1", limit=2)] == [1, 2]
-    assert [e["seq"] for e in await store.list_events("t1", "r1", event_types=["tool", "assistant"], after_seq=1)] == [3, 5]
+    assert [
+        e["seq"] for e in await store.list_events("t1", "r1", event_types=["tool", "assistant"], after_seq=1)
+    ] == [3, 5]
     assert await store.list_events("t1", "r1", event_types=[]) == []
 
 

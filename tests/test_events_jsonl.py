@@ -82,7 +82,10 @@ async def test_torn_last_line_never_swallows_the_next_record(tmp_path, caplog):
     assert after["seq"] == 2
     assert any("torn" in r.getMessage() or "not JSON" in r.getMessage() for r in caplog.records)
     for reader in (store, JsonlRunEventStore(tmp_path)):
-        assert [(m["seq"], m["content"]) for m in await reader.list_messages("t1")] == [(1, "before"), (2, "after")]
+        assert [(m["seq"], m["content"]) for m in await reader.list_messages("t1")] == [
+            (1, "before"),
+            (2, "after"),
+        ]
 
 
 async def test_torn_batch_is_all_or_nothing(tmp_path):

@@ -37,31 +37,64 @@ async def test_health_and_lifespan_files(settings):
 
 async def test_events_routes(settings):
     async with running(settings) as client:
-        r = await client.post("/threads/t1/runs/r1/events", json={"event_type": "user", "category": "message", "content": "hi"})
+        r = await client.post(
+            "/threads/t1/runs/r1/events", json={"event_type": "user", "category": "message", "content": "hi"}
+        )
         assert r.status_code == 201 and r.json()["seq"] == 1
         r = await client.post(
             "/events/batch",
             json=[
-                {"thread_id": "t1", "run_id": "r2", "event_type": "tool", "category": "trace", "metadata": {"task_id": "k"}},
-                {"thread_id": "t1", "run_id": "r2", "event_type": "ai", "category": "message", "content": "yo"},
+                {
+                    "thread_id": "t1",
+                    "run_id": "r2",
+                    "event_type": "tool",
+                    "category": "trace",
+                    "metadata": {"task_id": "k"},
+                },
+                {
+                    "thread_id": "t1",
+                    "run_id": "r2",
+                    "event_type": "ai",
+                    "category": "message",
+                    "content": "yo",
+                },
             ],
         )
         assert r.status_code == 201 and [e["seq"] for e in r.json()] == [2, 3]
-        r = await client.put("/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"})
+        r = await client.put(
+            "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
+        )
         assert r.status_code == 201 and r.json()["created"] is True
-        r = await client.put("/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"})
+        r = await client.put(
+            "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
+        )
         assert r.status_code == 200 and r.json()["created"] is False and r.json()["event"]["seq"] == 4
 
         assert [m["seq"] for m in (await client.get("/threads/t1/messages")).json()] == [1, 3]
-        assert [m["seq"] for m in (await client.get("/threads/t1/messages", params={"limit": 1})).json()] == [3]
-        assert [m["seq"] for m in (await client.get("/threads/t1/messages", params={"before_seq": 3})).json()] == [1]
-        assert [m["seq"] for m in (await client.get("/threads/t1/messages", params={"after_seq": 1})).json()] == [3]
+        assert [m["seq"] for m in (await client.get("/threads/t1/messages", params={"limit": 1})).json()] == [
+            3
+        ]
+        assert [
+            m["seq"] for m in (await client.get("/threads/t1/messages", params={"before_seq": 3})).json()
+        ] == [1]
+        assert [
+            m["seq"] for m in (await client.get("/threads/t1/messages", params={"after_seq": 1})).json()
+        ] == [3]
         assert (await client.get("/threads/t1/messages/count")).json() == {"count": 2}
         assert [e["seq"] for e in (await client.get("/threads/t1/runs/r2/events")).json()] == [2, 3, 4]
-        got = await client.get("/threads/t1/runs/r2/events", params=[("event_types", "tool"), ("event_types", "start")])
+        got = await client.get(
+            "/threads/t1/runs/r2/events", params=[("event_types", "tool"), ("event_types", "start")]
+        )
         assert [e["seq"] for e in got.json()] == [2, 4]
-        assert [e["seq"] for e in (await client.get("/threads/t1/runs/r2/events", params={"task_id": "k"})).json()] == [2]
-        assert [e["seq"] for e in (await client.get("/threads/t1/runs/r2/events", params={"after_seq": 2, "limit": 1})).json()] == [3]
+        assert [
+            e["seq"] for e in (await client.get("/threads/t1/runs/r2/events", params={"task_id": "k"})).json()
+        ] == [2]
+        assert [
+            e["seq"]
+            for e in (
+                await client.get("/threads/t1/runs/r2/events", params={"after_seq": 2, "limit": 1})
+            ).json()
+        ] == [3]
         assert [m["seq"] for m in (await client.get("/threads/t1/runs/r2/messages")).json()] == [3]
         assert (await client.delete("/threads/t1/runs/r2")).json() == {"deleted": 3}
         assert (await client.delete("/threads/t1")).json() == {"deleted": 1}
@@ -71,11 +104,31 @@ async def test_events_routes(settings):
 @pytest.mark.parametrize(
     ("method", "url", "kwargs", "needle"),
     [
-        ("post", "/threads/bad%20id/runs/r1/events", {"json": {"event_type": "u", "category": "message"}}, "thread_id"),
-        ("post", "/threads/t1/runs/r.1/events", {"json": {"event_type": "u", "category": "message"}}, "run_id"),
-        ("post", "/threads/t1/runs/r1/events", {"json": {"event_type": "", "category": "message"}}, "event_type"),
+        (
+            "post",
+            "/threads/bad%20id/runs/r1/events",
+            {"json": {"event_type": "u", "category": "message"}},
+            "thread_id",
+        ),
+        (
+            "post",
+            "/threads/t1/runs/r.1/events",
+            {"json": {"event_type": "u", "category": "message"}},
+            "run_id",
+        ),
+        (
+            "post",
+            "/threads/t1/runs/r1/events",
+            {"json": {"event_type": "", "category": "message"}},
+            "event_type",
+        ),
         ("post", "/threads/t1/runs/r1/events", {"json": {"category": "message"}}, "event_type"),
-        ("post", "/events/batch", {"json": [{"thread_id": "t1", "run_id": "bad id", "event_type": "u", "category": "m"}]}, "run_id"),
+        (
+            "post",
+            "/events/batch",
+            {"json": [{"thread_id": "t1", "run_id": "bad id", "event_type": "u", "category": "m"}]},
+            "run_id",
+        ),
         ("put", "/threads/t1/runs/r1/events/a", {"json": {"event_type": "b", "category": "m"}}, "differs"),
         ("get", "/threads/t1/messages", {"params": {"limit": 0}}, "limit"),
         ("get", "/threads/t1/messages", {"params": {"limit": "many"}}, "limit"),
@@ -131,7 +184,9 @@ def test_settings_from_env(tmp_path):
 
 
 def test_cli_help_lists_serve():
-    out = subprocess.run([sys.executable, "-m", "runlog", "serve", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "runlog", "serve", "--help"], capture_output=True, text=True, check=True
+    )
     assert "--data-dir" in out.stdout and "127.0.0.1" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "runlog"], capture_output=True, text=True)
     assert bad.returncode == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def test_resolve_forms(in_tmp):
     assert resolve_sqlite_conn_str("sqlite+aiosqlite:///a.db") == str(in_tmp / "a.db")
 
 
-@pytest.mark.parametrize("bad", ["postgresql://u@h/db", "mysql:///x", "", "   ", "sqlite://", "sqlite://host/db"])
+@pytest.mark.parametrize(
+    "bad", ["postgresql://u@h/db", "mysql:///x", "", "   ", "sqlite://", "sqlite://host/db"]
+)
 def test_resolve_rejects_with_accepted_forms(bad):
     with pytest.raises(ValueError, match="accepted forms") as info:
         resolve_sqlite_conn_str(bad)
@@ -62,7 +65,7 @@ async def test_registry_round_trip(tmp_path):
         assert await registry.get_run("nope") is None
         assert [r["run_id"] for r in await registry.list_runs("t1")] == ["r1", "r2"]
         assert await registry.list_runs("t9") == []
-    assert os.path.exists(tmp_path / "nested" / "dir" / "runs.db")
+    assert await asyncio.to_thread(os.path.exists, tmp_path / "nested" / "dir" / "runs.db")
     async with RunRegistry(url) as again:
         assert (await again.get_run("r2"))["status"] == "running"
 

@@ -79,7 +79,9 @@ async def test_non_utf8_skipped_with_warning(tmp_path, caplog):
     assert str(bad) in caplog.text and "utf-8" in caplog.text
 
 
-@pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root reads files whatever their mode")
+@pytest.mark.skipif(
+    sys.platform == "win32" or os.geteuid() == 0, reason="root reads files whatever their mode"
+)
 async def test_unreadable_skipped_with_warning(tmp_path, caplog):
     bad = write_skill(tmp_path, "locked", skill_md("locked"))
     bad.chmod(0)

@@ -85,7 +85,7 @@ def _guarded(item: pytest.Item) -> bool:
     return _armed(item.config) and _in_gate(item) and item.get_closest_marker(MARKER) is None
 
 
-def _run_guarded(item: pytest.Item):  # noqa: ANN202 - a hook wrapper generator
+def _run_guarded(item: pytest.Item):
     if not _guarded(item):
         return (yield)
     with strict_gate(_modules(item.config)) as gate:
@@ -107,17 +107,40 @@ def _run_guarded(item: pytest.Item):  # noqa: ANN202 - a hook wrapper generator
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_setup(item: pytest.Item):  # noqa: ANN201
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    # Per-test coverage contexts: the offload review reads which gate test ran
+    # each line. A test that ran without the gate is labelled so it never
+    # counts as "exercised under the gate".
+    cov = _current_coverage()
+    if cov is None or not _in_gate(item):
+        return (yield)
+    cov.switch_context(item.nodeid if _guarded(item) else f"{item.nodeid}|ungated")
+    try:
+        return (yield)
+    finally:
+        cov.switch_context("")
+
+
+def _current_coverage():
+    try:
+        import coverage
+    except ImportError:
+        return None
+    return coverage.Coverage.current()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
     return (yield from _run_guarded(item))
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item):  # noqa: ANN201
+def pytest_runtest_call(item: pytest.Item):
     return (yield from _run_guarded(item))
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):  # noqa: ANN201
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
     return (yield from _run_guarded(item))
 
 
@@ -130,7 +153,9 @@ def pytest_pycollect_makeitem(collector: pytest.Module | pytest.Class, name: str
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: count what will run
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     missing = []
     for item in items:
         marker = item.get_closest_marker(MARKER)

@@ -28,6 +28,7 @@ import inspect
 import os
 import sys
 import threading
+from asyncio import events as _asyncio_events
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,7 +37,6 @@ from types import FrameType, ModuleType
 from typing import Any
 
 import blockbuster
-from asyncio import events as _asyncio_events
 
 try:
     from . import rules as _rules
@@ -99,7 +99,9 @@ class ArmedGate:
     not_applicable: list[str] = field(default_factory=list)
     hits: list[GateBlockingError] = field(default_factory=list)  # every error raised, even if swallowed
 
-    def blame(self, frame: FrameType | None, exemptions: Iterable[tuple[str, frozenset[str]]]) -> FrameType | None:
+    def blame(
+        self, frame: FrameType | None, exemptions: Iterable[tuple[str, frozenset[str]]]
+    ) -> FrameType | None:
         """The first scanned frame walking out from ``frame``, unless an exempt frame comes first."""
         rule_exemptions = tuple(exemptions)
         while frame is not None:
@@ -116,10 +118,14 @@ class ArmedGate:
             frame = frame.f_back
         return None
 
-    def check(self, primitive: str, frame: FrameType | None, exemptions: Iterable[tuple[str, frozenset[str]]]) -> None:
+    def check(
+        self, primitive: str, frame: FrameType | None, exemptions: Iterable[tuple[str, frozenset[str]]]
+    ) -> None:
         culprit = self.blame(frame, exemptions)
         if culprit is not None:
-            error = GateBlockingError(primitive, _display(culprit.f_code.co_filename), culprit.f_lineno, culprit.f_code.co_name)
+            error = GateBlockingError(
+                primitive, _display(culprit.f_code.co_filename), culprit.f_lineno, culprit.f_code.co_name
+            )
             self.hits.append(error)
             raise error
 
@@ -369,7 +375,9 @@ def armed_gate(
                     raise GateSetupError(
                         f"rule {rule.target!r} cannot be installed on Python {sys.version.split()[0]}: {exc}"
                     ) from exc
-                installed.append(_install(owner, name, checker_for(rule.target, rule.allow_if, rule.allowed_in)))
+                installed.append(
+                    _install(owner, name, checker_for(rule.target, rule.allow_if, rule.allowed_in))
+                )
             gate.project_rules.append(rule.name)
         _ensure_audit_hook()
     except BaseException:

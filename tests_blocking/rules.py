@@ -79,7 +79,14 @@ GLOBAL_EXEMPTIONS: tuple[Exemption, ...] = (
     # A lazy import reads the module's source or bytecode: one-off, and what
     # every Python program does; not the backend's IO.
     _in("<frozen importlib._bootstrap>", "_find_and_load", "_load_unlocked", "_find_spec"),
-    _in("<frozen importlib._bootstrap_external>", "get_data", "get_code", "path_stats", "find_spec", "_path_stat"),
+    _in(
+        "<frozen importlib._bootstrap_external>",
+        "get_data",
+        "get_code",
+        "path_stats",
+        "find_spec",
+        "_path_stat",
+    ),
     _in("<frozen zipimport>", "_get_data", "get_code"),
     # Formatting a traceback or a warning reads source lines for display.
     _in("linecache.py", "checkcache", "updatecache", "getlines"),
@@ -130,7 +137,9 @@ def _queue_get_ready(queue: Any, block: bool = True, timeout: float | None = Non
     return not block or timeout == 0 or queue.qsize() > 0
 
 
-def _queue_put_ready(queue: Any, _item: Any, block: bool = True, timeout: float | None = None, **__: Any) -> bool:
+def _queue_put_ready(
+    queue: Any, _item: Any, block: bool = True, timeout: float | None = None, **__: Any
+) -> bool:
     return not block or timeout == 0 or queue.maxsize <= 0 or queue.qsize() < queue.maxsize
 
 
@@ -165,22 +174,61 @@ def _path_patches(area: str, methods: tuple[str, ...], reason: str, **kw: Any) -
 RULES: tuple[Patch | Audit, ...] = (
     # -- files: opening, and reading or writing in every buffering mode ----
     Audit("files", "open", "open()/io.open/os.open reach the disk (and any mode, buffered or not)"),
-    *_io_patches("FileIO", ("read", "readall", "readinto", "write"), "unbuffered file IO (buffering=0) is a raw syscall on a disk file"),
-    *_io_patches("BufferedReader", ("readline", "readlines", "read1", "readinto", "peek"), "a buffered read refills from the disk"),
-    *_io_patches("BufferedRandom", ("readline", "readlines", "read1", "readinto"), "a buffered read refills from the disk"),
+    *_io_patches(
+        "FileIO",
+        ("read", "readall", "readinto", "write"),
+        "unbuffered file IO (buffering=0) is a raw syscall on a disk file",
+    ),
+    *_io_patches(
+        "BufferedReader",
+        ("readline", "readlines", "read1", "readinto", "peek"),
+        "a buffered read refills from the disk",
+    ),
+    *_io_patches(
+        "BufferedRandom",
+        ("readline", "readlines", "read1", "readinto"),
+        "a buffered read refills from the disk",
+    ),
     *_io_patches("BufferedWriter", ("flush",), "flushing a buffered writer writes to the disk"),
-    *_io_patches("TextIOWrapper", ("readline", "readlines", "flush"), "a text read or flush goes through to the disk"),
-    *_path_patches("files", ("open", "read_text", "read_bytes", "write_text", "write_bytes"), "opens and reads or writes a file"),
+    *_io_patches(
+        "TextIOWrapper", ("readline", "readlines", "flush"), "a text read or flush goes through to the disk"
+    ),
+    *_path_patches(
+        "files",
+        ("open", "read_text", "read_bytes", "write_text", "write_bytes"),
+        "opens and reads or writes a file",
+    ),
     # -- metadata ------------------------------------------------------------
-    Patch("metadata", "os.lstat", "a stat syscall: waits on the disk (and on network filesystems, the network)"),
+    Patch(
+        "metadata", "os.lstat", "a stat syscall: waits on the disk (and on network filesystems, the network)"
+    ),
     Patch("metadata", "os.fstat", "a stat syscall on an open file"),
     *_path_patches(
         "metadata",
-        ("stat", "lstat", "exists", "is_dir", "is_file", "is_symlink", "is_mount", "samefile", "owner", "group", "readlink"),
+        (
+            "stat",
+            "lstat",
+            "exists",
+            "is_dir",
+            "is_file",
+            "is_symlink",
+            "is_mount",
+            "samefile",
+            "owner",
+            "group",
+            "readlink",
+        ),
         "pathlib metadata calls stat the disk (on 3.10 via os functions bound at import, which the default rules miss)",
     ),
-    *_path_patches("metadata", ("resolve",), "resolving a path reads the current directory and follows links on disk"),
-    Patch("metadata", "pathlib.Path.absolute", "a relative path is joined to the current directory, read from the kernel", allow_if=lambda p, *_, **__: p.is_absolute()),
+    *_path_patches(
+        "metadata", ("resolve",), "resolving a path reads the current directory and follows links on disk"
+    ),
+    Patch(
+        "metadata",
+        "pathlib.Path.absolute",
+        "a relative path is joined to the current directory, read from the kernel",
+        allow_if=lambda p, *_, **__: p.is_absolute(),
+    ),
     *_path_patches("metadata", ("cwd",), "reads the current directory from the kernel"),
     # -- directories: listing, creation, removal, renaming --------------------
     Audit("directories", "os.listdir", "lists a directory on disk"),
@@ -193,7 +241,11 @@ RULES: tuple[Patch | Audit, ...] = (
     Audit("directories", "shutil.rmtree", "removes a whole tree"),
     Audit("directories", "shutil.copyfile", "copies file data"),
     *_path_patches("directories", ("iterdir", "glob", "rglob"), "lists directories on disk"),
-    *_path_patches("directories", ("mkdir", "rmdir", "unlink", "rename", "replace", "touch", "symlink_to", "hardlink_to"), "changes directory entries on disk"),
+    *_path_patches(
+        "directories",
+        ("mkdir", "rmdir", "unlink", "rename", "replace", "touch", "symlink_to", "hardlink_to"),
+        "changes directory entries on disk",
+    ),
     # -- durability, size, permissions and times ------------------------------
     Patch("durability", "os.fsync", "waits until the disk has the data: milliseconds to seconds"),
     Patch("durability", "os.fdatasync", "waits until the disk has the data"),
@@ -205,30 +257,69 @@ RULES: tuple[Patch | Audit, ...] = (
     Audit("tempfiles", "tempfile.mkstemp", "creates a file on disk (NamedTemporaryFile too)"),
     Audit("tempfiles", "tempfile.mkdtemp", "creates a directory on disk (TemporaryDirectory too)"),
     # -- sleeping -------------------------------------------------------------
-    Audit("sleep", "time.sleep", "stops the whole loop; from 3.13 also catches a sleep bound before arming", min_version=(3, 13)),
+    Audit(
+        "sleep",
+        "time.sleep",
+        "stops the whole loop; from 3.13 also catches a sleep bound before arming",
+        min_version=(3, 13),
+    ),
     # -- subprocesses -----------------------------------------------------------
     Audit("subprocess", "subprocess.Popen", "fork/exec and, with run/check_output, waiting for the child"),
     Audit("subprocess", "os.system", "runs a shell and waits for it"),
-    Patch("subprocess", "os.waitpid", "waits for a child process to exit", allow_if=lambda _pid, options=0, *_, **__: bool(options & getattr(os, "WNOHANG", 0))),
-    Patch("subprocess", "subprocess.Popen.wait", "waits for a child process to exit", allow_if=lambda _p, timeout=None, **__: timeout == 0),
+    Patch(
+        "subprocess",
+        "os.waitpid",
+        "waits for a child process to exit",
+        allow_if=lambda _pid, options=0, *_, **__: bool(options & getattr(os, "WNOHANG", 0)),
+    ),
+    Patch(
+        "subprocess",
+        "subprocess.Popen.wait",
+        "waits for a child process to exit",
+        allow_if=lambda _p, timeout=None, **__: timeout == 0,
+    ),
     Patch("subprocess", "subprocess.Popen.communicate", "waits for a child process and its pipes"),
     # -- sockets and name resolution -----------------------------------------
     Audit("network", "socket.getaddrinfo", "name resolution: may wait on DNS for seconds"),
     Audit("network", "socket.gethostbyname", "name resolution: may wait on DNS"),
     Audit("network", "socket.gethostbyaddr", "reverse name resolution: may wait on DNS"),
     Audit("network", "socket.getnameinfo", "reverse name resolution: may wait on DNS"),
-    Audit("network", "socket.connect", "a blocking socket connect waits for the peer", allow_if=_socket_nonblocking),
+    Audit(
+        "network",
+        "socket.connect",
+        "a blocking socket connect waits for the peer",
+        allow_if=_socket_nonblocking,
+    ),
     # -- waits on threads and futures ---------------------------------------------
-    Patch("waits", "threading.Thread.join", "waits for another thread (on 3.13 through a C handle the Lock rule misses)", allow_if=_thread_not_alive),
-    Patch("waits", "threading.Event.wait", "waits for another thread to set the event", allow_if=_event_is_set),
+    Patch(
+        "waits",
+        "threading.Thread.join",
+        "waits for another thread (on 3.13 through a C handle the Lock rule misses)",
+        allow_if=_thread_not_alive,
+    ),
+    Patch(
+        "waits", "threading.Event.wait", "waits for another thread to set the event", allow_if=_event_is_set
+    ),
     Patch("waits", "threading.Condition.wait", "waits for another thread to notify"),
-    Patch("waits", "threading.Semaphore.acquire", "waits for another thread to release", allow_if=_nonblocking_acquire),
+    Patch(
+        "waits",
+        "threading.Semaphore.acquire",
+        "waits for another thread to release",
+        allow_if=_nonblocking_acquire,
+    ),
     Patch("waits", "threading.Barrier.wait", "waits for other threads to arrive"),
     Patch("waits", "concurrent.futures.Future.result", "waits for a worker to finish", allow_if=_future_done),
-    Patch("waits", "concurrent.futures.Future.exception", "waits for a worker to finish", allow_if=_future_done),
+    Patch(
+        "waits", "concurrent.futures.Future.exception", "waits for a worker to finish", allow_if=_future_done
+    ),
     Patch("waits", "concurrent.futures.wait", "waits for workers to finish"),
     Patch("waits", "queue.Queue.get", "waits for a producer thread", allow_if=_queue_get_ready),
-    Patch("waits", "queue.Queue.put", "waits for a consumer thread when the queue is full", allow_if=_queue_put_ready),
+    Patch(
+        "waits",
+        "queue.Queue.put",
+        "waits for a consumer thread when the queue is full",
+        allow_if=_queue_put_ready,
+    ),
     # -- sqlite ---------------------------------------------------------------------
     Audit("sqlite", "sqlite3.connect", "opens (and may create or lock) a database file"),
     Patch("sqlite", "sqlite3.connect", "opens (and may create or lock) a database file"),

@@ -130,7 +130,11 @@ def _cells() -> list[Cell]:
         cells.append(Cell(method, variant, call))
 
     add("put", "existing_thread", lambda s: s.put(**ev("t1", "r1", "user", "message", 20)))
-    add("put", "new_run", lambda s: s.put(**ev("t1", "new", "user", "message", 21, metadata={"task_id": "k9"})))
+    add(
+        "put",
+        "new_run",
+        lambda s: s.put(**ev("t1", "new", "user", "message", 21, metadata={"task_id": "k9"})),
+    )
     add("put", "new_thread", lambda s: s.put(**ev("fresh", "r1", "user", "message", 22)))
     add(
         "put_batch",
@@ -146,7 +150,11 @@ def _cells() -> list[Cell]:
     )
     add("put_batch", "empty", lambda s: s.put_batch([]))
     add("put_if_absent", "absent", lambda s: s.put_if_absent(**ev("t1", "r3", "start", "lifecycle", 40)))
-    add("put_if_absent", "present_or_created", lambda s: s.put_if_absent(**ev("t1", "r1", "start", "lifecycle", 41)))
+    add(
+        "put_if_absent",
+        "present_or_created",
+        lambda s: s.put_if_absent(**ev("t1", "r1", "start", "lifecycle", 41)),
+    )
     add("list_messages", "latest", lambda s: s.list_messages("t1", limit=3))
     add("list_messages", "before_seq", lambda s: s.list_messages("t1", limit=2, before_seq=6))
     add("list_messages", "after_seq", lambda s: s.list_messages("t1", limit=2, after_seq=2))

@@ -66,7 +66,9 @@ async def test_concurrent_mixed_reads_and_writes(tmp_path):
         )
     ]
     assert len(reads) >= len(writes)
-    interleaved = [op for pair in zip(writes, reads) for op in pair] + reads[len(writes) :]
+    interleaved = [op for pair in zip(writes, reads[: len(writes)], strict=True) for op in pair] + reads[
+        len(writes) :
+    ]
     results = await asyncio.gather(*interleaved)
     write_results = results[0 : 2 * len(writes) : 2]
     read_results = results[1 : 2 * len(writes) : 2] + results[2 * len(writes) :]

@@ -92,9 +92,8 @@ async def test_rule_fires_under_the_full_gate(rule, scene_for):
     applies(rule)
     probe = probes.PROBES[rule.name]
     scene = await scene_for(probe)
-    with gate.strict_gate(PROBE_MODULE) as armed:
-        with pytest.raises(gate.GateBlockingError):
-            probe.call(scene)
+    with gate.strict_gate(PROBE_MODULE) as armed, pytest.raises(gate.GateBlockingError):
+        probe.call(scene)
     assert armed.hits
 
 

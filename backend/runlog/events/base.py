@@ -31,8 +31,7 @@ def check_id(field: str, value: object) -> str:
     """Return ``value`` if it is a valid thread or run id, else raise ValueError."""
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise ValueError(
-            f"{field} must match {ID_PATTERN.pattern} (1-128 letters, digits, '_' or '-'), "
-            f"got {value!r}"
+            f"{field} must match {ID_PATTERN.pattern} (1-128 letters, digits, '_' or '-'), got {value!r}"
         )
     return value
 
@@ -51,9 +50,7 @@ def check_cursor(name: str, value: object) -> int | None:
     return value
 
 
-def check_page(
-    limit: object, before_seq: object, after_seq: object
-) -> tuple[int, int | None, int | None]:
+def check_page(limit: object, before_seq: object, after_seq: object) -> tuple[int, int | None, int | None]:
     before = check_cursor("before_seq", before_seq)
     after = check_cursor("after_seq", after_seq)
     if before is not None and after is not None:

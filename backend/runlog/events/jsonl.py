@@ -174,9 +174,7 @@ class JsonlRunEventStore(base.RunEventStore):
             if cache.inode is not None or cache.records:
                 cache = self._reset_cache(thread_id)
             return cache
-        unchanged = (
-            st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
-        )
+        unchanged = st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
         if unchanged:
             return cache
         if st.st_ino != cache.inode or st.st_size < cache.offset:
@@ -293,7 +291,7 @@ class JsonlRunEventStore(base.RunEventStore):
         for thread_id, indexes in by_thread.items():
             with self._locked(thread_id):
                 stored = self._append_locked(thread_id, [events[i] for i in indexes])
-            for index, record in zip(indexes, stored):
+            for index, record in zip(indexes, stored, strict=True):
                 out[index] = record
         return out
 
@@ -443,9 +441,7 @@ class JsonlRunEventStore(base.RunEventStore):
     ) -> list[dict[str, Any]]:
         base.check_id("thread_id", thread_id)
         limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
-        return await asyncio.to_thread(
-            self._sync_list_messages, thread_id, limit, before_seq, after_seq
-        )
+        return await asyncio.to_thread(self._sync_list_messages, thread_id, limit, before_seq, after_seq)
 
     async def list_events(
         self,

@@ -115,9 +115,7 @@ class MemoryRunEventStore(base.RunEventStore):
         limit = base.check_limit(limit)
         after_seq = base.check_cursor("after_seq", after_seq)
         run = (r for r in self._records(thread_id) if r["run_id"] == run_id)
-        found = base.filter_events(
-            run, event_types=types, task_id=task_id, after_seq=after_seq, limit=limit
-        )
+        found = base.filter_events(run, event_types=types, task_id=task_id, after_seq=after_seq, limit=limit)
         return copy.deepcopy(found)
 
     async def list_messages_by_run(

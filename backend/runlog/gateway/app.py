@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from runlog.events import JsonlRunEventStore
 from runlog.gateway.settings import Settings

@@ -47,7 +47,7 @@ def _now() -> str:
 
 
 def _row(row: aiosqlite.Row | tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(("run_id", "thread_id", "status", "created_at", "updated_at"), row))
+    return dict(zip(("run_id", "thread_id", "status", "created_at", "updated_at"), row, strict=True))
 
 
 class RunRegistry:
@@ -102,7 +102,13 @@ class RunRegistry:
         except aiosqlite.IntegrityError as exc:
             raise RunExistsError(f"run {run_id!r} already exists") from exc
         await self._conn.commit()
-        return {"run_id": run_id, "thread_id": thread_id, "status": status, "created_at": now, "updated_at": now}
+        return {
+            "run_id": run_id,
+            "thread_id": thread_id,
+            "status": status,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     async def set_status(self, run_id: str, status: str) -> dict[str, Any]:
         check_id("run_id", run_id)

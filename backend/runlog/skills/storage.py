@@ -50,10 +50,8 @@ def parse_skill(path: Path, text: str) -> Skill:
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         raise SkillFormatError("no front matter: the file must start with a '---' line")
-    for end, line in enumerate(lines[1:], 1):
-        if line.strip() == "---":
-            break
-    else:
+    end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
+    if end is None:
         raise SkillFormatError("front matter is not closed by a '---' line")
     try:
         meta = yaml.safe_load("".join(lines[1:end]))

@@ -1,0 +1,85 @@
+"""Anchors: the gateway's lifespan and every route, through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import httpx
+import pytest
+
+from runlog.gateway import Settings, create_app
+
+
+def _skills(root):
+    (root / "hello").mkdir(parents=True)
+    (root / "hello" / "SKILL.md").write_text("---\nname: hello\ndescription: greets\n---\nHi\n")
+
+
+@pytest.fixture
+async def client(tmp_path):
+    await asyncio.to_thread(_skills, tmp_path / "skills")
+    app = create_app(Settings(data_dir=tmp_path / "data", skills_dir=tmp_path / "skills"))
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(app.router.lifespan_context(app))  # startup and, on exit, shutdown
+        transport = httpx.ASGITransport(app=app)
+        yield await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://runlog")
+        )
+
+
+async def test_every_route(client):
+    assert (await client.get("/health")).json() == {"status": "ok"}
+    r = await client.post(
+        "/threads/t1/runs/r1/events", json={"event_type": "user", "category": "message", "content": "hi"}
+    )
+    assert r.status_code == 201 and r.json()["seq"] == 1
+    r = await client.post(
+        "/events/batch",
+        json=[
+            {
+                "thread_id": "t1",
+                "run_id": "r2",
+                "event_type": "tool",
+                "category": "trace",
+                "metadata": {"task_id": "k"},
+            },
+            {"thread_id": "t1", "run_id": "r2", "event_type": "ai", "category": "message"},
+        ],
+    )
+    assert [e["seq"] for e in r.json()] == [2, 3]
+    r = await client.put(
+        "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
+    )
+    assert r.status_code == 201 and r.json()["created"] is True
+    r = await client.put(
+        "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
+    )
+    assert r.status_code == 200 and r.json()["event"]["seq"] == 4
+    assert [m["seq"] for m in (await client.get("/threads/t1/messages", params={"limit": 1})).json()] == [3]
+    assert [
+        m["seq"] for m in (await client.get("/threads/t1/messages", params={"before_seq": 3})).json()
+    ] == [1]
+    assert (await client.get("/threads/t1/messages/count")).json() == {"count": 2}
+    got = await client.get("/threads/t1/runs/r2/events", params={"event_types": "tool", "task_id": "k"})
+    assert [e["seq"] for e in got.json()] == [2]
+    assert [m["seq"] for m in (await client.get("/threads/t1/runs/r2/messages")).json()] == [3]
+    assert (await client.delete("/threads/t1/runs/r2")).json() == {"deleted": 3}
+    assert (await client.delete("/threads/t1")).json() == {"deleted": 1}
+    assert [s["name"] for s in (await client.get("/skills")).json()] == ["hello"]
+    assert (await client.get("/skills/hello")).json()["body"] == "Hi\n"
+    assert (await client.get("/skills/nope")).status_code == 404
+    assert (await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"})).status_code == 201
+    assert (await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"})).status_code == 409
+    assert (await client.patch("/runs/r1", json={"status": "running"})).json()["status"] == "running"
+    assert (await client.get("/runs/r1")).json()["status"] == "running"
+    assert (await client.patch("/runs/ghost", json={"status": "running"})).status_code == 404
+    assert (await client.get("/runs/ghost")).status_code == 404
+    assert [r["run_id"] for r in (await client.get("/threads/t1/runs")).json()] == ["r1"]
+
+
+async def test_bad_input_is_422(client):
+    r = await client.get("/threads/bad%20id/messages")
+    assert r.status_code == 422 and "thread_id" in r.json()["detail"]
+    r = await client.get("/threads/t1/messages", params={"before_seq": 1, "after_seq": 2})
+    assert r.status_code == 422

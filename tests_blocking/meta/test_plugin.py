@@ -1,0 +1,204 @@
+"""Meta-tests for the conftest: scope, opt-out, fail-closed, swallowed errors, header.
+
+Each runs a small project in a subprocess (pytester): a scanned package
+``fakeapp`` with one blocking and one offloaded coroutine, a copy of this gate
+(conftest, gate, rules) and a ``tests/`` tree beside it.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+GATE_DIR = Path(__file__).resolve().parents[1]
+
+FAKEAPP = """
+import asyncio, os
+
+def _sync_exists(path):
+    return os.path.exists(path)
+
+async def blocking(path):
+    return _sync_exists(path)
+
+async def offloaded(path):
+    return await asyncio.to_thread(_sync_exists, path)
+
+async def swallowing(path):
+    try:
+        return _sync_exists(path)
+    except Exception:
+        return None
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makepyfile(**{"fakeapp/__init__.py": FAKEAPP})
+    gate = pytester.path / "tests_blocking"
+    (gate / "anchors").mkdir(parents=True)
+    for name in ("__init__.py", "conftest.py", "gate.py", "rules.py"):
+        shutil.copy(GATE_DIR / name, gate / name)
+    (gate / "anchors" / "__init__.py").write_text("")
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "tests" / "__init__.py").write_text("")
+    pytester.makeini(
+        """
+        [pytest]
+        asyncio_mode = auto
+        asyncio_default_fixture_loop_scope = function
+        gate_modules = fakeapp
+        markers = allow_blocking_io(reason): opt out of the gate
+        """
+    )
+    return pytester
+
+
+def write(project: pytest.Pytester, relpath: str, body: str) -> None:
+    path = project.path / relpath
+    path.write_text(textwrap.dedent(body))
+
+
+def test_gate_fires_only_under_tests_blocking(project):
+    body = """
+        import fakeapp
+        async def test_blocking(tmp_path):
+            assert await fakeapp.blocking(tmp_path) is True
+        async def test_offloaded(tmp_path):
+            assert await fakeapp.offloaded(tmp_path) is True
+    """
+    write(project, "tests_blocking/anchors/test_a.py", body)
+    write(project, "tests/test_u.py", body)
+    result = project.runpytest_subprocess("tests", "tests_blocking", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*GateBlockingError: Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
+            "*FAILED tests_blocking/anchors/test_a.py::test_blocking*",
+        ]
+    )
+
+
+def test_setup_and_teardown_are_guarded(project):
+    write(
+        project,
+        "tests_blocking/anchors/test_fixtures.py",
+        """
+        import pytest, fakeapp
+        @pytest.fixture
+        async def in_setup(tmp_path):
+            await fakeapp.blocking(tmp_path)
+            yield
+        @pytest.fixture
+        async def in_teardown(tmp_path):
+            yield
+            await fakeapp.blocking(tmp_path)
+        async def test_setup(in_setup):
+            pass
+        async def test_teardown(in_teardown):
+            pass
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_setup*", "*ERROR at teardown of test_teardown*"])
+
+
+def test_swallowed_blocking_error_still_fails(project):
+    write(
+        project,
+        "tests_blocking/anchors/test_swallow.py",
+        """
+        import fakeapp
+        async def test_swallowed(tmp_path):
+            assert await fakeapp.swallowing(tmp_path) is None
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*GateBlockingError*os.stat from*"])
+
+
+def test_opt_out_needs_a_reason_and_is_listed(project):
+    write(
+        project,
+        "tests_blocking/anchors/test_opt.py",
+        """
+        import pytest, fakeapp
+        @pytest.mark.allow_blocking_io(reason="measures the blocking path on purpose")
+        async def test_allowed(tmp_path):
+            assert await fakeapp.blocking(tmp_path) is True
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["*opted out with allow_blocking_io*", "*test_allowed: measures the blocking path on purpose*"]
+    )
+
+    write(
+        project,
+        "tests_blocking/anchors/test_opt.py",
+        """
+        import pytest
+        @pytest.mark.allow_blocking_io
+        async def test_no_reason():
+            pass
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*allow_blocking_io needs reason=*test_no_reason*"])
+
+
+def test_unimportable_scanned_module_is_an_error(project):
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate-modules", "no_such_module")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*blocking gate cannot be armed*no_such_module*"])
+
+
+def test_no_anchor_selected_is_an_error(project):
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    (project.path / "tests_blocking" / "test_meta.py").write_text("def test_meta():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-k", "meta")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*selected no anchor*"])
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_header_states_what_is_armed(project):
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(
+        ["blocking gate: scanning fakeapp; rules armed: * blockbuster defaults + * project rules (*)"]
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate=off")
+    result.stdout.fnmatch_lines(["blocking gate: DISARMED*"])
+
+
+def test_gate_imports_from_its_file_path_alone(project):
+    script = f"""
+import asyncio, importlib.util, sys
+spec = importlib.util.spec_from_file_location("loose_gate", {str(project.path / "tests_blocking" / "gate.py")!r})
+gate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gate)
+import fakeapp, blockbuster
+async def main():
+    with gate.strict_gate(["fakeapp"]) as armed:
+        try:
+            await fakeapp.blocking(".")
+        except blockbuster.BlockingError as exc:
+            print("caught", type(exc).__name__, exc)
+        assert len(armed.hits) == 1
+asyncio.run(main())
+"""
+    result = project.run(__import__("sys").executable, "-c", script)
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(
+        ["caught GateBlockingError Blocking call to os.stat from *fakeapp*:4 in _sync_exists()*"]
+    )

@@ -1,0 +1,176 @@
+"""The offload coverage review: which offload sites ran under the gate, and by which tests.
+
+Joins the static inventory (``tools/offload_inventory.py``) with the coverage
+data of a ``tox -e blocking`` run, whose per-test contexts are the pytest node
+ids of the gate tests (set by ``tests_blocking/conftest.py``; a test that
+opted out of the gate records ``<nodeid>|ungated`` and does not count).
+
+Writes, under the reports folder: ``offload-review.json``,
+``offload-review.md`` (for a CI job summary) and prints a table. Exits 1 if
+an offload site, or an async function of the backend, never ran under the
+gate; 2 if there is no coverage data to judge by. The last line is
+``offload sites exercised: X/Y``.
+
+Usage: python -m tools.offload_review [--data reports/blocking/.coverage] [--out reports/blocking]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import coverage
+
+from tools.offload_inventory import async_functions, inventory
+
+REPO = Path(__file__).resolve().parents[1]
+BACKEND = REPO / "backend"
+GATE_PREFIX = "tests_blocking/"
+UNGATED = "|ungated"
+
+
+def gate_contexts(contexts: Iterable[str]) -> list[str]:
+    return sorted({c for c in contexts if c.startswith(GATE_PREFIX) and not c.endswith(UNGATED)})
+
+
+class CoverageIndex:
+    """Line -> gate test ids, per backend file, from one combined data file."""
+
+    def __init__(self, data_file: Path) -> None:
+        self.data = coverage.CoverageData(basename=str(data_file))
+        self.data.read()
+        self.by_real: dict[str, str] = {os.path.realpath(f): f for f in self.data.measured_files()}
+        self._cache: dict[str, dict[int, list[str]]] = {}
+
+    def tests_at(self, path: str, line: int) -> list[str]:
+        measured = self.by_real.get(os.path.realpath(REPO / path))
+        if measured is None:
+            return []
+        if measured not in self._cache:
+            self._cache[measured] = self.data.contexts_by_lineno(measured)
+        return gate_contexts(self._cache[measured].get(line, []))
+
+
+def review(data_file: Path) -> tuple[list[dict], list[dict]]:
+    index = CoverageIndex(data_file)
+    sites = []
+    for site in inventory(BACKEND, relative_to=REPO):
+        tests = index.tests_at(site.path, site.statement_line)
+        sites.append({**site.to_dict(), "exercised": bool(tests), "tests": tests})
+    functions = []
+    for fn in async_functions(BACKEND, relative_to=REPO):
+        tests = index.tests_at(fn.path, fn.body_line)
+        functions.append(
+            {
+                "path": fn.path,
+                "function": fn.function,
+                "line": fn.line,
+                "exercised": bool(tests),
+                "tests": tests,
+            }
+        )
+    return sites, functions
+
+
+def _tests_cell(tests: list[str], limit: int = 3) -> str:
+    if not tests:
+        return "-"
+    shown = ", ".join(t.split("::", 1)[-1] for t in tests[:limit])
+    return f"{shown} (+{len(tests) - limit} more)" if len(tests) > limit else shown
+
+
+def render_table(sites: list[dict]) -> str:
+    rows = [("site", "offloaded method", "target", "under gate", "tests")]
+    for s in sites:
+        rows.append(
+            (
+                s["where"],
+                s["function"],
+                s["target"],
+                "yes" if s["exercised"] else "NO",
+                f"{len(s['tests'])}: {_tests_cell(s['tests'], 2)}",
+            )
+        )
+    widths = [min(max(len(r[i]) for r in rows), 60) for i in range(len(rows[0]))]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell[:60].ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_markdown(sites: list[dict], functions: list[dict], python: str) -> str:
+    done = sum(s["exercised"] for s in sites)
+    fdone = sum(f["exercised"] for f in functions)
+    out = [
+        f"## Offload review (Python {python})",
+        "",
+        f"**offload sites exercised: {done}/{len(sites)}** · async functions run under the gate: {fdone}/{len(functions)}",
+        "",
+        "| site | offloaded method | target | under gate | tests |",
+        "|---|---|---|---|---|",
+    ]
+    for s in sites:
+        out.append(
+            f"| `{s['where']}` | `{s['function']}` | `{s['target']}` | {'yes' if s['exercised'] else '**NO**'} "
+            f"| {len(s['tests'])}: {_tests_cell(s['tests']).replace('|', '/')} |"
+        )
+    missed = [f for f in functions if not f["exercised"]]
+    if missed:
+        out += ["", "### Async functions never run under the gate", ""]
+        out += [f"- `{f['path']}:{f['line']}` `{f['function']}`" for f in missed]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=REPO / "reports" / "blocking" / ".coverage",
+        help="combined coverage data file",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for the JSON and Markdown (default: the data file's folder)",
+    )
+    args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"offload review: no coverage data at {args.data}; run tox -e blocking first", file=sys.stderr)
+        return 2
+    out = args.out or args.data.parent
+    out.mkdir(parents=True, exist_ok=True)
+    sites, functions = review(args.data)
+    if not sites:
+        print("offload review: the inventory found no offload site under backend/", file=sys.stderr)
+        return 2
+    python = ".".join(map(str, sys.version_info[:3]))
+    payload = {
+        "python": python,
+        "sites": sites,
+        "async_functions": functions,
+        "exercised": sum(s["exercised"] for s in sites),
+        "total": len(sites),
+    }
+    (out / "offload-review.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (out / "offload-review.md").write_text(render_markdown(sites, functions, python))
+    print(render_table(sites))
+    missed_functions = [f for f in functions if not f["exercised"]]
+    print(f"\nasync functions run under the gate: {len(functions) - len(missed_functions)}/{len(functions)}")
+    for f in missed_functions:
+        print(f"  never under the gate: {f['path']}:{f['line']} {f['function']}")
+    print(f"reports: {out / 'offload-review.json'}, {out / 'offload-review.md'}")
+    done = payload["exercised"]
+    print(f"offload sites exercised: {done}/{len(sites)}")
+    return 0 if done == len(sites) and not missed_functions else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

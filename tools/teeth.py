@@ -1,0 +1,437 @@
+"""The teeth check: revert each offload site, prove a gate test goes red with a blocking error.
+
+For every site of the offload inventory (``tools/offload_inventory.py``), a
+mutant reverts that one site to a direct call on the loop::
+
+    await asyncio.to_thread(f, *a, **kw)          ->  f(*a, **kw)
+    await loop.run_in_executor(ex, f, *a)         ->  f(*a)
+    await anyio.to_thread.run_sync(f, *a)         ->  f(*a)
+
+(lambdas and ``functools.partial`` targets are called the same way). Then the
+gate tests that ran the site (from the per-test coverage contexts of a
+``tox -e blocking`` run; all gate tests when there is no data) run against
+the mutant, and the site is:
+
+* killed: a test failed with the gate's blocking error;
+* survived: every test passed (the gate does not guard this offload);
+* invalid: tests failed, none with a blocking error (the mutant or a test is wrong);
+* unsupported: the site is not in a form that can be reverted (not directly
+  awaited, say). Only "killed" passes.
+
+Mutants never touch the files: the module is re-compiled in memory from its
+source with the one call rewritten, and the ``__code__`` of the outermost
+function holding the site is swapped in the running interpreter, then
+restored. One pytest session (one collection) serves every mutant, and only
+the covering tests run, so the check costs a small multiple of one gate run.
+
+Usage: python -m tools.teeth [--out reports/teeth] [--data reports/blocking/.coverage]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import os
+import sys
+import time
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.offload_inventory import OffloadSite, inventory, offload_kind, target_of
+
+REPO = Path(__file__).resolve().parents[1]
+ANYIO_OPTIONS = {"cancellable", "abandon_on_cancel", "limiter"}
+KILLS_ENOUGH = 3  # stop running a site's tests after this many kills
+
+
+class Unsupported(Exception):
+    """The site cannot be reverted mechanically."""
+
+
+@dataclass
+class Verdict:
+    site: OffloadSite
+    verdict: str = "unsupported"
+    killed_by: list[str] = field(default_factory=list)
+    failed_otherwise: list[str] = field(default_factory=list)
+    tests_run: int = 0
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.site.to_dict(),
+            "verdict": self.verdict,
+            "killed_by": self.killed_by,
+            "failed_otherwise": self.failed_otherwise,
+            "tests_run": self.tests_run,
+            "detail": self.detail,
+        }
+
+
+# -- building a mutant -------------------------------------------------------------
+
+
+def module_name(path: Path, source_root: Path) -> str:
+    parts = list(path.relative_to(source_root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+class _Revert(ast.NodeTransformer):
+    def __init__(self, line: int, col: int, aliases: dict[str, str]) -> None:
+        self.line, self.col, self.aliases = line, col, aliases
+        self.done = False
+
+    def visit_Await(self, node: ast.Await) -> ast.AST:
+        call = node.value
+        if isinstance(call, ast.Call) and (call.lineno, call.col_offset) == (self.line, self.col):
+            kind = offload_kind(call, self.aliases)
+            target = target_of(call, kind) if kind else None
+            if target is None:
+                raise Unsupported("offload call without a target")
+            skip = 2 if kind == "run_in_executor" else 1
+            keywords = call.keywords
+            if kind == "run_in_executor" and keywords:
+                raise Unsupported("run_in_executor takes no keyword arguments to forward")
+            if kind == "anyio.run_sync":
+                keywords = [k for k in keywords if k.arg not in ANYIO_OPTIONS]
+            direct = ast.Call(func=target, args=call.args[skip:], keywords=keywords)
+            self.done = True
+            return ast.copy_location(direct, node)
+        return self.generic_visit(node)
+
+
+def _aliases(tree: ast.Module) -> dict[str, str]:
+    from tools.offload_inventory import _aliases as aliases
+
+    return aliases(tree)
+
+
+def mutant_code(source: str, filename: str, site: OffloadSite) -> types.CodeType:
+    tree = ast.parse(source, filename=filename)
+    call = next(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and n.lineno == site.line and offload_kind(n, _aliases(tree))
+        ),
+        None,
+    )
+    if call is None:
+        raise Unsupported("the inventory's call is not in the source any more")
+    if not site.awaited:
+        raise Unsupported("the offload is not directly awaited, so there is no call to put in its place")
+    revert = _Revert(call.lineno, call.col_offset, _aliases(tree))
+    tree = ast.fix_missing_locations(revert.visit(tree))
+    if not revert.done:
+        raise Unsupported("no awaited offload call at this position")
+    return compile(tree, filename, "exec", dont_inherit=True)
+
+
+def _find_code(code: types.CodeType, name: str, firstline: int) -> types.CodeType | None:
+    """The code object named ``name`` defined at ``firstline``, anywhere in ``code``'s constants."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            if const.co_name == name and const.co_firstlineno == firstline:
+                return const
+            found = _find_code(const, name, firstline)
+            if found is not None:
+                return found
+    return None
+
+
+def swap_target(module: types.ModuleType, site: OffloadSite) -> tuple[Any, str]:
+    """The live function whose code holds the site: the outermost def on the qualname path."""
+    owner: Any = module
+    for part in site.function.split("."):
+        value = inspect.getattr_static(owner, part, None)
+        if value is None:
+            raise Unsupported(f"cannot reach {site.function} from {module.__name__}")
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, type):
+            owner = value
+            continue
+        function = inspect.unwrap(value)
+        if not isinstance(function, types.FunctionType):
+            raise Unsupported(f"{site.function}: {part} is not a plain function")
+        return function, function.__qualname__
+    raise Unsupported(f"{site.function} is not inside a function")
+
+
+class Mutant:
+    """Swap a function's code for the mutant's; restore on exit."""
+
+    def __init__(self, site: OffloadSite, source_root: Path, rootdir: Path) -> None:
+        module = importlib.import_module(module_name(rootdir / site.path, source_root))
+        filename = module.__file__  # the gate scopes by file name: keep the module's own
+        assert filename is not None
+        self.function, qualname = swap_target(module, site)
+        compiled = mutant_code(Path(filename).read_text(encoding="utf-8"), filename, site)
+        code = _find_code(compiled, self.function.__code__.co_name, self.function.__code__.co_firstlineno)
+        if code is None:
+            raise Unsupported(f"no compiled code for {qualname}")
+        if code.co_freevars != self.function.__code__.co_freevars:
+            raise Unsupported(f"{qualname}: closure differs in the mutant")
+        self.code = code
+        self.original = self.function.__code__
+
+    def __enter__(self) -> Mutant:
+        self.function.__code__ = self.code
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.function.__code__ = self.original
+
+
+# -- which tests ------------------------------------------------------------------
+
+
+def default_data_file() -> Path | None:
+    reports = REPO / "reports"
+    version = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    for name in ("blocking", f"blocking-{version}"):
+        candidate = reports / name / ".coverage"
+        if candidate.exists():
+            return candidate
+    others = sorted(reports.glob("blocking*/.coverage"))
+    return others[0] if others else None
+
+
+def stale(data_file: Path, source: Path) -> list[Path]:
+    """Source files changed after the coverage data was written: their line numbers may have moved."""
+    written = data_file.stat().st_mtime
+    return [p for p in source.rglob("*.py") if p.stat().st_mtime > written]
+
+
+def covering_tests(
+    data_file: Path | None, sites: list[OffloadSite], repo: Path
+) -> dict[OffloadSite, list[str]] | None:
+    if data_file is None or not data_file.exists():
+        return None
+    import coverage
+
+    from tools.offload_review import gate_contexts
+
+    data = coverage.CoverageData(basename=str(data_file))
+    data.read()
+    by_real = {os.path.realpath(f): f for f in data.measured_files()}
+    result = {}
+    for site in sites:
+        measured = by_real.get(os.path.realpath(repo / site.path))
+        lines = data.contexts_by_lineno(measured) if measured else {}
+        result[site] = gate_contexts(lines.get(site.statement_line, []))
+    return result
+
+
+# -- running -------------------------------------------------------------------------
+
+
+class TeethPlugin:
+    """Replaces pytest's run loop: every mutant against its covering items."""
+
+    def __init__(
+        self,
+        sites: list[OffloadSite],
+        covering: dict[OffloadSite, list[str]] | None,
+        source_root: Path,
+        rootdir: Path,
+    ) -> None:
+        self.sites = sites
+        self.covering = covering
+        self.source_root = source_root
+        self.rootdir = rootdir
+        self.verdicts: list[Verdict] = []
+        self._current: dict[str, str] = {}
+
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> None:
+        if call.excinfo is None:
+            return
+        from blockbuster import BlockingError
+
+        kind = (
+            "blocking"
+            if call.excinfo.errisinstance(BlockingError)
+            else f"{call.when}: {call.excinfo.typename}"
+        )
+        self._current.setdefault(item.nodeid, kind)
+
+    def pytest_runtestloop(self, session: Any) -> bool:
+        from _pytest.runner import runtestprotocol
+
+        items = {item.nodeid: item for item in session.items}
+        for site in self.sites:
+            verdict = Verdict(site)
+            self.verdicts.append(verdict)
+            wanted = list(items) if self.covering is None else self.covering.get(site, [])
+            selected = [items[n] for n in wanted if n in items]
+            if not selected:
+                verdict.verdict = "survived"
+                verdict.detail = (
+                    "no gate test ran this site" if self.covering is not None else "no gate test collected"
+                )
+                continue
+            try:
+                mutant = Mutant(site, self.source_root, self.rootdir)
+            except Unsupported as exc:
+                verdict.detail = str(exc)
+                continue
+            with mutant:
+                for item in selected:
+                    self._current = {}
+                    if hasattr(item, "_initrequest"):
+                        item._initrequest()  # fresh fixture request for a re-run
+                    runtestprotocol(item, nextitem=None, log=False)
+                    verdict.tests_run += 1
+                    outcome = self._current.get(item.nodeid)
+                    if outcome == "blocking":
+                        verdict.killed_by.append(item.nodeid)
+                        if len(verdict.killed_by) >= KILLS_ENOUGH:
+                            break
+                    elif outcome is not None:
+                        verdict.failed_otherwise.append(f"{item.nodeid} ({outcome})")
+            if verdict.killed_by:
+                verdict.verdict = "killed"
+            elif verdict.failed_otherwise:
+                verdict.verdict = "invalid"
+            else:
+                verdict.verdict = "survived"
+        return True
+
+
+def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
+    import pytest
+
+    started = time.perf_counter()
+    sites = inventory(args.source, relative_to=args.rootdir)
+    covering = covering_tests(args.data, sites, args.rootdir)
+    if str(args.source) not in sys.path:
+        sys.path.insert(0, str(args.source))
+    plugin = TeethPlugin(sites, covering, args.source, args.rootdir)
+    code = pytest.main(
+        [
+            str(args.tests),
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--no-header",
+            "-p",
+            "no:randomly",
+            "--rootdir",
+            str(args.rootdir),
+            *args.pytest_args,
+        ],
+        plugins=[plugin],
+    )
+    if code not in (0, 1) and not plugin.verdicts:
+        raise SystemExit(f"teeth: pytest could not run the gate tests (exit {int(code)})")
+    return plugin.verdicts, time.perf_counter() - started
+
+
+def render(verdicts: list[Verdict]) -> tuple[str, str]:
+    rows = [("site", "offloaded method", "verdict", "tests run", "killed by / why")]
+    for v in verdicts:
+        why = (
+            ", ".join(t.split("::", 1)[-1] for t in v.killed_by)
+            or "; ".join(v.failed_otherwise[:2])
+            or v.detail
+        )
+        rows.append(
+            (
+                v.site.where,
+                v.site.function,
+                v.verdict.upper() if v.verdict != "killed" else "killed",
+                str(v.tests_run),
+                why,
+            )
+        )
+    widths = [min(max(len(r[i]) for r in rows), 70) for i in range(len(rows[0]))]
+    table = []
+    for n, row in enumerate(rows):
+        table.append("  ".join(cell[:70].ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            table.append("  ".join("-" * w for w in widths))
+    killed = sum(v.verdict == "killed" for v in verdicts)
+    md = [
+        f"## Teeth: killed {killed}/{len(verdicts)}",
+        "",
+        "| site | offloaded method | verdict | tests run | killed by / why |",
+        "|---|---|---|---|---|",
+    ]
+    md += [f"| `{r[0]}` | `{r[1]}` | {r[2]} | {r[3]} | {r[4].replace('|', '/')} |" for r in rows[1:]]
+    return "\n".join(table), "\n".join(md) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--source", type=Path, default=REPO / "backend", help="folder holding the scanned package(s)"
+    )
+    parser.add_argument("--tests", type=Path, default=REPO / "tests_blocking", help="the gate tests")
+    parser.add_argument(
+        "--rootdir", type=Path, default=REPO, help="pytest rootdir; site paths are relative to it"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="coverage data with per-test contexts (default: reports/blocking*/.coverage)",
+    )
+    parser.add_argument(
+        "--all-tests",
+        action="store_true",
+        help="ignore coverage data: run every gate test against every mutant",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "reports" / "teeth", help="folder for teeth.json and teeth.md"
+    )
+    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
+    args = parser.parse_args(argv)
+    args.source, args.tests, args.rootdir = (
+        args.source.resolve(),
+        args.tests.resolve(),
+        args.rootdir.resolve(),
+    )
+    if args.all_tests:
+        args.data = None
+    elif args.data is None:
+        args.data = default_data_file()
+    if args.data is not None and args.data.exists() and (changed := stale(args.data, args.source)):
+        print(
+            f"teeth: {args.data} is older than {changed[0]} (and {len(changed) - 1} more): running all gate tests"
+        )
+        args.data = None
+    print(
+        f"teeth: tests chosen from {args.data if args.data else 'all gate tests (no usable coverage data)'}",
+        flush=True,
+    )
+    verdicts, seconds = run(args)
+    table, markdown = render(verdicts)
+    args.out.mkdir(parents=True, exist_ok=True)
+    killed = sum(v.verdict == "killed" for v in verdicts)
+    payload = {
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "seconds": round(seconds, 2),
+        "coverage_data": str(args.data) if args.data else None,
+        "killed": killed,
+        "total": len(verdicts),
+        "sites": [v.to_dict() for v in verdicts],
+    }
+    (args.out / "teeth.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (args.out / "teeth.md").write_text(markdown)
+    print(table)
+    print(f"reports: {args.out / 'teeth.json'}, {args.out / 'teeth.md'} ({seconds:.1f} s)")
+    if not verdicts:
+        print("teeth: the inventory found no offload site", file=sys.stderr)
+    print(f"teeth: killed {killed}/{len(verdicts)}")
+    return 0 if verdicts and killed == len(verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
