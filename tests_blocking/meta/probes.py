@@ -169,6 +169,7 @@ def _listener(scene: Scene) -> None:
 def _sqlite(scene: Scene) -> None:
     conn = sqlite3.connect(":memory:", check_same_thread=False)
     scene.extra["conn"] = conn
+    scene.cleanups.append(conn.close)  # when the gate stopped the probe's close
 
 
 def _full_queue(scene: Scene) -> None:

@@ -202,3 +202,19 @@ asyncio.run(main())
     result.stdout.fnmatch_lines(
         ["caught GateBlockingError Blocking call to os.stat from *fakeapp*:4 in _sync_exists()*"]
     )
+
+
+def test_same_verdicts_under_xdist(project):
+    body = """
+        import fakeapp
+        async def test_blocking(tmp_path):
+            assert await fakeapp.blocking(tmp_path) is True
+        async def test_offloaded(tmp_path):
+            assert await fakeapp.offloaded(tmp_path) is True
+        async def test_swallowed(tmp_path):
+            assert await fakeapp.swallowing(tmp_path) is None
+    """
+    write(project, "tests_blocking/anchors/test_a.py", body)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*FAILED*test_blocking*", "*FAILED*test_swallowed*"], consecutive=False)

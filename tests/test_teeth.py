@@ -1,0 +1,185 @@
+"""The teeth tool on a fixture package: killed, survived, invalid and unsupported sites."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+DEMO = """
+import asyncio
+import threading
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def _double(x):
+    return 2 * x
+
+
+def _only_in_a_worker():
+    if threading.current_thread() is threading.main_thread():
+        raise RuntimeError("must run in a worker thread")
+    return "ok"
+
+
+async def guarded(path):
+    return await asyncio.to_thread(_read, path)
+
+
+async def unguarded():
+    return await asyncio.to_thread(_double, 21)
+
+
+async def fragile():
+    return await asyncio.to_thread(_only_in_a_worker)
+
+
+async def lambda_target(path):
+    return await asyncio.to_thread(lambda: _read(path))
+
+
+async def not_awaited():
+    future = asyncio.get_running_loop().run_in_executor(None, _double, 1)
+    return await future
+"""
+
+ANCHORS = """
+import demo_pkg
+
+
+async def test_guarded(tmp_path):
+    (tmp_path / "f").write_text("x")
+    assert await demo_pkg.guarded(tmp_path / "f") == "x"
+
+
+async def test_lambda(tmp_path):
+    (tmp_path / "f").write_text("y")
+    assert await demo_pkg.lambda_target(tmp_path / "f") == "y"
+
+
+async def test_unguarded():
+    assert await demo_pkg.unguarded() == 42
+
+
+async def test_fragile():
+    assert await demo_pkg.fragile() == "ok"
+
+
+async def test_not_awaited():
+    assert await demo_pkg.not_awaited() == 2
+"""
+
+
+@pytest.fixture
+def demo(tmp_path):
+    (tmp_path / "src" / "demo_pkg").mkdir(parents=True)
+    (tmp_path / "src" / "demo_pkg" / "__init__.py").write_text(DEMO)
+    gate = tmp_path / "tests_blocking"
+    (gate / "anchors").mkdir(parents=True)
+    for name in ("__init__.py", "conftest.py", "gate.py", "rules.py"):
+        shutil.copy(REPO / "tests_blocking" / name, gate / name)
+    (gate / "anchors" / "__init__.py").write_text("")
+    (gate / "anchors" / "test_demo.py").write_text(ANCHORS)
+    (tmp_path / "pytest.ini").write_text(
+        textwrap.dedent(
+            """
+            [pytest]
+            asyncio_mode = auto
+            asyncio_default_fixture_loop_scope = function
+            gate_modules = demo_pkg
+            """
+        )
+    )
+    return tmp_path
+
+
+def run_teeth(demo: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(demo / "src"), str(REPO)])}
+    cmd = [
+        sys.executable,
+        "-m",
+        "tools.teeth",
+        "--source",
+        str(demo / "src"),
+        "--tests",
+        str(demo / "tests_blocking"),
+    ]
+    cmd += ["--rootdir", str(demo), "--out", str(demo / "out"), *extra]
+    proc = subprocess.run(cmd, cwd=demo, env=env, capture_output=True, text=True, timeout=300)
+    report = json.loads((demo / "out" / "teeth.json").read_text())
+    return proc, report
+
+
+def by_function(report: dict) -> dict[str, dict]:
+    return {site["function"]: site for site in report["sites"]}
+
+
+def test_verdicts_with_all_tests(demo):
+    source = demo / "src" / "demo_pkg" / "__init__.py"
+    before = hashlib.sha256(source.read_bytes()).hexdigest()
+    proc, report = run_teeth(demo, "--all-tests")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    sites = by_function(report)
+    assert sites["guarded"]["verdict"] == "killed"
+    assert sites["guarded"]["killed_by"] == ["tests_blocking/anchors/test_demo.py::test_guarded"]
+    assert sites["lambda_target"]["verdict"] == "killed"
+    assert sites["unguarded"]["verdict"] == "survived"
+    assert sites["fragile"]["verdict"] == "invalid"
+    assert "RuntimeError" in sites["fragile"]["failed_otherwise"][0]
+    assert sites["not_awaited"]["verdict"] == "unsupported"
+    assert "not directly awaited" in sites["not_awaited"]["detail"]
+    assert report["killed"] == 2
+    assert report["total"] == 5
+    assert proc.stdout.rstrip().endswith("teeth: killed 2/5")
+    assert hashlib.sha256(source.read_bytes()).hexdigest() == before, "teeth touched the source"
+    assert sorted(p.name for p in source.parent.iterdir() if p.suffix == ".py") == ["__init__.py"]
+
+
+def test_covering_tests_come_from_coverage_contexts(demo):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(demo / "src"),
+        "COVERAGE_CORE": "ctrace",
+        "COVERAGE_FILE": str(demo / ".coverage"),
+    }
+    rc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "run",
+            "--source=demo_pkg",
+            "-m",
+            "pytest",
+            "tests_blocking",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+        ],
+        cwd=demo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rc.returncode == 0, rc.stdout + rc.stderr
+    proc, report = run_teeth(demo, "--data", str(demo / ".coverage"))
+    sites = by_function(report)
+    assert sites["guarded"]["verdict"] == "killed"
+    assert sites["guarded"]["tests_run"] == 1  # only the test that ran the site
+    assert sites["unguarded"]["tests_run"] == 1
+    assert sites["unguarded"]["verdict"] == "survived"
+    assert report["coverage_data"] == str(demo / ".coverage")
