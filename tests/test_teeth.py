@@ -177,6 +177,8 @@ def test_covering_tests_come_from_coverage_contexts(demo):
     )
     assert rc.returncode == 0, rc.stdout + rc.stderr
     proc, report = run_teeth(demo, "--data", str(demo / ".coverage"))
+    assert proc.returncode == 1  # survived, invalid and unsupported sites fail the check
+    assert f"tests chosen from {demo / '.coverage'}" in proc.stdout
     sites = by_function(report)
     assert sites["guarded"]["verdict"] == "killed"
     assert sites["guarded"]["tests_run"] == 1  # only the test that ran the site
