@@ -256,3 +256,22 @@ async def test_unserializable_rejected_and_nothing_written(store, extra):
 async def test_empty_type_or_category_rejected(store, field):
     with pytest.raises(ValueError, match=field):
         await store.put(**{**event(), field: ""})
+
+
+async def test_content_and_metadata_are_normalized_and_never_aliased(store):
+    metadata = {"nested": {"list": (1, 2)}, 3: "int key", "flat": "x"}
+    content = {"parts": ["a", ("b", "c")]}
+    record = await store.put(**event(content=content, metadata=metadata))
+    assert record["metadata"] == {"nested": {"list": [1, 2]}, "3": "int key", "flat": "x"}
+    assert record["content"] == {"parts": ["a", ["b", "c"]]}
+    metadata["flat"] = "changed"
+    content["parts"].append("d")
+    flat = {"task_id": "k", "n": 1.5, "ok": True, "none": None}
+    second = await store.put(**event(metadata=flat))
+    flat["task_id"] = "mutated"
+    second["metadata"]["n"] = 99
+    stored = await store.list_messages("t1")
+    assert stored[0]["metadata"]["flat"] == "x"
+    assert stored[0]["content"] == {"parts": ["a", ["b", "c"]]}
+    assert stored[1]["metadata"] == {"task_id": "k", "n": 1.5, "ok": True, "none": None}
+    assert [e["seq"] for e in await store.list_events("t1", "r1", task_id="k")] == [2]

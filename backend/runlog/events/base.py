@@ -7,11 +7,16 @@ Both concrete stores call the same validators, so bad input fails the same way
 from __future__ import annotations
 
 import abc
+import bisect
 import json
+import json.encoder
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MESSAGE_CATEGORY = "message"
@@ -64,11 +69,18 @@ def _check_text(field: str, value: object) -> str:
     return value
 
 
+# One encoder for every store: ensure_ascii escapes every non-ASCII character
+# (U+2028, U+0085, lone surrogates...), so an encoded value holds no byte a
+# line splitter could take for an end of line; allow_nan=False because NaN and
+# Infinity are not JSON. Built once: json.dumps with options builds one per call.
+ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+DECODER = json.JSONDecoder()
+encode_string = json.encoder.encode_basestring_ascii  # one str -> its JSON text, ASCII only
+
+
 def _encode_json(value: object, field: str) -> str:
     try:
-        # allow_nan=False: NaN and Infinity are not JSON; a reader in another
-        # language would choke on them.
-        return json.dumps(value, ensure_ascii=True, allow_nan=False)
+        return ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{field} is not JSON-serializable: {exc}") from exc
 
@@ -85,6 +97,34 @@ def _created_at(value: object) -> str:
     raise TypeError(f"created_at must be a datetime, a non-empty ISO-8601 string or None, got {value!r}")
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _flat_json(mapping: dict[Any, Any]) -> bool:
+    return all(type(key) is str and type(value) in _SCALARS for key, value in mapping.items())
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is several times slower to build
+class NewEvent:
+    """A validated event before it gets its seq.
+
+    ``content`` and ``metadata`` are what a reader of the stored JSON gets back
+    (tuples become lists, keys strings) and are fresh objects: the store never
+    aliases the caller's. ``content_json`` and ``metadata_json`` are their
+    encodings, computed once and reused for the stored line.
+    """
+
+    thread_id: str
+    run_id: str
+    event_type: str
+    category: str
+    content: Any
+    metadata: dict[str, Any]
+    created_at: str
+    content_json: str
+    metadata_json: str
+
+
 def build_event(
     *,
     thread_id: object,
@@ -94,13 +134,8 @@ def build_event(
     content: object = "",
     metadata: object = None,
     created_at: object = None,
-) -> dict[str, Any]:
-    """Validate one event and return its record without ``seq``.
-
-    Content and metadata go through a JSON round trip, so the record holds
-    exactly what a reader of the stored line gets back (tuples become lists) and
-    the caller's objects are never aliased by the store.
-    """
+) -> NewEvent:
+    """Validate one event; raise ValueError or TypeError naming the field."""
     check_id("thread_id", thread_id)
     check_id("run_id", run_id)
     _check_text("event_type", event_type)
@@ -109,18 +144,32 @@ def build_event(
         metadata = {}
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
-    return {
-        "thread_id": thread_id,
-        "run_id": run_id,
-        "event_type": event_type,
-        "category": category,
-        "content": json.loads(_encode_json(content, "content")),
-        "metadata": json.loads(_encode_json(dict(metadata), "metadata")),
-        "created_at": _created_at(created_at),
-    }
+    # A str (the common case) takes the C string encoder directly.
+    content_json = encode_string(content) if type(content) is str else _encode_json(content, "content")
+    metadata = dict(metadata)
+    metadata_json = _encode_json(metadata, "metadata") if metadata else "{}"
+    return NewEvent(
+        thread_id=thread_id,  # type: ignore[arg-type]
+        run_id=run_id,  # type: ignore[arg-type]
+        event_type=event_type,  # type: ignore[arg-type]
+        category=category,  # type: ignore[arg-type]
+        # A plain str survives the JSON round trip unchanged and is immutable:
+        # the common case skips decoding.
+        content=content if type(content) is str else DECODER.decode(content_json),
+        # Flat metadata of str keys and JSON scalars round-trips exactly: the
+        # fresh dict() copy above is already what a reader gets back.
+        metadata=metadata if _flat_json(metadata) else DECODER.decode(metadata_json),
+        created_at=_created_at(created_at),
+        content_json=content_json,
+        metadata_json=metadata_json,
+    )
 
 
-def build_batch(events: object) -> list[dict[str, Any]]:
+_PUT_FIELDS = frozenset(PUT_FIELDS)
+_REQUIRED = frozenset(REQUIRED_PUT_FIELDS)
+
+
+def build_batch(events: object) -> list[NewEvent]:
     """Validate every event of a batch before any of them is stored."""
     if not isinstance(events, list):
         raise TypeError(f"events must be a list of dicts, got {type(events).__name__}")
@@ -128,58 +177,64 @@ def build_batch(events: object) -> list[dict[str, Any]]:
     for index, event in enumerate(events):
         if not isinstance(event, Mapping):
             raise TypeError(f"events[{index}] must be a dict, got {type(event).__name__}")
-        unknown = sorted(set(event) - set(PUT_FIELDS))
-        if unknown:
-            raise ValueError(f"events[{index}] has unknown keys {unknown}; allowed: {list(PUT_FIELDS)}")
-        missing = [key for key in REQUIRED_PUT_FIELDS if key not in event]
-        if missing:
-            raise ValueError(f"events[{index}] is missing {missing}")
+        keys = event.keys()
+        if not (keys <= _PUT_FIELDS and keys >= _REQUIRED):
+            unknown = sorted(keys - _PUT_FIELDS)
+            if unknown:
+                raise ValueError(f"events[{index}] has unknown keys {unknown}; allowed: {list(PUT_FIELDS)}")
+            raise ValueError(f"events[{index}] is missing {sorted(_REQUIRED - keys)}")
         try:
-            built.append(build_event(**event))
+            built.append(
+                build_event(
+                    thread_id=event["thread_id"],
+                    run_id=event["run_id"],
+                    event_type=event["event_type"],
+                    category=event["category"],
+                    content=event.get("content", ""),
+                    metadata=event.get("metadata"),
+                    created_at=event.get("created_at"),
+                )
+            )
         except (TypeError, ValueError) as exc:
             raise type(exc)(f"events[{index}]: {exc}") from exc
     return built
 
 
-def with_seq(event: Mapping[str, Any], seq: int) -> dict[str, Any]:
-    """The public record shape: ``seq`` placed after the ids."""
+def with_seq(event: NewEvent, seq: int) -> dict[str, Any]:
+    """The public record of ``event`` once it has ``seq``."""
     return {
-        "thread_id": event["thread_id"],
-        "run_id": event["run_id"],
+        "thread_id": event.thread_id,
+        "run_id": event.run_id,
         "seq": seq,
-        "event_type": event["event_type"],
-        "category": event["category"],
-        "content": event["content"],
-        "metadata": event["metadata"],
-        "created_at": event["created_at"],
+        "event_type": event.event_type,
+        "category": event.category,
+        "content": event.content,
+        "metadata": event.metadata,
+        "created_at": event.created_at,
     }
 
 
+def seq_of(record: Mapping[str, Any]) -> int:
+    return record["seq"]
+
+
 def page(
-    records: list[dict[str, Any]], limit: int, before_seq: int | None, after_seq: int | None
-) -> list[dict[str, Any]]:
-    """Select a page from records sorted ascending by seq.
+    records: Sequence[T],
+    limit: int,
+    before_seq: int | None,
+    after_seq: int | None,
+    key: Callable[[T], int] = seq_of,
+) -> Sequence[T]:
+    """Select a page from records sorted ascending by seq (``key`` reads it).
 
     ``before_seq``: the last ``limit`` below it; ``after_seq``: the first
     ``limit`` above it; neither: the latest ``limit``.
     """
     if after_seq is not None:
-        lo = _bisect_seq(records, after_seq, right=True)
+        lo = bisect.bisect_right(records, after_seq, key=key)
         return records[lo : lo + limit]
-    hi = len(records) if before_seq is None else _bisect_seq(records, before_seq, right=False)
+    hi = len(records) if before_seq is None else bisect.bisect_left(records, before_seq, key=key)
     return records[max(0, hi - limit) : hi]
-
-
-def _bisect_seq(records: list[dict[str, Any]], seq: int, *, right: bool) -> int:
-    lo, hi = 0, len(records)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        value = records[mid]["seq"]
-        if value < seq or (right and value == seq):
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def filter_events(

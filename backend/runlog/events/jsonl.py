@@ -18,8 +18,10 @@ Every filesystem call runs in a worker thread (``asyncio.to_thread``): each
 async method validates its arguments on the loop, then makes exactly one
 offload into a synchronous method of the same name prefixed ``_sync_``.
 
-Reads are incremental: a per-thread cache keeps the parsed records and the byte
-offset it has consumed. A read stats the file; if only appends happened since
+Reads are incremental: a per-thread cache keeps, per record, its seq, the
+fields the queries filter on, and its JSON text (decoded only when a page is
+returned, so a page costs what it holds and the cache stays compact), plus the
+byte offset it has consumed. A read stats the file; if only appends happened since
 (same inode, file grew, the bytes before the old offset unchanged) it parses
 just the new tail; a rewrite or a shrink reloads. Writers hold a per-thread
 ``threading.Lock`` (this process) and a ``filelock.FileLock`` (other
@@ -29,7 +31,8 @@ processes), refresh the cache under them, and assign seqs from it.
 from __future__ import annotations
 
 import asyncio
-import copy
+import bisect
+import itertools
 import json
 import logging
 import os
@@ -39,6 +42,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -54,21 +58,42 @@ _RECORD_KEYS = frozenset(
 )
 
 
-def _dump(obj: object) -> bytes:
-    # ensure_ascii: every non-ASCII character (U+2028, U+0085, lone
-    # surrogates...) is escaped, so a line holds no byte but its own b"\n" that
-    # a line splitter could mistake for an end of line.
-    return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
+def _line(text: str) -> bytes:
+    return text.encode("utf-8") + b"\n"
+
+
+def _record_json(event: base.NewEvent, seq: int) -> str:
+    """The stored JSON of one record, assembled from the already-encoded parts."""
+    enc = base.encode_string
+    # Ids match [A-Za-z0-9_-]: they need no escaping.
+    return (
+        f'{{"thread_id":"{event.thread_id}","run_id":"{event.run_id}","seq":{seq},'
+        f'"event_type":{enc(event.event_type)},"category":{enc(event.category)},'
+        f'"content":{event.content_json},"metadata":{event.metadata_json},"created_at":{enc(event.created_at)}}}'
+    )
+
+
+# One cached record: (seq, run_id, event_type, category, task_id, raw JSON text).
+# A plain tuple: it is built for every event written or read, and a tuple
+# literal costs a fraction of a NamedTuple's constructor.
+_Entry = tuple
+SEQ, RUN_ID, EVENT_TYPE, CATEGORY, TASK_ID, RAW = range(6)
+_seq = itemgetter(SEQ)
+
+
+def _decode(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
+    """Fresh record dicts for a page: one parse of the page's JSON."""
+    return base.DECODER.decode("[" + ",".join(e[RAW] for e in entries) + "]")
 
 
 @dataclass
 class _ThreadCache:
     """What this process knows of one thread's file."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    by_run: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    messages_by_run: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    entries: list[_Entry] = field(default_factory=list)
+    messages: list[_Entry] = field(default_factory=list)
+    by_run: dict[str, list[_Entry]] = field(default_factory=dict)
+    messages_by_run: dict[str, list[_Entry]] = field(default_factory=dict)
     last_seq: int = 0  # the highest seq ever assigned in this thread
     last_record_seq: int = 0  # the highest seq among the records read
     offset: int = 0  # bytes consumed: always just after a b"\n"
@@ -78,14 +103,19 @@ class _ThreadCache:
     mtime_ns: int | None = None
     fingerprint: bytes = b""  # the last bytes before offset
 
-    def add(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
-        self.by_run.setdefault(record["run_id"], []).append(record)
-        if record["category"] == base.MESSAGE_CATEGORY:
-            self.messages.append(record)
-            self.messages_by_run.setdefault(record["run_id"], []).append(record)
-        self.last_record_seq = record["seq"]
-        self.last_seq = max(self.last_seq, record["seq"])
+    def add(self, entries: Iterable[_Entry]) -> None:
+        by_run, messages_by_run, message = self.by_run, self.messages_by_run, base.MESSAGE_CATEGORY
+        for entry in entries:
+            self.entries.append(entry)
+            run = by_run.get(entry[RUN_ID])
+            if run is None:
+                run = by_run[entry[RUN_ID]] = []
+            run.append(entry)
+            if entry[CATEGORY] == message:
+                self.messages.append(entry)
+                messages_by_run.setdefault(entry[RUN_ID], []).append(entry)
+            self.last_record_seq = entry[SEQ]
+        self.last_seq = max(self.last_seq, self.last_record_seq)
 
 
 def _advance(cache: _ThreadCache, consumed: bytes, st: os.stat_result) -> None:
@@ -171,7 +201,7 @@ class JsonlRunEventStore(base.RunEventStore):
         try:
             st = path.stat()
         except FileNotFoundError:
-            if cache.inode is not None or cache.records:
+            if cache.inode is not None or cache.entries:
                 cache = self._reset_cache(thread_id)
             return cache
         unchanged = st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
@@ -222,9 +252,12 @@ class JsonlRunEventStore(base.RunEventStore):
                 self._warn_malformed(path, cache.line_no, inode, problem)
                 return
             expected = item["seq"]
-            checked.append(item)
-        for item in checked:
-            cache.add(item)
+            # A line holding one record is its JSON already; a batch's
+            # records are re-encoded one by one.
+            text = raw.decode("utf-8") if item is obj else base.ENCODER.encode(item)
+            task_id = item["metadata"].get("task_id")
+            checked.append((item["seq"], item["run_id"], item["event_type"], item["category"], task_id, text))
+        cache.add(checked)
 
     @staticmethod
     def _record_problem(item: object, thread_id: str, last_seq: int) -> str | None:
@@ -251,11 +284,12 @@ class JsonlRunEventStore(base.RunEventStore):
 
     # -- writing -----------------------------------------------------------
 
-    def _append_locked(self, thread_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Append events of one thread; caller holds both locks and refreshed."""
+    def _append_locked(self, thread_id: str, events: list[base.NewEvent]) -> list[dict[str, Any]]:
+        """Append events of one thread; the caller holds both locks."""
         cache = self._refresh(thread_id)
-        records = [base.with_seq(event, cache.last_seq + i) for i, event in enumerate(events, 1)]
-        payload = _dump(records[0]) if len(records) == 1 else _dump({"batch": records})
+        seqs = range(cache.last_seq + 1, cache.last_seq + 1 + len(events))
+        texts = [_record_json(event, seq) for event, seq in zip(events, seqs, strict=True)]
+        payload = _line(texts[0]) if len(texts) == 1 else _line('{"batch":[' + ",".join(texts) + "]}")
         torn = cache.size > cache.offset
         if torn:
             # A crash left a line without its newline: end it here so it is
@@ -273,20 +307,24 @@ class JsonlRunEventStore(base.RunEventStore):
             # Rare: re-read so the ended torn line is logged like any other.
             self._refresh(thread_id)
         else:
-            for record in records:
-                cache.add(record)
+            cache.add(
+                (seq, e.run_id, e.event_type, e.category, e.metadata.get("task_id"), text)
+                for e, seq, text in zip(events, seqs, texts, strict=True)
+            )
             cache.line_no += 1
             _advance(cache, payload, st)
-        return [copy.deepcopy(r) for r in records]
+        # The events' content and metadata are fresh objects the cache does
+        # not hold (it keeps JSON text): the records can be returned as they are.
+        return [base.with_seq(event, seq) for event, seq in zip(events, seqs, strict=True)]
 
-    def _sync_put(self, event: dict[str, Any]) -> dict[str, Any]:
-        with self._locked(event["thread_id"]):
-            return self._append_locked(event["thread_id"], [event])[0]
+    def _sync_put(self, event: base.NewEvent) -> dict[str, Any]:
+        with self._locked(event.thread_id):
+            return self._append_locked(event.thread_id, [event])[0]
 
-    def _sync_put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _sync_put_batch(self, events: list[base.NewEvent]) -> list[dict[str, Any]]:
         by_thread: dict[str, list[int]] = {}
         for index, event in enumerate(events):
-            by_thread.setdefault(event["thread_id"], []).append(index)
+            by_thread.setdefault(event.thread_id, []).append(index)
         out: list[dict[str, Any]] = [{}] * len(events)
         for thread_id, indexes in by_thread.items():
             with self._locked(thread_id):
@@ -295,13 +333,13 @@ class JsonlRunEventStore(base.RunEventStore):
                 out[index] = record
         return out
 
-    def _sync_put_if_absent(self, event: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        thread_id = event["thread_id"]
+    def _sync_put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
+        thread_id = event.thread_id
         with self._locked(thread_id):
             cache = self._refresh(thread_id)
-            for record in cache.by_run.get(event["run_id"], ()):
-                if record["event_type"] == event["event_type"]:
-                    return copy.deepcopy(record), False
+            for entry in cache.by_run.get(event.run_id, ()):
+                if entry[EVENT_TYPE] == event.event_type:
+                    return _decode([entry])[0], False
             return self._append_locked(thread_id, [event])[0], True
 
     def _sync_delete_by_run(self, thread_id: str, run_id: str) -> int:
@@ -310,14 +348,13 @@ class JsonlRunEventStore(base.RunEventStore):
             removed = len(cache.by_run.get(run_id, ()))
             if removed == 0:
                 return 0
-            kept = [r for r in cache.records if r["run_id"] != run_id]
+            kept = [e for e in cache.entries if e[RUN_ID] != run_id]
             path = self._path(thread_id)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{thread_id}.", suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(_dump({"last_seq": cache.last_seq}))
-                    for record in kept:
-                        f.write(_dump(record))
+                    f.write(_line(f'{{"last_seq":{cache.last_seq}}}'))
+                    f.write(b"".join(_line(entry[RAW]) for entry in kept))
                     f.flush()
                     if self._fsync:
                         os.fsync(f.fileno())
@@ -331,7 +368,7 @@ class JsonlRunEventStore(base.RunEventStore):
     def _sync_delete_by_thread(self, thread_id: str) -> int:
         with self._locked(thread_id):
             cache = self._refresh(thread_id)
-            removed = len(cache.records)
+            removed = len(cache.entries)
             self._path(thread_id).unlink(missing_ok=True)
             self._reset_cache(thread_id)
             return removed
@@ -341,7 +378,7 @@ class JsonlRunEventStore(base.RunEventStore):
     ) -> list[dict[str, Any]]:
         with self._thread_lock(thread_id):
             cache = self._refresh(thread_id)
-            return copy.deepcopy(base.page(cache.messages, limit, before_seq, after_seq))
+            return _decode(base.page(cache.messages, limit, before_seq, after_seq, key=_seq))
 
     def _sync_list_messages_by_run(
         self,
@@ -354,7 +391,7 @@ class JsonlRunEventStore(base.RunEventStore):
         with self._thread_lock(thread_id):
             cache = self._refresh(thread_id)
             messages = cache.messages_by_run.get(run_id, [])
-            return copy.deepcopy(base.page(messages, limit, before_seq, after_seq))
+            return _decode(base.page(messages, limit, before_seq, after_seq, key=_seq))
 
     def _sync_list_events(
         self,
@@ -368,12 +405,18 @@ class JsonlRunEventStore(base.RunEventStore):
         with self._thread_lock(thread_id):
             cache = self._refresh(thread_id)
             run = cache.by_run.get(run_id, [])
-            if after_seq is not None:
-                run = run[base._bisect_seq(run, after_seq, right=True) :]
-            found = base.filter_events(
-                run, event_types=event_types, task_id=task_id, after_seq=None, limit=limit
-            )
-            return copy.deepcopy(found)
+            start = 0 if after_seq is None else bisect.bisect_right(run, after_seq, key=_seq)
+            wanted = None if event_types is None else frozenset(event_types)
+            found = []
+            for entry in itertools.islice(run, start, None):
+                if wanted is not None and entry[EVENT_TYPE] not in wanted:
+                    continue
+                if task_id is not None and entry[TASK_ID] != task_id:
+                    continue
+                found.append(entry)
+                if len(found) == limit:
+                    break
+            return _decode(found)
 
     def _sync_count_messages(self, thread_id: str) -> int:
         with self._thread_lock(thread_id):

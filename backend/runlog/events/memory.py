@@ -25,8 +25,8 @@ class MemoryRunEventStore(base.RunEventStore):
     def __init__(self) -> None:
         self._threads: dict[str, _Thread] = {}
 
-    def _append(self, event: dict[str, Any]) -> dict[str, Any]:
-        thread = self._threads.setdefault(event["thread_id"], _Thread())
+    def _append(self, event: base.NewEvent) -> dict[str, Any]:
+        thread = self._threads.setdefault(event.thread_id, _Thread())
         thread.last_seq += 1
         record = base.with_seq(event, thread.last_seq)
         thread.records.append(record)
@@ -97,7 +97,7 @@ class MemoryRunEventStore(base.RunEventStore):
         base.check_id("thread_id", thread_id)
         limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
         messages = [r for r in self._records(thread_id) if r["category"] == base.MESSAGE_CATEGORY]
-        return copy.deepcopy(base.page(messages, limit, before_seq, after_seq))
+        return copy.deepcopy(list(base.page(messages, limit, before_seq, after_seq)))
 
     async def list_events(
         self,
@@ -135,7 +135,7 @@ class MemoryRunEventStore(base.RunEventStore):
             for r in self._records(thread_id)
             if r["run_id"] == run_id and r["category"] == base.MESSAGE_CATEGORY
         ]
-        return copy.deepcopy(base.page(messages, limit, before_seq, after_seq))
+        return copy.deepcopy(list(base.page(messages, limit, before_seq, after_seq)))
 
     async def count_messages(self, thread_id: str) -> int:
         base.check_id("thread_id", thread_id)

@@ -1,0 +1,406 @@
+"""Measured figures, side by side in one run: gate overhead, tox and teeth cost, store speed.
+
+Every figure is a ratio of two things measured in the same run, alternating,
+and summarised by the median of at least 5 rounds, because these machines are
+shared and noisy.
+
+* gate overhead: ``pytest tests_blocking`` armed vs ``--gate=off``;
+* tox overhead: ``tox -e blocking`` (existing env) vs bare ``pytest tests_blocking``;
+* teeth cost: ``tox -e teeth`` vs ``tox -e blocking``;
+* store throughput: ``put`` and ``put_batch(1000)`` events/s vs the floor, a
+  plain synchronous append of the same JSON lines (``json.dumps`` per event,
+  one ``write`` per call) to the same file;
+* store scaling: ``list_messages(limit=50)`` and ``list_events`` of one run
+  on threads of 1k, 10k and 100k events, against a naive store that re-reads
+  and re-parses the file on every call; peak memory of a cold read of 100k
+  events; the first read after another process appended.
+
+Writes ``bench.json`` and ``bench.md`` under ``--out``; prints progress.
+
+Usage: python -m tools.bench [--rounds 5] [--quick] [--out reports/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from runlog.events import JsonlRunEventStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- whole commands ------------------------------------------------------------------
+
+
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOX_") and k != "VIRTUAL_ENV"}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def _timed(cmd: list[str]) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, env=_clean_env(), capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return elapsed
+
+
+def measure_commands(rounds: int, tox: list[str]) -> dict[str, Any]:
+    pytest_cmd = [sys.executable, "-m", "pytest", "tests_blocking", "-q", "-p", "no:cacheprovider"]
+    commands = {
+        "pytest_gate_on": pytest_cmd,
+        "pytest_gate_off": [*pytest_cmd, "--gate=off"],
+        "tox_blocking": [*tox, "-e", "blocking"],
+        "tox_teeth": [*tox, "-e", "teeth"],
+    }
+    say("warming up: tox -e blocking (builds the env once), tox -e teeth")
+    _timed(commands["tox_blocking"])
+    _timed(commands["tox_teeth"])
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    order = list(commands)
+    for n in range(rounds):
+        # Rotate the order each round so no command always runs first or last.
+        for name in order[n % len(order) :] + order[: n % len(order)]:
+            samples[name].append(_timed(commands[name]))
+        say(f"round {n + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in samples.items()))
+    med = {k: statistics.median(v) for k, v in samples.items()}
+    return {
+        "samples_s": samples,
+        "median_s": med,
+        "gate_overhead": med["pytest_gate_on"] / med["pytest_gate_off"],
+        "tox_overhead": med["tox_blocking"] / med["pytest_gate_on"],
+        "teeth_cost": med["tox_teeth"] / med["tox_blocking"],
+    }
+
+
+# -- store throughput --------------------------------------------------------------------
+
+
+def _event(i: int, thread_id: str = "t", run_id: str = "r") -> dict[str, Any]:
+    category = "message" if i % 2 == 0 else "trace"
+    return {
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "event_type": "assistant" if category == "message" else "tool",
+        "category": category,
+        "content": f"event {i}: some words of content, \u00e9 and \u2028 included",
+        "metadata": {"task_id": f"k{i % 7}", "step": i},
+        "created_at": "2026-01-01T00:00:00+00:00",
+    }
+
+
+def _floor_lines(events: list[dict[str, Any]], first_seq: int) -> bytes:
+    lines = [
+        json.dumps({**e, "seq": first_seq + i}, ensure_ascii=True, separators=(",", ":"))
+        for i, e in enumerate(events)
+    ]
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
+    results: dict[str, list[float]] = {
+        k: [] for k in ("put", "put_floor", "put_batch", "put_batch_floor", "put_batch_fsync")
+    }
+
+    async def run_round(base: Path) -> None:
+        store = JsonlRunEventStore(base / "store", fsync=False)
+        events = [_event(i) for i in range(singles)]
+        started = time.perf_counter()
+        for e in events:
+            await store.put(**e)
+        results["put"].append(singles / (time.perf_counter() - started))
+
+        floor_path = base / "floor-put.jsonl"
+        started = time.perf_counter()
+        for i, e in enumerate(events):
+            with open(floor_path, "ab") as f:  # noqa: ASYNC230 - the synchronous floor, timed on purpose
+                f.write(_floor_lines([e], i + 1))
+        results["put_floor"].append(singles / (time.perf_counter() - started))
+
+        events = [_event(i, thread_id="b") for i in range(batch)]
+        started = time.perf_counter()
+        await store.put_batch(events)
+        results["put_batch"].append(batch / (time.perf_counter() - started))
+
+        floor_path = base / "floor-batch.jsonl"
+        started = time.perf_counter()
+        with open(floor_path, "ab") as f:  # noqa: ASYNC230
+            f.write(_floor_lines(events, 1))
+        results["put_batch_floor"].append(batch / (time.perf_counter() - started))
+
+        durable = JsonlRunEventStore(base / "durable", fsync=True)
+        started = time.perf_counter()
+        await durable.put_batch([_event(i, thread_id="d") for i in range(batch)])
+        results["put_batch_fsync"].append(batch / (time.perf_counter() - started))
+
+    for n in range(rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(run_round(Path(tmp)))
+        say(
+            f"throughput round {n + 1}/{rounds}: put_batch {results['put_batch'][-1]:.0f}/s vs floor {results['put_batch_floor'][-1]:.0f}/s"
+        )
+    med = {k: statistics.median(v) for k, v in results.items()}
+    return {
+        "events_per_s": med,
+        "samples": results,
+        "put_vs_floor": med["put"] / med["put_floor"],
+        "put_batch_vs_floor": med["put_batch"] / med["put_batch_floor"],
+    }
+
+
+# -- store scaling ---------------------------------------------------------------------------
+
+
+class NaiveStore:
+    """The common design, as a reference: every call re-reads and re-parses the whole file."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+
+    def _records(self, thread_id: str) -> list[dict[str, Any]]:
+        path = self.base_dir / "threads" / f"{thread_id}.jsonl"
+        out = []
+        with open(path, "rb") as f:
+            for line in f:
+                obj = json.loads(line)
+                if "batch" in obj:
+                    out.extend(obj["batch"])
+                elif "seq" in obj:
+                    out.append(obj)
+        return out
+
+    async def list_messages(self, thread_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        records = await asyncio.to_thread(self._records, thread_id)
+        return [r for r in records if r["category"] == "message"][-limit:]
+
+    async def list_events(self, thread_id: str, run_id: str, *, limit: int = 500) -> list[dict[str, Any]]:
+        records = await asyncio.to_thread(self._records, thread_id)
+        return [r for r in records if r["run_id"] == run_id][:limit]
+
+
+async def _median_call(call: Callable[[], Any], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _append_in_another_process(base: Path, thread_id: str, count: int) -> None:
+    code = (
+        "import asyncio, sys\n"
+        "from runlog.events import JsonlRunEventStore\n"
+        "from tools.bench import _event\n"
+        "async def main():\n"
+        f"    s = JsonlRunEventStore({str(base)!r}, fsync=False)\n"
+        f"    await s.put_batch([_event(i, thread_id={thread_id!r}, run_id='late') for i in range({count})])\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, env=_clean_env())
+
+
+def measure_scaling(sizes: list[int], rounds: int, run_size: int = 100) -> dict[str, Any]:
+    out: dict[str, Any] = {"sizes": sizes, "per_size": {}}
+
+    async def main(base: Path) -> None:
+        for size in sizes:
+            thread_id = f"t{size}"
+            writer = JsonlRunEventStore(base, fsync=False)
+            for start in range(0, size, 1000):
+                await writer.put_batch(
+                    [
+                        _event(i, thread_id=thread_id, run_id=f"r{i // run_size}")
+                        for i in range(start, min(size, start + 1000))
+                    ]
+                )
+            # Peak memory of a cold read, on its own instance: tracemalloc
+            # slows allocation, so the cold time is taken on another one.
+            tracemalloc.start()
+            await JsonlRunEventStore(base, fsync=False).list_messages(thread_id, limit=50)
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            store = JsonlRunEventStore(base, fsync=False)
+            naive = NaiveStore(base)
+            started = time.perf_counter()
+            await store.list_messages(thread_id, limit=50)
+            cold = time.perf_counter() - started
+            run_id = f"r{(size // run_size) // 2}"
+            figures: dict[str, list[float]] = {
+                k: [] for k in ("list_messages", "list_events", "naive_list_messages", "naive_list_events")
+            }
+            repeat = 20
+            for _ in range(rounds):
+                figures["list_messages"].append(
+                    await _median_call(partial(store.list_messages, thread_id, limit=50), repeat)
+                )
+                figures["naive_list_messages"].append(
+                    await _median_call(
+                        partial(naive.list_messages, thread_id, limit=50), 1 if size >= 100_000 else 3
+                    )
+                )
+                figures["list_events"].append(
+                    await _median_call(partial(store.list_events, thread_id, run_id), repeat)
+                )
+                figures["naive_list_events"].append(
+                    await _median_call(
+                        partial(naive.list_events, thread_id, run_id), 1 if size >= 100_000 else 3
+                    )
+                )
+            # Same page, same data: the two designs agree.
+            assert await store.list_events(thread_id, run_id) == [
+                {
+                    k: r[k]
+                    for k in (
+                        "thread_id",
+                        "run_id",
+                        "seq",
+                        "event_type",
+                        "category",
+                        "content",
+                        "metadata",
+                        "created_at",
+                    )
+                }
+                for r in await naive.list_events(thread_id, run_id)
+            ]
+            await asyncio.to_thread(_append_in_another_process, base, thread_id, 100)
+            started = time.perf_counter()
+            page = await store.list_messages(thread_id, limit=50)
+            after_append = time.perf_counter() - started
+            assert page[-1]["run_id"] == "late", "the reader did not see the other process's append"
+            med = {k: statistics.median(v) for k, v in figures.items()}
+            out["per_size"][size] = {
+                "median_s": med,
+                "cold_first_read_s": cold,
+                "peak_memory_cold_read_mb": peak / 1e6,
+                "first_read_after_other_process_appended_s": after_append,
+                "speedup_vs_naive_list_messages": med["naive_list_messages"] / med["list_messages"],
+                "speedup_vs_naive_list_events": med["naive_list_events"] / med["list_events"],
+            }
+            say(
+                f"scaling {size:>6} events: list_messages {med['list_messages'] * 1e3:.3f} ms "
+                f"(naive {med['naive_list_messages'] * 1e3:.1f} ms), list_events {med['list_events'] * 1e3:.3f} ms, "
+                f"cold read peak {peak / 1e6:.1f} MB"
+            )
+
+    with tempfile.TemporaryDirectory() as tmp:
+        asyncio.run(main(Path(tmp)))
+    small, large = str(min(sizes)), str(max(sizes))
+    per = {str(k): v for k, v in out["per_size"].items()}
+    out["per_size"] = per
+    out["list_messages_large_vs_small"] = (
+        per[large]["median_s"]["list_messages"] / per[small]["median_s"]["list_messages"]
+    )
+    out["list_events_large_vs_small"] = (
+        per[large]["median_s"]["list_events"] / per[small]["median_s"]["list_events"]
+    )
+    return out
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        f"Machine: {result['machine']}; Python {result['python']}; {result['rounds']} rounds, medians.",
+        "",
+        "| figure | measured | goal |",
+        "|---|---|---|",
+    ]
+    cmd = result.get("commands")
+    if cmd:
+        m = cmd["median_s"]
+        lines += [
+            f"| gate overhead: pytest tests_blocking armed / disarmed | {cmd['gate_overhead']:.2f} ({m['pytest_gate_on']:.1f} s / {m['pytest_gate_off']:.1f} s) | <= 1.15 |",
+            f"| tox overhead: tox -e blocking / bare pytest | {cmd['tox_overhead']:.2f} ({m['tox_blocking']:.1f} s / {m['pytest_gate_on']:.1f} s) | - |",
+            f"| teeth cost: tox -e teeth / tox -e blocking | {cmd['teeth_cost']:.2f} ({m['tox_teeth']:.1f} s / {m['tox_blocking']:.1f} s) | <= 3 |",
+        ]
+    t = result["throughput"]
+    e = t["events_per_s"]
+    lines += [
+        f"| put events/s / floor | {t['put_vs_floor']:.2f} ({e['put']:.0f} / {e['put_floor']:.0f}) | - |",
+        f"| put_batch({result['batch']}) events/s / floor | {t['put_batch_vs_floor']:.2f} ({e['put_batch']:.0f} / {e['put_batch_floor']:.0f}) | >= 0.5 |",
+        f"| put_batch({result['batch']}) with fsync, events/s | {e['put_batch_fsync']:.0f} | - |",
+    ]
+    s = result["scaling"]
+    sizes = [str(x) for x in s["sizes"]]
+    lines += [
+        f"| list_messages(limit=50) {sizes[-1]} / {sizes[0]} events | {s['list_messages_large_vs_small']:.2f} | <= 2 |",
+        f"| list_events(one run) {sizes[-1]} / {sizes[0]} events | {s['list_events_large_vs_small']:.2f} | <= 2 |",
+        "",
+        "| events in thread | list_messages ms (naive ms, speedup) | list_events ms (naive ms, speedup) | cold first read ms | peak MB, cold read | first read after another process appended 100, ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        p = s["per_size"][size]
+        m = p["median_s"]
+        lines.append(
+            f"| {size} | {m['list_messages'] * 1e3:.3f} ({m['naive_list_messages'] * 1e3:.1f}, {p['speedup_vs_naive_list_messages']:.0f}x) "
+            f"| {m['list_events'] * 1e3:.3f} ({m['naive_list_events'] * 1e3:.1f}, {p['speedup_vs_naive_list_events']:.0f}x) "
+            f"| {p['cold_first_read_s'] * 1e3:.1f} | {p['peak_memory_cold_read_mb']:.1f} | {p['first_read_after_other_process_appended_s'] * 1e3:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternating rounds per figure (>= 5 for README figures)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the whole-command figures (gate, tox, teeth)"
+    )
+    parser.add_argument("--sizes", default="1000,10000,100000", help="thread sizes for the scaling figures")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
+    parser.add_argument("--tox", default=f"{sys.executable} -m tox", help="how to run tox")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "rounds": args.rounds,
+        "batch": args.batch,
+    }
+    say("store throughput")
+    result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
+    say("store scaling")
+    result["scaling"] = measure_scaling([int(x) for x in args.sizes.split(",")], args.rounds)
+    if not args.quick:
+        say("whole commands: gate on/off, tox -e blocking, tox -e teeth")
+        result["commands"] = measure_commands(args.rounds, args.tox.split())
+    result["seconds"] = time.perf_counter() - started
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = render(result)
+    (args.out / "bench.md").write_text(table)
+    print(table)
+    say(f"done in {result['seconds']:.0f} s; {args.out / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
