@@ -15,17 +15,19 @@ Hooks appear in the order pytest calls them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
-from tests_blocking.gate import GateBlockingError, GateSetupError, rule_counts, strict_gate
+from tests_blocking.gate import GateBlockingError, GateSetupError, installed, rule_counts, strict_gate
 
 GATE_DIR = Path(__file__).parent
 ANCHOR_DIR = GATE_DIR / "anchors"
 MARKER = "allow_blocking_io"
 _opted_out = pytest.StashKey[list[str]]()
+_held = pytest.StashKey[contextlib.ExitStack]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,12 +58,16 @@ def _armed(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_opted_out] = []
+    config.stash[_held] = contextlib.ExitStack()
     if _armed(config):
         try:
             with strict_gate(_modules(config)):
                 pass
         except GateSetupError as exc:
             raise pytest.UsageError(f"blocking gate cannot be armed: {exc}") from exc
+        # Keep the checkers installed (inactive) for the session: arming each
+        # test phase is then a few dict updates, not a hundred patches.
+        config.stash[_held].enter_context(installed())
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -177,6 +183,12 @@ def pytest_collection_modifyitems(
             "the blocking gate selected no anchor under tests_blocking/anchors/: "
             "a gate that runs no anchor proves nothing"
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    held = config.stash.get(_held, None)
+    if held is not None:
+        held.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

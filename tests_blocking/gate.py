@@ -22,6 +22,7 @@ time: it can be loaded from its file path, outside pytest and outside the
 repository's package layout.
 """
 
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -88,6 +89,19 @@ class GateSetupError(RuntimeError):
     """The gate cannot be armed as configured: it refuses to run half-armed."""
 
 
+# An exemption table: function name -> file-name suffixes where that function may block.
+ExemptionTable = dict[str, tuple[str, ...]]
+
+
+def exemption_table(*groups: Iterable[tuple[str, Iterable[str]]]) -> ExemptionTable:
+    table: dict[str, list[str]] = {}
+    for group in groups:
+        for suffix, functions in group:
+            for function in functions:
+                table.setdefault(function, []).append(suffix)
+    return {name: tuple(suffixes) for name, suffixes in table.items()}
+
+
 @dataclass
 class ArmedGate:
     """What ``strict_gate`` yields: the armed detector and what it has seen."""
@@ -98,30 +112,26 @@ class ArmedGate:
     project_rules: list[str] = field(default_factory=list)
     not_applicable: list[str] = field(default_factory=list)
     hits: list[GateBlockingError] = field(default_factory=list)  # every error raised, even if swallowed
+    rule_keys: set[str] = field(default_factory=set)  # the installed checkers this gate listens to
 
-    def blame(
-        self, frame: FrameType | None, exemptions: Iterable[tuple[str, frozenset[str]]]
-    ) -> FrameType | None:
+    def blame(self, frame: FrameType | None, exempt: ExemptionTable) -> FrameType | None:
         """The first scanned frame walking out from ``frame``, unless an exempt frame comes first."""
-        rule_exemptions = tuple(exemptions)
+        scanned = self.scanned_paths
         while frame is not None:
-            filename = frame.f_code.co_filename
-            if filename.startswith(self.scanned_paths):
+            code = frame.f_code
+            filename = code.co_filename
+            if filename.startswith(scanned):
                 return frame
-            normalized = filename.replace("\\", "/")
-            name = frame.f_code.co_name
-            for suffix, functions in (*rule_exemptions, *GLOBAL_EXEMPTIONS):
-                if name in functions and normalized.endswith(suffix):
-                    return None
-            if normalized.startswith(_TOOLING_PREFIXES):
+            suffixes = exempt.get(code.co_name)
+            if suffixes is not None and filename.replace("\\", "/").endswith(suffixes):
+                return None
+            if filename.startswith(_TOOLING_PREFIXES):
                 return None
             frame = frame.f_back
         return None
 
-    def check(
-        self, primitive: str, frame: FrameType | None, exemptions: Iterable[tuple[str, frozenset[str]]]
-    ) -> None:
-        culprit = self.blame(frame, exemptions)
+    def check(self, primitive: str, frame: FrameType | None, exempt: ExemptionTable) -> None:
+        culprit = self.blame(frame, exempt)
         if culprit is not None:
             error = GateBlockingError(
                 primitive, _display(culprit.f_code.co_filename), culprit.f_lineno, culprit.f_code.co_name
@@ -136,7 +146,7 @@ def _tooling_prefixes() -> tuple[str, ...]:
     spec = importlib.util.find_spec("coverage")
     if spec is None or not spec.submodule_search_locations:
         return ()
-    return tuple(str(Path(p)).replace("\\", "/") + "/" for p in spec.submodule_search_locations)
+    return tuple(os.path.join(str(Path(p)), "") for p in spec.submodule_search_locations)
 
 
 _TOOLING_PREFIXES = _tooling_prefixes()
@@ -159,23 +169,29 @@ class _State(threading.local):
 _state = _State()
 
 
+_active: list[ArmedGate] = []  # armed gates, innermost last
+
+
 def _make_checker(
-    gate: ArmedGate,
+    key: str,
     primitive: str,
     original: Callable[..., Any],
     allow_if: Callable[..., bool] | None,
-    exemptions: tuple[Any, ...],
+    exempt: ExemptionTable,
 ) -> Callable[..., Any]:
     def checker(*args: Any, **kwargs: Any) -> Any:
-        if not _state.busy and _get_running_loop() is not None:
+        if _active and not _state.busy and _get_running_loop() is not None:
             _state.busy = True
             try:
                 if allow_if is None or not allow_if(*args, **kwargs):
-                    gate.check(primitive, sys._getframe(1), exemptions)
+                    frame = sys._getframe(1)
+                    for gate in reversed(_active):
+                        if key in gate.rule_keys:
+                            gate.check(primitive, frame, exempt)
             finally:
                 _state.busy = False
         # The call itself runs unguarded by ``busy``: primitives it reaches
-        # are checked too, so an outer (nested) gate still sees them.
+        # are checked too (a nested gate may scan other modules).
         return original(*args, **kwargs)
 
     checker.__name__ = getattr(original, "__name__", primitive.rsplit(".", 1)[-1])
@@ -187,7 +203,7 @@ def _make_checker(
 
 # -- audit events: one process-wide hook, consulted only while a gate is armed --
 
-_audit_rules: dict[str, list[tuple[Any, ArmedGate]]] = {}
+_audit_rules: dict[str, list[tuple[Any, ArmedGate, ExemptionTable]]] = {}
 _hook_installed = False
 _hook_lock = threading.Lock()
 
@@ -201,9 +217,9 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     _state.busy = True
     try:
         frame = sys._getframe(1)
-        for rule, gate in tuple(rules):
+        for rule, gate, exempt in tuple(rules):
             if rule.allow_if is None or not rule.allow_if(args):
-                gate.check(f"{event} (audit event)", frame, rule.allowed_in)
+                gate.check(f"{event} (audit event)", frame, exempt)
     finally:
         _state.busy = False
 
@@ -227,6 +243,13 @@ class _Installed:
     name: str
     raw: Any  # what owner.__dict__ held (None when inherited)
     via_curse: bool
+    refs: int = 1
+
+
+# Installed checkers by rule key; shared by every gate that arms the rule and
+# removed when the last one disarms (see ``installed``).
+_patches: dict[str, _Installed] = {}
+_patch_lock = threading.RLock()
 
 
 def _resolve_target(target: str) -> tuple[Any, str]:
@@ -287,7 +310,17 @@ def _applies(rule: Any) -> bool:
     return sys.version_info[:2] >= rule.min_version
 
 
+_paths_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def _scanned_paths(modules: Sequence[str]) -> tuple[str, ...]:
+    key = tuple(modules)
+    if key not in _paths_cache:
+        _paths_cache[key] = _resolve_paths(key)
+    return _paths_cache[key]
+
+
+def _resolve_paths(modules: Sequence[str]) -> tuple[str, ...]:
     paths = []
     for name in modules:
         try:
@@ -317,6 +350,118 @@ def rule_counts() -> dict[str, int]:
     }
 
 
+@dataclass(frozen=True)
+class _RuleSpec:
+    key: str
+    owner: Any
+    name: str
+    primitive: str
+    allow_if: Callable[..., bool] | None
+    exempt: ExemptionTable
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What arming a set of rules means on this interpreter; computed once per set."""
+
+    patches: tuple[_RuleSpec, ...]
+    audits: tuple[tuple[Any, ExemptionTable], ...]
+    blockbuster_rules: tuple[str, ...]
+    project_rules: tuple[str, ...]
+    not_applicable: tuple[str, ...]
+
+
+@functools.cache
+def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
+    """Resolve every rule's target; raise GateSetupError if one cannot be installed here."""
+    patches: list[_RuleSpec] = []
+    audits: list[tuple[Any, ExemptionTable]] = []
+    defaults: list[str] = []
+    project: list[str] = []
+    missing: list[str] = []
+    for function in _blockbuster_default_rules() if blockbuster_defaults else ():
+        if function.original_func is None:  # e.g. os.statvfs on Windows
+            missing.append(function.full_name)
+            continue
+        exempt = exemption_table(GLOBAL_EXEMPTIONS, function.can_block_functions)
+        key = f"blockbuster:{function.full_name}"
+        patches.append(
+            _RuleSpec(
+                key,
+                function.module,
+                function.func_name,
+                function.full_name,
+                function.can_block_predicate,
+                exempt,
+            )
+        )
+        defaults.append(function.full_name)
+    for rule in rules:
+        if not _applies(rule):
+            missing.append(rule.name)
+            continue
+        exempt = exemption_table(GLOBAL_EXEMPTIONS, rule.allowed_in)
+        if isinstance(rule, Audit):
+            audits.append((rule, exempt))
+        else:
+            try:
+                owner, name = _resolve_target(rule.target)
+                inspect.getattr_static(owner, name)
+            except AttributeError as exc:
+                raise GateSetupError(
+                    f"rule {rule.target!r} cannot be installed on Python {sys.version.split()[0]}: {exc}"
+                ) from exc
+            patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.allow_if, exempt))
+        project.append(rule.name)
+    return _Plan(tuple(patches), tuple(audits), tuple(defaults), tuple(project), tuple(missing))
+
+
+def _acquire(spec: _RuleSpec) -> None:
+    with _patch_lock:
+        item = _patches.get(spec.key)
+        if item is not None:
+            item.refs += 1
+            return
+        make = lambda original: _make_checker(spec.key, spec.primitive, original, spec.allow_if, spec.exempt)  # noqa: E731
+        _patches[spec.key] = _install(spec.owner, spec.name, make)
+
+
+def _release(key: str) -> None:
+    with _patch_lock:
+        item = _patches[key]
+        item.refs -= 1
+        if item.refs == 0:
+            del _patches[key]
+            _uninstall(item)
+
+
+@contextmanager
+def _holding(patches: Iterable[_RuleSpec]) -> Iterator[None]:
+    held: list[str] = []
+    try:
+        for spec in patches:
+            _acquire(spec)
+            held.append(spec.key)
+        _ensure_audit_hook()
+        yield
+    finally:
+        for key in reversed(held):
+            _release(key)
+
+
+@contextmanager
+def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True) -> Iterator[None]:
+    """Keep the checkers installed, inactive, for a whole session.
+
+    Arming then costs a few dictionary updates instead of patching and
+    restoring a hundred callables: the conftest holds this from configure to
+    unconfigure. Outside any armed gate an installed checker only tests an
+    empty list before calling the original.
+    """
+    with _holding(_plan(tuple(rules), blockbuster_defaults).patches):
+        yield
+
+
 @contextmanager
 def strict_gate(scanned_modules: Sequence[str] | str | None = None) -> Iterator[ArmedGate]:
     """Arm blockbuster's defaults and every project rule, scoped to ``scanned_modules``.
@@ -343,57 +488,25 @@ def armed_gate(
         modules = tuple(scanned_modules)
     if not modules:
         raise GateSetupError("the gate needs at least one module to scan")
-    gate = ArmedGate(modules, _scanned_paths(modules))
-    installed: list[_Installed] = []
-    audit_added: list[tuple[Any, ArmedGate]] = []
-
-    def checker_for(name: str, allow_if: Any, exemptions: tuple[Any, ...]) -> Callable[..., Any]:
-        return lambda original: _make_checker(gate, name, original, allow_if, exemptions)
-
-    try:
-        for function in _blockbuster_default_rules() if blockbuster_defaults else ():
-            if function.original_func is None:  # e.g. os.statvfs on Windows
-                gate.not_applicable.append(function.full_name)
-                continue
-            exemptions = tuple((f, frozenset(fs)) for f, fs in function.can_block_functions)
-            make = checker_for(function.full_name, function.can_block_predicate, exemptions)
-            installed.append(_install(function.module, function.func_name, make))
-            gate.blockbuster_rules.append(function.full_name)
-        for rule in rules:
-            if not _applies(rule):
-                gate.not_applicable.append(rule.name)
-                continue
-            if isinstance(rule, Audit):
-                entry = (rule, gate)
-                _audit_rules.setdefault(rule.event, []).append(entry)
-                audit_added.append(entry)
-            else:
-                try:
-                    owner, name = _resolve_target(rule.target)
-                    inspect.getattr_static(owner, name)
-                except AttributeError as exc:
-                    raise GateSetupError(
-                        f"rule {rule.target!r} cannot be installed on Python {sys.version.split()[0]}: {exc}"
-                    ) from exc
-                installed.append(
-                    _install(owner, name, checker_for(rule.target, rule.allow_if, rule.allowed_in))
-                )
-            gate.project_rules.append(rule.name)
-        _ensure_audit_hook()
-    except BaseException:
-        _disarm(installed, audit_added)
-        raise
-    try:
-        yield gate
-    finally:
-        _disarm(installed, audit_added)
-
-
-def _disarm(installed: list[_Installed], audit_added: list[tuple[Any, ArmedGate]]) -> None:
-    for item in reversed(installed):
-        _uninstall(item)
-    for entry in audit_added:
-        event = entry[0].event
-        _audit_rules[event].remove(entry)
-        if not _audit_rules[event]:
-            del _audit_rules[event]
+    plan = _plan(tuple(rules), blockbuster_defaults)
+    gate = ArmedGate(
+        modules,
+        _scanned_paths(modules),
+        blockbuster_rules=list(plan.blockbuster_rules),
+        project_rules=list(plan.project_rules),
+        not_applicable=list(plan.not_applicable),
+        rule_keys={spec.key for spec in plan.patches},
+    )
+    audit_entries = [(rule, gate, exempt) for rule, exempt in plan.audits]
+    with _holding(list(plan.patches)):
+        for entry in audit_entries:
+            _audit_rules.setdefault(entry[0].event, []).append(entry)
+        _active.append(gate)
+        try:
+            yield gate
+        finally:
+            _active.remove(gate)
+            for entry in audit_entries:
+                _audit_rules[entry[0].event].remove(entry)
+                if not _audit_rules[entry[0].event]:
+                    del _audit_rules[entry[0].event]
