@@ -150,3 +150,20 @@ async def test_no_fsync_mode_still_persists(tmp_path):
     store = JsonlRunEventStore(tmp_path, fsync=False)
     await store.put(**event())
     assert (await JsonlRunEventStore(tmp_path).count_messages("t1")) == 1
+
+
+@pytest.mark.parametrize("chunk", [7, 100, 4096])
+async def test_reads_in_chunks_across_line_boundaries(tmp_path, monkeypatch, chunk):
+    from runlog.events import jsonl
+
+    writer = JsonlRunEventStore(tmp_path, fsync=False)
+    await writer.put_batch([event(run_id=f"r{i % 3}", content="x" * (i % 50)) for i in range(40)])
+    for i in range(10):
+        await writer.put(**event(content=f"single {i}"))
+    expected = await writer.list_messages("t1", limit=1000)
+    monkeypatch.setattr(jsonl, "_CHUNK", chunk)
+    reader = JsonlRunEventStore(tmp_path)
+    assert await reader.list_messages("t1", limit=1000) == expected
+    await writer.put(**event(content="after"))
+    assert (await reader.list_messages("t1", limit=1))[0]["content"] == "after"
+    assert await reader.count_messages("t1") == 51

@@ -218,3 +218,29 @@ def test_same_verdicts_under_xdist(project):
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*FAILED*test_blocking*", "*FAILED*test_swallowed*"], consecutive=False)
+
+
+def test_strict_gate_restores_every_patch_even_when_the_body_raises(project):
+    script = f"""
+import importlib.util, io, os, pathlib, sqlite3, threading
+spec = importlib.util.spec_from_file_location("loose_gate", {str(project.path / "tests_blocking" / "gate.py")!r})
+gate = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gate)
+targets = [(os, "fsync"), (os, "stat"), (io.FileIO, "read"), (io.BufferedReader, "readline"),
+           (pathlib.Path, "exists"), (pathlib.Path, "cwd"), (threading.Thread, "join"), (sqlite3, "connect")]
+before = [(owner, name, owner.__dict__.get(name)) for owner, name in targets]
+for exc in (RuntimeError, KeyboardInterrupt):
+    try:
+        with gate.strict_gate(["fakeapp"]) as armed:
+            assert os.fsync is not before[0][2]
+            raise exc("boom")
+    except exc:
+        pass
+    for owner, name, raw in before:
+        assert owner.__dict__.get(name) is raw, (owner, name)
+    assert gate._patches == {{}} and gate._audit_rules == {{}} and gate._active == []
+print("restored")
+"""
+    result = project.run(__import__("sys").executable, "-c", script)
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["restored"])

@@ -53,6 +53,7 @@ from runlog.events import base
 logger = logging.getLogger(__name__)
 
 _FINGERPRINT = 64
+_CHUNK = 1 << 20
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
 )
@@ -118,10 +119,14 @@ class _ThreadCache:
         self.last_seq = max(self.last_seq, self.last_record_seq)
 
 
-def _advance(cache: _ThreadCache, consumed: bytes, st: os.stat_result) -> None:
-    """Record that ``consumed`` (whole lines) was read, and the file's identity."""
+def _consume(cache: _ThreadCache, consumed: bytes) -> None:
+    """Record that ``consumed`` (whole lines) was read."""
     cache.offset += len(consumed)
-    cache.fingerprint = (cache.fingerprint + consumed)[-_FINGERPRINT:]
+    cache.fingerprint = (cache.fingerprint + consumed[-_FINGERPRINT:])[-_FINGERPRINT:]
+
+
+def _identify(cache: _ThreadCache, st: os.stat_result) -> None:
+    """Record which file, in which state, the cache reflects."""
     cache.inode = st.st_ino
     cache.mtime_ns = st.st_mtime_ns
     cache.size = st.st_size
@@ -207,28 +212,35 @@ class JsonlRunEventStore(base.RunEventStore):
         unchanged = st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
         if unchanged:
             return cache
-        if st.st_ino != cache.inode or st.st_size < cache.offset:
-            cache = self._reset_cache(thread_id)
         with path.open("rb") as f:
-            start = cache.offset - len(cache.fingerprint)
-            f.seek(start)
+            st = os.fstat(f.fileno())  # the file actually opened (a replace may have raced the stat)
+            if st.st_ino != cache.inode or st.st_size < cache.offset:
+                cache = self._reset_cache(thread_id)
+            f.seek(cache.offset - len(cache.fingerprint))
             if cache.fingerprint and f.read(len(cache.fingerprint)) != cache.fingerprint:
                 # Same inode and no shrink, yet the old bytes changed: the file
                 # was replaced by one that reuses the inode. Read it afresh.
                 cache = self._reset_cache(thread_id)
                 f.seek(0)
-            tail = f.read()
-            st = os.fstat(f.fileno())
-        self._ingest(cache, path, tail, st)
+            # Chunks, not one read: a cold read of a long thread never holds
+            # the whole file and all its lines in memory at once.
+            pending = b""
+            while chunk := f.read(_CHUNK):
+                data = pending + chunk if pending else chunk
+                cut = data.rfind(b"\n") + 1  # a torn last line stays unconsumed
+                if cut:
+                    self._ingest(cache, path, data[:cut], st.st_ino)
+                pending = data[cut:]
+            _identify(cache, os.fstat(f.fileno()))
         return cache
 
-    def _ingest(self, cache: _ThreadCache, path: Path, tail: bytes, st: os.stat_result) -> None:
-        complete = tail[: tail.rfind(b"\n") + 1]  # a torn last line stays unconsumed
+    def _ingest(self, cache: _ThreadCache, path: Path, complete: bytes, inode: int) -> None:
+        """Parse whole lines and mark them consumed."""
         for raw in complete.split(b"\n")[:-1]:
             cache.line_no += 1
             if raw.strip():
-                self._parse_line(cache, path, raw, st.st_ino)
-        _advance(cache, complete, st)
+                self._parse_line(cache, path, raw, inode)
+        _consume(cache, complete)
 
     def _parse_line(self, cache: _ThreadCache, path: Path, raw: bytes, inode: int) -> None:
         try:
@@ -312,7 +324,8 @@ class JsonlRunEventStore(base.RunEventStore):
                 for e, seq, text in zip(events, seqs, texts, strict=True)
             )
             cache.line_no += 1
-            _advance(cache, payload, st)
+            _consume(cache, payload)
+            _identify(cache, st)
         # The events' content and metadata are fresh objects the cache does
         # not hold (it keeps JSON text): the records can be returned as they are.
         return [base.with_seq(event, seq) for event, seq in zip(events, seqs, strict=True)]
