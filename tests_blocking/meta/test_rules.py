@@ -111,3 +111,23 @@ def test_rule_silent_without_a_loop(rule, tmp_path):
         assert armed.hits == []
     finally:
         scene.cleanup()
+
+
+def test_a_rule_that_cannot_be_installed_fails_closed():
+    ghost = gate.Patch("files", "os.no_such_primitive", "a primitive this interpreter lacks")
+    with pytest.raises(gate.GateSetupError, match="os.no_such_primitive"):
+        with gate.armed_gate(PROBE_MODULE, rules=[ghost], blockbuster_defaults=False):
+            pass
+    nowhere = gate.Patch("files", "no_such_module.read", "a module that does not exist")
+    with pytest.raises(gate.GateSetupError, match="no importable module"):
+        with gate.armed_gate(PROBE_MODULE, rules=[nowhere], blockbuster_defaults=False):
+            pass
+
+
+def test_an_unimportable_scanned_module_fails_closed():
+    with pytest.raises(gate.GateSetupError, match="cannot be imported"):
+        with gate.strict_gate("no_such_package_anywhere"):
+            pass
+    with pytest.raises(gate.GateSetupError, match="at least one module"):
+        with gate.strict_gate([]):
+            pass
