@@ -115,7 +115,7 @@ def test_rule_silent_without_a_loop(rule, tmp_path):
 
 def test_a_rule_that_cannot_be_installed_fails_closed():
     ghost = gate.Patch("files", "os.no_such_primitive", "a primitive this interpreter lacks")
-    with pytest.raises(gate.GateSetupError, match="os.no_such_primitive"):
+    with pytest.raises(gate.GateSetupError, match=r"os\.no_such_primitive"):
         with gate.armed_gate(PROBE_MODULE, rules=[ghost], blockbuster_defaults=False):
             pass
     nowhere = gate.Patch("files", "no_such_module.read", "a module that does not exist")
