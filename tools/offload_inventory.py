@@ -63,7 +63,7 @@ def offload_kind(call: ast.Call, aliases: dict[str, str]) -> str | None:
     return None
 
 
-def _aliases(tree: ast.Module) -> dict[str, str]:
+def import_aliases(tree: ast.Module) -> dict[str, str]:
     aliases: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -84,7 +84,7 @@ def target_of(call: ast.Call, kind: str) -> ast.expr | None:
 
 def sites_in_source(source: str, path: str) -> list[OffloadSite]:
     tree = ast.parse(source, filename=path)
-    aliases = _aliases(tree)
+    aliases = import_aliases(tree)
     sites: list[OffloadSite] = []
 
     def visit(

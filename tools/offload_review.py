@@ -25,6 +25,7 @@ from pathlib import Path
 
 import coverage
 
+from tools import text_table
 from tools.offload_inventory import async_functions, inventory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -95,13 +96,7 @@ def render_table(sites: list[dict]) -> str:
                 f"{len(s['tests'])}: {_tests_cell(s['tests'], 2)}",
             )
         )
-    widths = [min(max(len(r[i]) for r in rows), 60) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        lines.append("  ".join(cell[:60].ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table.render(rows, 60)
 
 
 def render_markdown(sites: list[dict], functions: list[dict], python: str) -> str:

@@ -42,7 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.offload_inventory import OffloadSite, inventory, offload_kind, target_of
+from tools import text_table
+from tools.offload_inventory import OffloadSite, import_aliases, inventory, offload_kind, target_of
 
 REPO = Path(__file__).resolve().parents[1]
 ANYIO_OPTIONS = {"cancellable", "abandon_on_cancel", "limiter"}
@@ -107,19 +108,14 @@ class _Revert(ast.NodeTransformer):
         return self.generic_visit(node)
 
 
-def _aliases(tree: ast.Module) -> dict[str, str]:
-    from tools.offload_inventory import _aliases as aliases
-
-    return aliases(tree)
-
-
 def mutant_code(source: str, filename: str, site: OffloadSite) -> types.CodeType:
     tree = ast.parse(source, filename=filename)
+    aliases = import_aliases(tree)
     call = next(
         (
             n
             for n in ast.walk(tree)
-            if isinstance(n, ast.Call) and n.lineno == site.line and offload_kind(n, _aliases(tree))
+            if isinstance(n, ast.Call) and n.lineno == site.line and offload_kind(n, aliases)
         ),
         None,
     )
@@ -127,7 +123,7 @@ def mutant_code(source: str, filename: str, site: OffloadSite) -> types.CodeType
         raise Unsupported("the inventory's call is not in the source any more")
     if not site.awaited:
         raise Unsupported("the offload is not directly awaited, so there is no call to put in its place")
-    revert = _Revert(call.lineno, call.col_offset, _aliases(tree))
+    revert = _Revert(call.lineno, call.col_offset, aliases)
     tree = ast.fix_missing_locations(revert.visit(tree))
     if not revert.done:
         raise Unsupported("no awaited offload call at this position")
@@ -351,12 +347,6 @@ def render(verdicts: list[Verdict]) -> tuple[str, str]:
                 why,
             )
         )
-    widths = [min(max(len(r[i]) for r in rows), 70) for i in range(len(rows[0]))]
-    table = []
-    for n, row in enumerate(rows):
-        table.append("  ".join(cell[:70].ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-        if n == 0:
-            table.append("  ".join("-" * w for w in widths))
     killed = sum(v.verdict == "killed" for v in verdicts)
     md = [
         f"## Teeth: killed {killed}/{len(verdicts)}",
@@ -365,7 +355,7 @@ def render(verdicts: list[Verdict]) -> tuple[str, str]:
         "|---|---|---|---|---|",
     ]
     md += [f"| `{r[0]}` | `{r[1]}` | {r[2]} | {r[3]} | {r[4].replace('|', '/')} |" for r in rows[1:]]
-    return "\n".join(table), "\n".join(md) + "\n"
+    return text_table.render(rows, 70), "\n".join(md) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

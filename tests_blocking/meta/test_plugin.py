@@ -57,6 +57,17 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+def load_gate_by_path(project: pytest.Pytester) -> str:
+    """Python source that loads the project's gate.py from its file path as ``gate``."""
+    path = project.path / "tests_blocking" / "gate.py"
+    return (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('loose_gate', {str(path)!r})\n"
+        "gate = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(gate)\n"
+    )
+
+
 def write(project: pytest.Pytester, relpath: str, body: str) -> None:
     path = project.path / relpath
     path.write_text(textwrap.dedent(body))
@@ -182,11 +193,10 @@ def test_header_states_what_is_armed(project):
 
 
 def test_gate_imports_from_its_file_path_alone(project):
-    script = f"""
-import asyncio, importlib.util, sys
-spec = importlib.util.spec_from_file_location("loose_gate", {str(project.path / "tests_blocking" / "gate.py")!r})
-gate = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gate)
+    script = (
+        load_gate_by_path(project)
+        + """
+import asyncio
 import fakeapp, blockbuster
 async def main():
     with gate.strict_gate(["fakeapp"]) as armed:
@@ -197,6 +207,7 @@ async def main():
         assert len(armed.hits) == 1
 asyncio.run(main())
 """
+    )
     result = project.run(__import__("sys").executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(
@@ -221,11 +232,10 @@ def test_same_verdicts_under_xdist(project):
 
 
 def test_strict_gate_restores_every_patch_even_when_the_body_raises(project):
-    script = f"""
-import importlib.util, io, os, pathlib, sqlite3, threading
-spec = importlib.util.spec_from_file_location("loose_gate", {str(project.path / "tests_blocking" / "gate.py")!r})
-gate = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gate)
+    script = (
+        load_gate_by_path(project)
+        + """
+import io, os, pathlib, sqlite3, threading
 targets = [(os, "fsync"), (os, "stat"), (io.FileIO, "read"), (io.BufferedReader, "readline"),
            (pathlib.Path, "exists"), (pathlib.Path, "cwd"), (threading.Thread, "join"), (sqlite3, "connect")]
 before = [(owner, name, owner.__dict__.get(name)) for owner, name in targets]
@@ -238,9 +248,10 @@ for exc in (RuntimeError, KeyboardInterrupt):
         pass
     for owner, name, raw in before:
         assert owner.__dict__.get(name) is raw, (owner, name)
-    assert gate._patches == {{}} and gate._audit_rules == {{}} and gate._active == []
+    assert gate._patches == {} and gate._audit_rules == {} and gate._active == []
 print("restored")
 """
+    )
     result = project.run(__import__("sys").executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["restored"])
