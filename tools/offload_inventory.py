@@ -49,6 +49,11 @@ def _dotted(node: ast.AST) -> str:
     return ".".join(reversed(parts))
 
 
+def _source(node: ast.expr) -> str:
+    # Python 3.10's unparse writes "lambda :"; later versions "lambda:".
+    return ast.unparse(node).replace("lambda :", "lambda:")
+
+
 def offload_kind(call: ast.Call, aliases: dict[str, str]) -> str | None:
     """The offload kind of ``call``, or None. ``aliases`` maps local names to what they import."""
     name = _dotted(call.func)
@@ -111,7 +116,7 @@ def sites_in_source(source: str, path: str) -> list[OffloadSite]:
                         )
                         or "<module>",
                         function_is_async=isinstance(enclosing, ast.AsyncFunctionDef),
-                        target=ast.unparse(target) if target is not None else "<missing>",
+                        target=_source(target) if target is not None else "<missing>",
                         awaited=isinstance(parent, ast.Await),
                     )
                 )
