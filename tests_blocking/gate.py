@@ -333,9 +333,12 @@ def _resolve_paths(modules: Sequence[str]) -> tuple[str, ...]:
         if not locations:
             raise GateSetupError(f"scanned module {name!r} has no file on disk to scope the gate to")
         for location in locations:
-            path = os.path.realpath(location)
-            paths.append(path + os.sep if os.path.isdir(path) else path)
-    return tuple(paths)
+            # Code objects carry the path the module was imported by, which
+            # may run through a symlink: scope both spellings, or the gate
+            # would go blind without a word.
+            for path in dict.fromkeys((os.path.abspath(location), os.path.realpath(location))):
+                paths.append(os.path.join(path, "") if os.path.isdir(path) else path)
+    return tuple(dict.fromkeys(paths))
 
 
 def rule_counts() -> dict[str, int]:

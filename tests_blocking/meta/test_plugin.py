@@ -255,3 +255,30 @@ print("restored")
     result = project.run(__import__("sys").executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["restored"])
+
+
+def test_gate_sees_a_package_imported_through_a_symlink(project):
+    real = project.path / "real_src"
+    real.mkdir()
+    (project.path / "fakeapp").rename(real / "fakeapp")
+    (project.path / "linked_src").symlink_to(real, target_is_directory=True)
+    script = (
+        load_gate_by_path(project)
+        + f"""
+import asyncio, sys
+sys.path.insert(0, {str(project.path / "linked_src")!r})
+import fakeapp
+assert "linked_src" in fakeapp.__file__
+async def main():
+    with gate.strict_gate(["fakeapp"]) as armed:
+        try:
+            await fakeapp.blocking(".")
+        except gate.GateBlockingError as exc:
+            print("caught", exc.primitive)
+        assert len(armed.hits) == 1
+asyncio.run(main())
+"""
+    )
+    result = project.run(__import__("sys").executable, "-c", script)
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(["caught os.stat"])
