@@ -163,7 +163,12 @@ def _display(filename: str) -> str:
 
 
 class _State(threading.local):
-    busy = False  # a check is running on this thread: primitives it uses pass
+    checking = False  # a check runs on this thread: the primitives it uses pass
+    # Gates that already cleared the call now running on this thread: what
+    # that call does inside (a stdout write reaching the raw file, an exempt
+    # import reading bytecode) shares their verdict. Gates that did not judge
+    # it (they do not arm that rule) still judge what it does inside.
+    cleared: frozenset[int] = frozenset()
 
 
 _state = _State()
@@ -180,19 +185,25 @@ def _make_checker(
     exempt: ExemptionTable,
 ) -> Callable[..., Any]:
     def checker(*args: Any, **kwargs: Any) -> Any:
-        if _active and not _state.busy and _get_running_loop() is not None:
-            _state.busy = True
-            try:
-                if allow_if is None or not allow_if(*args, **kwargs):
-                    frame = sys._getframe(1)
-                    for gate in reversed(_active):
-                        if key in gate.rule_keys:
-                            gate.check(primitive, frame, exempt)
-            finally:
-                _state.busy = False
-        # The call itself runs unguarded by ``busy``: primitives it reaches
-        # are checked too (a nested gate may scan other modules).
-        return original(*args, **kwargs)
+        if not _active or _state.checking or _get_running_loop() is None:
+            return original(*args, **kwargs)
+        cleared = _state.cleared
+        listening = [g for g in _active if key in g.rule_keys and id(g) not in cleared]
+        if not listening:
+            return original(*args, **kwargs)
+        _state.checking = True
+        try:
+            if allow_if is None or not allow_if(*args, **kwargs):
+                frame = sys._getframe(1)
+                for gate in reversed(listening):
+                    gate.check(primitive, frame, exempt)
+        finally:
+            _state.checking = False
+        _state.cleared = cleared.union(map(id, listening))
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _state.cleared = cleared
 
     checker.__name__ = getattr(original, "__name__", primitive.rsplit(".", 1)[-1])
     checker.__qualname__ = getattr(original, "__qualname__", checker.__name__)
@@ -212,16 +223,17 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     if not _audit_rules:
         return
     rules = _audit_rules.get(event)
-    if not rules or _state.busy or _get_running_loop() is None:
+    if not rules or _state.checking or _get_running_loop() is None:
         return
-    _state.busy = True
+    cleared = _state.cleared
+    _state.checking = True
     try:
         frame = sys._getframe(1)
         for rule, gate, exempt in tuple(rules):
-            if rule.allow_if is None or not rule.allow_if(args):
+            if id(gate) not in cleared and (rule.allow_if is None or not rule.allow_if(args)):
                 gate.check(f"{event} (audit event)", frame, exempt)
     finally:
-        _state.busy = False
+        _state.checking = False
 
 
 def _ensure_audit_hook() -> None:
@@ -388,15 +400,13 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
             continue
         exempt = exemption_table(GLOBAL_EXEMPTIONS, function.can_block_functions)
         key = f"blockbuster:{function.full_name}"
+        predicate = function.can_block_predicate
+        if function.full_name.startswith("io."):
+            # blockbuster allows sys.stdout/sys.stderr themselves; their
+            # buffer and raw file are the same console, and /dev/null never blocks.
+            predicate = _or_console(predicate)
         patches.append(
-            _RuleSpec(
-                key,
-                function.module,
-                function.func_name,
-                function.full_name,
-                function.can_block_predicate,
-                exempt,
-            )
+            _RuleSpec(key, function.module, function.func_name, function.full_name, predicate, exempt)
         )
         defaults.append(function.full_name)
     for rule in rules:
@@ -417,6 +427,13 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
             patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.allow_if, exempt))
         project.append(rule.name)
     return _Plan(tuple(patches), tuple(audits), tuple(defaults), tuple(project), tuple(missing))
+
+
+def _or_console(predicate: Callable[..., bool]) -> Callable[..., bool]:
+    def allow(file: Any, *args: Any, **kwargs: Any) -> bool:
+        return _rules.is_console(file) or predicate(file, *args, **kwargs)
+
+    return allow
 
 
 def _acquire(spec: _RuleSpec) -> None:

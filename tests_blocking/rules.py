@@ -91,6 +91,8 @@ GLOBAL_EXEMPTIONS: tuple[Exemption, ...] = (
     # Formatting a traceback or a warning reads source lines for display.
     _in("linecache.py", "checkcache", "updatecache", "getlines"),
     _in("<frozen linecache>", "checkcache", "updatecache", "getlines"),
+    # From 3.13, formatting a traceback re-parses the source line for its carets.
+    _in("traceback.py", "format_frame_summary", "_extract_caret_anchors_from_line_segment"),
     # Thread start waits for the new thread to signal it runs (microseconds);
     # asyncio.to_thread and aiosqlite start their workers this way.
     _in("threading.py", "start"),
@@ -103,9 +105,23 @@ GLOBAL_EXEMPTIONS: tuple[Exemption, ...] = (
 )
 
 
+def is_console(file: Any) -> bool:
+    """``file`` is sys.stdout/sys.stderr (as now redirected, e.g. by pytest), their buffer or raw
+    file, or the null device (pytest's logging writes its file handler there by default)."""
+    if getattr(file, "name", None) == os.devnull:
+        return True
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        layer = stream
+        while layer is not None:
+            if layer is file:
+                return True
+            layer = getattr(layer, "buffer", None) or getattr(layer, "raw", None)
+    return False
+
+
 def _not_a_disk_file(file: Any, *_: Any, **__: Any) -> bool:
     """True for in-memory streams, terminals and the process's stdout/stderr."""
-    if file in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+    if is_console(file):
         return True
     try:
         file.fileno()

@@ -10,6 +10,7 @@ the probe itself makes one blocking call and nothing else.
 from __future__ import annotations
 
 import _socket
+import asyncio
 import concurrent.futures
 import fcntl
 import glob
@@ -673,3 +674,129 @@ def flock(scene: Scene) -> None:
 def lockf(scene: Scene) -> None:
     fcntl.lockf(scene.extra["fd"], fcntl.LOCK_EX)
     fcntl.lockf(scene.extra["fd"], fcntl.LOCK_UN)
+
+
+# -- calls that must NOT trip the gate, made on the loop from this module --------------
+
+SILENT: dict[str, Callable[[Scene], Any]] = {}
+
+
+def silent(name: str) -> Callable[..., Any]:
+    def register(fn: Callable[[Scene], Any]) -> Callable[[Scene], Any]:
+        SILENT[name] = fn
+        return fn
+
+    return register
+
+
+@silent("pure path arithmetic")
+async def path_arithmetic(scene: Scene) -> None:
+    p = Path("/srv/data") / "threads" / "t1.jsonl"
+    assert (p.name, p.suffix, p.stem, p.parent.name) == ("t1.jsonl", ".jsonl", "t1", "threads")
+    assert p.with_suffix(".lock").name == "t1.lock"
+    assert p.is_absolute() and p.relative_to("/srv").parts[0] == "data"
+    assert os.path.join("a", "b") == f"a{os.sep}b" and os.path.splitext("x.py")[1] == ".py"
+    assert os.path.normpath("a/./b") == os.path.join("a", "b")  # noqa: ASYNC240 - string arithmetic, no IO
+    assert os.path.basename("/x/y") == "y"
+
+
+@silent("in-memory IO")
+async def in_memory_io(scene: Scene) -> None:
+    import io
+
+    text = io.StringIO("one\ntwo\n")
+    assert text.readline() == "one\n" and [line for line in text] == ["two\n"]
+    data = io.BytesIO()
+    data.write(b"abc")
+    data.seek(0)
+    assert data.read() == b"abc" and data.getvalue() == b"abc"
+
+
+@silent("print under capture")
+async def printing(scene: Scene) -> None:
+    import sys
+
+    print("to stdout")
+    print("to stderr", file=sys.stderr, flush=True)
+
+
+@silent("logging under capture")
+async def logging_calls(scene: Scene) -> None:
+    import logging
+
+    logger = logging.getLogger("runlog.probe")
+    logger.warning("a warning with %s", "args")
+    try:
+        raise ValueError("logged with its traceback")
+    except ValueError:
+        logger.exception("formatting the traceback reads source lines")
+
+
+def _write_module(scene: Scene) -> None:
+    import sys
+
+    folder = scene.fresh("lazy")
+    folder.mkdir()
+    name = f"lazy_probe_{folder.name.replace('-', '_')}"
+    (folder / f"{name}.py").write_text("VALUE = 42\n")
+    sys.path.insert(0, str(folder))
+    scene.extra["module"] = name
+    scene.cleanups.append(lambda: sys.path.remove(str(folder)))
+
+
+@silent("lazy import")
+async def lazy_import(scene: Scene) -> None:
+    import importlib
+
+    await asyncio.to_thread(_write_module, scene)
+    module = importlib.import_module(scene.extra["module"])  # reads source, writes bytecode: on the loop
+    assert module.VALUE == 42
+
+
+@silent("asyncio.create_subprocess_exec")
+async def child_process(scene: Scene) -> None:
+    proc = await asyncio.create_subprocess_exec("echo", "hi", stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate()
+    assert out == b"hi\n" and proc.returncode == 0
+
+
+@silent("asyncio streams and resolver")
+async def streams(scene: Scene) -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.readline())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    infos = await asyncio.get_running_loop().getaddrinfo("localhost", port)
+    assert infos
+    reader, writer = await asyncio.open_connection("localhost", port)  # resolved in the executor
+    writer.write(b"ping\n")
+    await writer.drain()
+    assert await reader.readline() == b"ping\n"
+    writer.close()
+    await writer.wait_closed()
+    server.close()
+    await server.wait_closed()
+
+
+@silent("asyncio.sleep and to_thread")
+async def cooperative(scene: Scene) -> None:
+    await asyncio.sleep(0.001)
+    assert await asyncio.to_thread(os.path.exists, scene.file)
+    assert (
+        await asyncio.get_running_loop().run_in_executor(None, scene.file.read_text) == "line one\nline two\n"
+    )
+
+
+def write_text_file(f: Any) -> None:
+    f.write("on the loop")
+
+
+def write_console_layers() -> None:
+    import sys
+
+    sys.stdout.buffer.write(b"")
+    sys.stderr.write("")

@@ -131,3 +131,27 @@ def test_an_unimportable_scanned_module_fails_closed():
     with pytest.raises(gate.GateSetupError, match="at least one module"):
         with gate.strict_gate([]):
             pass
+
+
+@pytest.mark.parametrize("name", sorted(probes.SILENT))
+async def test_no_false_positive(name, tmp_path):
+    scene = probes.Scene(tmp_path)
+    try:
+        with gate.strict_gate(PROBE_MODULE) as armed:
+            await probes.SILENT[name](scene)
+        assert armed.hits == []
+    finally:
+        await asyncio.to_thread(scene.cleanup)
+
+
+async def test_console_exemption_does_not_cover_disk_files(tmp_path):
+    f = await asyncio.to_thread(open, tmp_path / "out.txt", "w", encoding="utf-8")
+    try:
+        with gate.strict_gate(PROBE_MODULE) as armed:
+            probes.write_console_layers()  # stdout's buffer and stderr: allowed
+            assert armed.hits == []
+            with pytest.raises(gate.GateBlockingError) as info:
+                probes.write_text_file(f)
+        assert info.value.primitive == "io.TextIOWrapper.write"
+    finally:
+        await asyncio.to_thread(f.close)
