@@ -7,7 +7,11 @@ to a blocking primitive made on a thread that runs an asyncio event loop, by
 code of a scanned module (directly or through sync helpers and libraries it
 calls), raises ``GateBlockingError``, a ``blockbuster.BlockingError``; its
 message names the primitive and the first scanned frame (file:line in
-function). Every patch and hook is undone on exit, also when the body raises.
+function). Every patch is undone on exit, also when the body raises or is
+interrupted; the audit hook (which Python cannot remove) goes inert.
+
+Arming per test is cheap: ``installed()`` keeps the checkers in place for a
+session, inactive, and a gate then only registers itself as listening.
 
 Why not ``blockbuster.BlockBuster`` itself: its wrapper raises a bare
 ``BlockingError("Blocking call to X")`` without the frame that made the call,
