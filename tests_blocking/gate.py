@@ -358,14 +358,13 @@ def _resolve_paths(modules: Sequence[str]) -> tuple[str, ...]:
 
 
 def rule_counts() -> dict[str, int]:
-    """How many rules arm on this interpreter: blockbuster defaults, project patches, audit events."""
-    defaults = sum(1 for f in _blockbuster_default_rules() if f.original_func is not None)
-    applicable = [r for r in RULES if _applies(r)]
+    """How many rules ``strict_gate`` arms on this interpreter: blockbuster defaults, project patches, audit events."""
+    plan = _plan(tuple(RULES), True)
     return {
-        "blockbuster": defaults,
-        "project_patches": sum(isinstance(r, Patch) for r in applicable),
-        "project_audit": sum(isinstance(r, Audit) for r in applicable),
-        "not_applicable": len(RULES) - len(applicable),
+        "blockbuster": len(plan.blockbuster_rules),
+        "project_patches": len(plan.project_rules) - len(plan.audits),
+        "project_audit": len(plan.audits),
+        "not_applicable": len(RULES) - len(plan.project_rules),
     }
 
 
