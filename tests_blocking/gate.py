@@ -323,7 +323,7 @@ def _blockbuster_default_rules() -> list[blockbuster.BlockBusterFunction]:
 
 
 def _applies(rule: Any) -> bool:
-    return sys.version_info[:2] >= rule.min_version
+    return rule.applies()
 
 
 _paths_cache: dict[tuple[str, ...], tuple[str, ...]] = {}

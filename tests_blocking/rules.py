@@ -46,10 +46,14 @@ class Patch:
     allow_if: Callable[..., bool] | None = None  # given the call's arguments: True means it cannot block
     allowed_in: tuple[Exemption, ...] = ()
     min_version: tuple[int, int] = (3, 10)
+    platform_has_it: bool = True  # False where the OS lacks the primitive (os.fdatasync on macOS)
 
     @property
     def name(self) -> str:
         return self.target
+
+    def applies(self) -> bool:
+        return self.platform_has_it and sys.version_info[:2] >= self.min_version
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,14 @@ class Audit:
     allow_if: Callable[[tuple[Any, ...]], bool] | None = None  # given the event's args
     allowed_in: tuple[Exemption, ...] = ()
     min_version: tuple[int, int] = (3, 10)
+    platform_has_it: bool = True  # False where the OS lacks the primitive (fcntl on Windows)
 
     @property
     def name(self) -> str:
         return f"audit:{self.event}"
+
+    def applies(self) -> bool:
+        return self.platform_has_it and sys.version_info[:2] >= self.min_version
 
 
 def _in(filename: str, *functions: str) -> Exemption:
@@ -179,6 +187,9 @@ def _lockf_nonblocking(args: tuple[Any, ...]) -> bool:
     return args[1] in (fcntl.LOCK_UN,) or bool(args[1] & fcntl.LOCK_NB)
 
 
+_HAS_FCNTL = sys.platform != "win32"
+
+
 def _io_patches(owner: str, methods: tuple[str, ...], reason: str) -> list[Patch]:
     return [Patch("files", f"io.{owner}.{m}", reason, allow_if=_not_a_disk_file) for m in methods]
 
@@ -264,7 +275,12 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     # -- durability, size, permissions and times ------------------------------
     Patch("durability", "os.fsync", "waits until the disk has the data: milliseconds to seconds"),
-    Patch("durability", "os.fdatasync", "waits until the disk has the data"),
+    Patch(
+        "durability",
+        "os.fdatasync",
+        "waits until the disk has the data",
+        platform_has_it=hasattr(os, "fdatasync"),
+    ),
     Audit("durability", "os.truncate", "changes a file's size on disk (os.truncate and os.ftruncate)"),
     Audit("permissions", "os.chmod", "changes file permissions on disk"),
     Audit("permissions", "os.utime", "changes file times on disk"),
@@ -341,6 +357,18 @@ RULES: tuple[Patch | Audit, ...] = (
     Patch("sqlite", "sqlite3.connect", "opens (and may create or lock) a database file"),
     Patch("sqlite", "sqlite3.Connection.close", "closing may checkpoint and write the database file"),
     # -- file locks ------------------------------------------------------------------
-    Audit("locks", "fcntl.flock", "a blocking flock waits for another process", allow_if=_flock_nonblocking),
-    Audit("locks", "fcntl.lockf", "a blocking lockf waits for another process", allow_if=_lockf_nonblocking),
+    Audit(
+        "locks",
+        "fcntl.flock",
+        "a blocking flock waits for another process",
+        allow_if=_flock_nonblocking,
+        platform_has_it=_HAS_FCNTL,
+    ),
+    Audit(
+        "locks",
+        "fcntl.lockf",
+        "a blocking lockf waits for another process",
+        allow_if=_lockf_nonblocking,
+        platform_has_it=_HAS_FCNTL,
+    ),
 )

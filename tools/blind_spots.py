@@ -54,7 +54,7 @@ async def measure() -> dict[str, dict[str, str]]:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n, rule in enumerate(gate.RULES):
-            if sys.version_info[:2] < rule.min_version:
+            if not rule.applies():
                 results[rule.name] = {"defaults": "n/a", "gate": "n/a"}
                 continue
             probe = probes.PROBES[rule.name]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import _socket
 import asyncio
 import concurrent.futures
-import fcntl
 import glob
 import itertools
 import os
@@ -666,12 +665,16 @@ def sqlite_close(scene: Scene) -> None:
 
 @probe("audit:fcntl.flock", prepare=_fd)
 def flock(scene: Scene) -> None:
+    import fcntl  # POSIX only: imported where used
+
     fcntl.flock(scene.extra["fd"], fcntl.LOCK_EX)
     fcntl.flock(scene.extra["fd"], fcntl.LOCK_UN | fcntl.LOCK_NB)
 
 
 @probe("audit:fcntl.lockf", prepare=_fd)
 def lockf(scene: Scene) -> None:
+    import fcntl
+
     fcntl.lockf(scene.extra["fd"], fcntl.LOCK_EX)
     fcntl.lockf(scene.extra["fd"], fcntl.LOCK_UN)
 

@@ -26,6 +26,8 @@ def expected_primitive(rule) -> str:
 def applies(rule) -> None:
     if sys.version_info[:2] < rule.min_version:
         pytest.skip(f"{rule.name} applies from Python {'.'.join(map(str, rule.min_version))}")
+    if not rule.platform_has_it:
+        pytest.skip(f"{sys.platform} has no {rule.name}")
 
 
 @pytest.fixture
