@@ -67,6 +67,9 @@ class Audit:
     allowed_in: tuple[Exemption, ...] = ()
     min_version: tuple[int, int] = (3, 10)
     platform_has_it: bool = True  # False where the OS lacks the primitive (fcntl on Windows)
+    # The public callables that raise the event: what the static inventory
+    # looks for in source, since an audit event has no name to call.
+    raised_by: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -200,7 +203,12 @@ def _path_patches(area: str, methods: tuple[str, ...], reason: str, **kw: Any) -
 
 RULES: tuple[Patch | Audit, ...] = (
     # -- files: opening, and reading or writing in every buffering mode ----
-    Audit("files", "open", "open()/io.open/os.open reach the disk (and any mode, buffered or not)"),
+    Audit(
+        "files",
+        "open",
+        "open()/io.open/os.open reach the disk (and any mode, buffered or not)",
+        raised_by=("builtins.open", "io.open", "io.open_code", "io.FileIO", "os.open", "os.fdopen"),
+    ),
     *_io_patches(
         "FileIO",
         ("read", "readall", "readinto", "write"),
@@ -258,15 +266,35 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     *_path_patches("metadata", ("cwd",), "reads the current directory from the kernel"),
     # -- directories: listing, creation, removal, renaming --------------------
-    Audit("directories", "os.listdir", "lists a directory on disk"),
-    Audit("directories", "os.scandir", "lists a directory on disk"),
-    Audit("directories", "glob.glob", "globbing lists directories"),
-    Audit("directories", "os.mkdir", "creates a directory entry"),
-    Audit("directories", "os.rmdir", "removes a directory entry"),
-    Audit("directories", "os.remove", "unlinks a file (os.remove and os.unlink)"),
-    Audit("directories", "os.rename", "renames a directory entry (os.rename and os.replace)"),
-    Audit("directories", "shutil.rmtree", "removes a whole tree"),
-    Audit("directories", "shutil.copyfile", "copies file data"),
+    Audit("directories", "os.listdir", "lists a directory on disk", raised_by=("os.listdir",)),
+    Audit(
+        "directories",
+        "os.scandir",
+        "lists a directory on disk",
+        raised_by=("os.scandir", "os.walk", "os.fwalk"),
+    ),
+    Audit("directories", "glob.glob", "globbing lists directories", raised_by=("glob.glob", "glob.iglob")),
+    Audit("directories", "os.mkdir", "creates a directory entry", raised_by=("os.mkdir", "os.makedirs")),
+    Audit("directories", "os.rmdir", "removes a directory entry", raised_by=("os.rmdir", "os.removedirs")),
+    Audit(
+        "directories",
+        "os.remove",
+        "unlinks a file (os.remove and os.unlink)",
+        raised_by=("os.remove", "os.unlink"),
+    ),
+    Audit(
+        "directories",
+        "os.rename",
+        "renames a directory entry (os.rename and os.replace)",
+        raised_by=("os.rename", "os.replace", "os.renames"),
+    ),
+    Audit("directories", "shutil.rmtree", "removes a whole tree", raised_by=("shutil.rmtree",)),
+    Audit(
+        "directories",
+        "shutil.copyfile",
+        "copies file data",
+        raised_by=("shutil.copyfile", "shutil.copy", "shutil.copy2", "shutil.copytree", "shutil.move"),
+    ),
     *_path_patches("directories", ("iterdir", "glob", "rglob"), "lists directories on disk"),
     *_path_patches(
         "directories",
@@ -281,23 +309,57 @@ RULES: tuple[Patch | Audit, ...] = (
         "waits until the disk has the data",
         platform_has_it=hasattr(os, "fdatasync"),
     ),
-    Audit("durability", "os.truncate", "changes a file's size on disk (os.truncate and os.ftruncate)"),
-    Audit("permissions", "os.chmod", "changes file permissions on disk"),
-    Audit("permissions", "os.utime", "changes file times on disk"),
+    Audit(
+        "durability",
+        "os.truncate",
+        "changes a file's size on disk (os.truncate and os.ftruncate)",
+        raised_by=("os.truncate", "os.ftruncate"),
+    ),
+    Audit(
+        "permissions",
+        "os.chmod",
+        "changes file permissions on disk",
+        raised_by=("os.chmod", "os.fchmod", "os.lchmod"),
+    ),
+    Audit("permissions", "os.utime", "changes file times on disk", raised_by=("os.utime",)),
     *_path_patches("permissions", ("chmod",), "changes file permissions on disk"),
     # -- temporary files ----------------------------------------------------------
-    Audit("tempfiles", "tempfile.mkstemp", "creates a file on disk (NamedTemporaryFile too)"),
-    Audit("tempfiles", "tempfile.mkdtemp", "creates a directory on disk (TemporaryDirectory too)"),
+    Audit(
+        "tempfiles",
+        "tempfile.mkstemp",
+        "creates a file on disk (NamedTemporaryFile too)",
+        raised_by=("tempfile.mkstemp", "tempfile.NamedTemporaryFile", "tempfile.TemporaryFile"),
+    ),
+    Audit(
+        "tempfiles",
+        "tempfile.mkdtemp",
+        "creates a directory on disk (TemporaryDirectory too)",
+        raised_by=("tempfile.mkdtemp", "tempfile.TemporaryDirectory"),
+    ),
     # -- sleeping -------------------------------------------------------------
     Audit(
         "sleep",
         "time.sleep",
         "stops the whole loop; from 3.13 also catches a sleep bound before arming",
         min_version=(3, 13),
+        raised_by=("time.sleep",),
     ),
     # -- subprocesses -----------------------------------------------------------
-    Audit("subprocess", "subprocess.Popen", "fork/exec and, with run/check_output, waiting for the child"),
-    Audit("subprocess", "os.system", "runs a shell and waits for it"),
+    Audit(
+        "subprocess",
+        "subprocess.Popen",
+        "fork/exec and, with run/check_output, waiting for the child",
+        raised_by=(
+            "subprocess.Popen",
+            "subprocess.run",
+            "subprocess.call",
+            "subprocess.check_call",
+            "subprocess.check_output",
+            "subprocess.getoutput",
+            "subprocess.getstatusoutput",
+        ),
+    ),
+    Audit("subprocess", "os.system", "runs a shell and waits for it", raised_by=("os.system",)),
     Patch(
         "subprocess",
         "os.waitpid",
@@ -312,15 +374,36 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     Patch("subprocess", "subprocess.Popen.communicate", "waits for a child process and its pipes"),
     # -- sockets and name resolution -----------------------------------------
-    Audit("network", "socket.getaddrinfo", "name resolution: may wait on DNS for seconds"),
-    Audit("network", "socket.gethostbyname", "name resolution: may wait on DNS"),
-    Audit("network", "socket.gethostbyaddr", "reverse name resolution: may wait on DNS"),
-    Audit("network", "socket.getnameinfo", "reverse name resolution: may wait on DNS"),
+    Audit(
+        "network",
+        "socket.getaddrinfo",
+        "name resolution: may wait on DNS for seconds",
+        raised_by=("socket.getaddrinfo", "socket.create_connection"),
+    ),
+    Audit(
+        "network",
+        "socket.gethostbyname",
+        "name resolution: may wait on DNS",
+        raised_by=("socket.gethostbyname", "socket.gethostbyname_ex"),
+    ),
+    Audit(
+        "network",
+        "socket.gethostbyaddr",
+        "reverse name resolution: may wait on DNS",
+        raised_by=("socket.gethostbyaddr", "socket.getfqdn"),
+    ),
+    Audit(
+        "network",
+        "socket.getnameinfo",
+        "reverse name resolution: may wait on DNS",
+        raised_by=("socket.getnameinfo",),
+    ),
     Audit(
         "network",
         "socket.connect",
         "a blocking socket connect waits for the peer",
         allow_if=_socket_nonblocking,
+        raised_by=("socket.socket.connect", "socket.socket.connect_ex", "socket.create_connection"),
     ),
     # -- waits on threads and futures ---------------------------------------------
     Patch(
@@ -353,7 +436,12 @@ RULES: tuple[Patch | Audit, ...] = (
         allow_if=_queue_put_ready,
     ),
     # -- sqlite ---------------------------------------------------------------------
-    Audit("sqlite", "sqlite3.connect", "opens (and may create or lock) a database file"),
+    Audit(
+        "sqlite",
+        "sqlite3.connect",
+        "opens (and may create or lock) a database file",
+        raised_by=("sqlite3.connect",),
+    ),
     Patch("sqlite", "sqlite3.connect", "opens (and may create or lock) a database file"),
     Patch("sqlite", "sqlite3.Connection.close", "closing may checkpoint and write the database file"),
     # -- file locks ------------------------------------------------------------------
@@ -363,6 +451,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "a blocking flock waits for another process",
         allow_if=_flock_nonblocking,
         platform_has_it=_HAS_FCNTL,
+        raised_by=("fcntl.flock",),
     ),
     Audit(
         "locks",
@@ -370,5 +459,6 @@ RULES: tuple[Patch | Audit, ...] = (
         "a blocking lockf waits for another process",
         allow_if=_lockf_nonblocking,
         platform_has_it=_HAS_FCNTL,
+        raised_by=("fcntl.lockf",),
     ),
 )

@@ -157,3 +157,12 @@ async def test_console_exemption_does_not_cover_disk_files(tmp_path):
         assert info.value.primitive == "io.TextIOWrapper.write"
     finally:
         await asyncio.to_thread(f.close)
+
+
+def test_every_audit_rule_names_the_callables_that_raise_it():
+    # The static inventory looks for these in source; an audit event alone has no name to call.
+    for rule in gate.RULES:
+        if isinstance(rule, gate.Audit):
+            assert rule.raised_by, f"{rule.name} names no callable that raises it"
+            for dotted in rule.raised_by:
+                assert "." in dotted and dotted == dotted.strip(), (rule.name, dotted)
