@@ -65,7 +65,7 @@ async def test_put_batch_invalid_event_writes_nothing(store):
         await store.put_batch([event(colour="red")])
     with pytest.raises(ValueError, match="missing"):
         await store.put_batch([{"thread_id": "t1"}])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="events must be a list"):
         await store.put_batch("not a list")
     assert await store.count_messages("t1") == 0
     assert await store.list_events("t1", "r1") == []
@@ -209,29 +209,32 @@ async def test_bad_ids_touch_no_filesystem(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"limit": 0},
-        {"limit": -1},
-        {"limit": True},
-        {"limit": "5"},
-        {"before_seq": 3, "after_seq": 1},
-        {"before_seq": "3"},
+        ({"limit": 0}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"limit": True}, "limit"),
+        ({"limit": "5"}, "limit"),
+        ({"before_seq": 3, "after_seq": 1}, "before_seq.*after_seq"),
+        ({"before_seq": "3"}, "before_seq"),
+        ({"after_seq": 1.5}, "after_seq"),
     ],
 )
-async def test_bad_paging_rejected(store, kwargs):
-    with pytest.raises(ValueError):
+async def test_bad_paging_rejected(store, kwargs, message):
+    with pytest.raises(ValueError, match=message):
         await store.list_messages("t1", **kwargs)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         await store.list_messages_by_run("t1", "r1", **kwargs)
 
 
 async def test_bad_list_events_args(store):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="limit"):
         await store.list_events("t1", "r1", limit=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="event_types"):
         await store.list_events("t1", "r1", event_types="tool")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="event_types"):
+        await store.list_events("t1", "r1", event_types=["tool", ""])
+    with pytest.raises(ValueError, match="after_seq"):
         await store.list_events("t1", "r1", after_seq="1")
 
 
@@ -241,14 +244,19 @@ async def test_bad_list_events_args(store):
         {"content": object()},
         {"content": {1, 2}},
         {"content": math.nan},
+        {"content": [math.inf]},
         {"metadata": {"x": object()}},
+        {"metadata": {"x": math.nan}},
         {"metadata": ["not", "a", "mapping"]},
         {"created_at": 12},
     ],
 )
 async def test_unserializable_rejected_and_nothing_written(store, extra):
-    with pytest.raises(TypeError):
+    [field] = extra
+    with pytest.raises(TypeError, match=field):
         await store.put(**event(**extra))
+    with pytest.raises(TypeError, match=rf"events\[0\].*{field}"):
+        await store.put_batch([event(**extra)])
     assert await store.count_messages("t1") == 0
 
 
@@ -275,3 +283,25 @@ async def test_content_and_metadata_are_normalized_and_never_aliased(store):
     assert stored[0]["content"] == {"parts": ["a", ["b", "c"]]}
     assert stored[1]["metadata"] == {"task_id": "k", "n": 1.5, "ok": True, "none": None}
     assert [e["seq"] for e in await store.list_events("t1", "r1", task_id="k")] == [2]
+
+
+async def test_cursors_next_to_messages_known_values(store):
+    """Cursors and limits where every off-by-one changes the answer: seqs 1-8, all messages but 4."""
+    for i in range(1, 9):
+        await store.put(**event(run_id="a" if i % 2 else "b", category="trace" if i == 4 else "message"))
+    seqs = lambda page: [m["seq"] for m in page]  # noqa: E731
+    assert seqs(await store.list_messages("t1", limit=2, after_seq=2)) == [3, 5]
+    assert seqs(await store.list_messages("t1", limit=3, after_seq=0)) == [1, 2, 3]
+    assert seqs(await store.list_messages("t1", limit=2, before_seq=3)) == [1, 2]
+    assert seqs(await store.list_messages("t1", limit=2, before_seq=6)) == [3, 5]
+    assert seqs(await store.list_messages("t1", limit=3)) == [6, 7, 8]
+    assert seqs(await store.list_messages("t1", limit=1, after_seq=7)) == [8]
+    assert seqs(await store.list_messages("t1", limit=7)) == [1, 2, 3, 5, 6, 7, 8]
+    assert seqs(await store.list_messages_by_run("t1", "a", limit=2, after_seq=3)) == [5, 7]
+    assert seqs(await store.list_messages_by_run("t1", "a", limit=2, before_seq=5)) == [1, 3]
+    assert seqs(await store.list_messages_by_run("t1", "b", limit=1)) == [8]
+    assert seqs(await store.list_messages_by_run("t1", "b", after_seq=2)) == [6, 8]
+    assert seqs(await store.list_events("t1", "b", after_seq=4)) == [6, 8]
+    assert seqs(await store.list_events("t1", "b", after_seq=3, limit=1)) == [4]
+    assert seqs(await store.list_events("t1", "b", limit=2)) == [2, 4]
+    assert await store.count_messages("t1") == 7

@@ -53,6 +53,47 @@ async def test_reader_reloads_when_file_replaced_with_same_size(tmp_path):
     assert [m["content"] for m in await store.list_messages("t1")] == ["bbbb"]
 
 
+def _rewrite_in_place(path, old: str, new: str) -> None:
+    """Overwrite bytes through the same inode (no rename), as an editor or a repair tool might."""
+    assert len(old) == len(new)
+    data = path.read_bytes()
+    at = data.index(old.encode())
+    before = path.stat()
+    with path.open("r+b") as f:
+        f.seek(at)
+        f.write(new.encode())
+    # A rewrite in the same clock tick as the last write would keep the mtime:
+    # make the new mtime certain, as the next tick would.
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    assert path.stat().st_ino == before.st_ino and path.stat().st_size == before.st_size
+
+
+async def test_reader_reloads_a_same_size_rewrite_far_from_the_end(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="first-original"))
+    for i in range(5):
+        await store.put(**event(content=f"later {i} " + "x" * 40))
+    assert (await store.list_messages("t1", limit=1, after_seq=0))[0]["content"] == "first-original"
+    path = thread_file(tmp_path)
+    _rewrite_in_place(path, "first-original", "first-REWRITTE")  # hundreds of bytes before the end
+    [first] = await store.list_messages("t1", limit=1, after_seq=0)
+    assert first["content"] == "first-REWRITTE"
+    assert await store.count_messages("t1") == 6
+
+
+async def test_reader_reloads_when_the_last_bytes_changed_and_the_file_grew(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="one"))
+    await store.put(**event(content="two-original"))
+    assert await store.count_messages("t1") == 2
+    path = thread_file(tmp_path)
+    text = path.read_text().replace("two-original", "two-REWRITTEN")
+    other = JsonlRunEventStore(tmp_path)
+    path.write_text(text)  # same inode, grown by one byte, last line changed
+    assert [m["content"] for m in await store.list_messages("t1")] == ["one", "two-REWRITTEN"]
+    assert [m["content"] for m in await other.list_messages("t1")] == ["one", "two-REWRITTEN"]
+
+
 async def test_malformed_lines_are_skipped_and_logged_once(tmp_path, caplog):
     store = JsonlRunEventStore(tmp_path)
     await store.put(**event(content="one"))

@@ -148,7 +148,60 @@ async def test_bad_input_gives_422_with_message(settings, method, url, kwargs, n
     async with running(settings) as client:
         r = await getattr(client, method)(url, **kwargs)
     assert r.status_code == 422, r.text
-    assert needle in r.text
+    assert list(r.json()) == ["detail"] and isinstance(r.json()["detail"], str), r.text
+    assert needle in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "needle"),
+    [
+        (
+            "post",
+            "/threads/t1/runs/r1/events",
+            '{"event_type": "u", "category": "message", "content": NaN}',
+            "content",
+        ),
+        (
+            "put",
+            "/threads/t1/runs/r1/events/u",
+            '{"event_type": "u", "category": "message", "metadata": {"x": Infinity}}',
+            "metadata",
+        ),
+        (
+            "post",
+            "/events/batch",
+            '[{"thread_id": "t1", "run_id": "r1", "event_type": "u", "category": "m", "content": [NaN]}]',
+            "events[0]",
+        ),
+    ],
+)
+async def test_values_json_cannot_hold_give_422_and_store_nothing(settings, method, url, body, needle):
+    async with running(settings) as client:
+        r = await client.request(method, url, content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert list(r.json()) == ["detail"] and needle in r.json()["detail"]
+        assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}
+
+
+async def test_every_4xx_has_the_same_error_shape(settings):
+    async with running(settings) as client:
+        answers = [
+            await client.get("/skills/nope"),  # 404 from a route
+            await client.get("/no/such/route"),  # 404 from the router
+            await client.delete("/health"),  # 405
+            await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"}),
+            await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"}),  # 409
+            await client.post("/runs", json={"thread_id": "t1"}),  # 422 from pydantic
+            await client.post(
+                "/events/batch", content="not json", headers={"content-type": "application/json"}
+            ),
+        ]
+    assert [r.status_code for r in answers] == [404, 404, 405, 201, 409, 422, 422]
+    for r in answers[:3] + answers[4:]:
+        assert list(r.json()) == ["detail"] and isinstance(r.json()["detail"], str) and r.json()["detail"], (
+            r.text
+        )
+    assert "run_id" in answers[5].json()["detail"] and "r1" in answers[4].json()["detail"]
 
 
 async def test_skills_routes(settings):

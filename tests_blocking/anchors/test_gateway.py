@@ -68,13 +68,18 @@ async def test_every_route(client):
     assert (await client.delete("/threads/t1")).json() == {"deleted": 1}
     assert [s["name"] for s in (await client.get("/skills")).json()] == ["hello"]
     assert (await client.get("/skills/hello")).json()["body"] == "Hi\n"
-    assert (await client.get("/skills/nope")).status_code == 404
-    assert (await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"})).status_code == 201
-    assert (await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"})).status_code == 409
+    r = await client.get("/skills/nope")
+    assert (r.status_code, r.json()) == (404, {"detail": "unknown skill 'nope'"})
+    r = await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"})
+    assert r.status_code == 201 and (r.json()["run_id"], r.json()["status"]) == ("r1", "pending")
+    r = await client.post("/runs", json={"run_id": "r1", "thread_id": "t1"})
+    assert (r.status_code, r.json()) == (409, {"detail": "run 'r1' already exists"})
     assert (await client.patch("/runs/r1", json={"status": "running"})).json()["status"] == "running"
     assert (await client.get("/runs/r1")).json()["status"] == "running"
-    assert (await client.patch("/runs/ghost", json={"status": "running"})).status_code == 404
-    assert (await client.get("/runs/ghost")).status_code == 404
+    r = await client.patch("/runs/ghost", json={"status": "running"})
+    assert (r.status_code, r.json()) == (404, {"detail": "unknown run 'ghost'"})
+    r = await client.get("/runs/ghost")
+    assert (r.status_code, r.json()) == (404, {"detail": "unknown run 'ghost'"})
     assert [r["run_id"] for r in (await client.get("/threads/t1/runs")).json()] == ["r1"]
 
 
@@ -82,4 +87,11 @@ async def test_bad_input_is_422(client):
     r = await client.get("/threads/bad%20id/messages")
     assert r.status_code == 422 and "thread_id" in r.json()["detail"]
     r = await client.get("/threads/t1/messages", params={"before_seq": 1, "after_seq": 2})
-    assert r.status_code == 422
+    assert r.status_code == 422 and "before_seq" in r.json()["detail"]
+    r = await client.post(
+        "/threads/t1/runs/r1/events",
+        content='{"event_type": "u", "category": "message", "content": NaN}',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 422 and "content" in r.json()["detail"]
+    assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}

@@ -22,8 +22,9 @@ Reads are incremental: a per-thread cache keeps, per record, its seq, the
 fields the queries filter on, and its JSON text (decoded only when a page is
 returned, so a page costs what it holds and the cache stays compact), plus the
 byte offset it has consumed. A read stats the file; if only appends happened since
-(same inode, file grew, the bytes before the old offset unchanged) it parses
-just the new tail; a rewrite or a shrink reloads. Writers hold a per-thread
+(same inode, file grew, the last bytes before the old offset unchanged) it
+parses just the new tail; a new inode, a shrink, a same-size file with a new
+mtime (appends only grow a file) or changed last bytes reload. Writers hold a per-thread
 ``threading.Lock`` (this process) and a ``filelock.FileLock`` (other
 processes), refresh the cache under them, and assign seqs from it.
 """
@@ -214,7 +215,12 @@ class JsonlRunEventStore(base.RunEventStore):
             return cache
         with path.open("rb") as f:
             st = os.fstat(f.fileno())  # the file actually opened (a replace may have raced the stat)
-            if st.st_ino != cache.inode or st.st_size < cache.offset:
+            rewritten_in_place = (
+                st.st_ino == cache.inode and st.st_size == cache.size and st.st_mtime_ns != cache.mtime_ns
+            )
+            if st.st_ino != cache.inode or st.st_size < cache.offset or rewritten_in_place:
+                # Another inode, a shrink, or the same size with a new mtime:
+                # appends only ever grow a file, so this one was rewritten.
                 cache = self._reset_cache(thread_id)
             f.seek(cache.offset - len(cache.fingerprint))
             if cache.fingerprint and f.read(len(cache.fingerprint)) != cache.fingerprint:

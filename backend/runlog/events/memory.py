@@ -1,40 +1,182 @@
 """In-memory run-event store: the reference model of the contract.
 
-It is deliberately plain (lists, no IO) so that it can serve as the oracle the
-JSONL store is compared against. No method awaits, so each call is atomic on
-the event loop without a lock.
+This is the oracle the other stores are compared against (the anchor matrix,
+the unit tests), so it is written apart from them on purpose: it imports
+nothing from their modules but the abstract class, validates input with its
+own code, and answers every query the naive way (filter, sort, slice a
+list). A bug in the stores' shared helpers therefore cannot show up here as
+well and cancel out. Speed is not a goal.
+
+No method awaits, so each call is atomic on the event loop without a lock.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
-from runlog.events import base
+from runlog.events.base import RunEventStore
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_FIELDS = ("thread_id", "run_id", "event_type", "category", "content", "metadata", "created_at")
+_REQUIRED = ("thread_id", "run_id", "event_type", "category")
 
 
-class _Thread:
+def _id(name: str, value: object) -> str:
+    if type(value) is not str or _ID.fullmatch(value) is None:
+        raise ValueError(f"{name} must be 1-128 letters, digits, '_' or '-', got {value!r}")
+    return value
+
+
+def _text(name: str, value: object) -> str:
+    if type(value) is not str or value == "":
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _whole_number(name: str, value: object) -> int:
+    if type(value) is not int:
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    return value
+
+
+def _limit(value: object) -> int:
+    limit = _whole_number("limit", value)
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    return limit
+
+
+def _cursor(name: str, value: object) -> int | None:
+    return None if value is None else _whole_number(name, value)
+
+
+def _as_json(name: str, value: object) -> Any:
+    """What a reader gets back after the value is stored as JSON."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} cannot be stored as JSON: {exc}") from exc
+
+
+def _timestamp(value: object) -> str:
+    if value is None:
+        return datetime.now(timezone.utc).isoformat()
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return aware.astimezone(timezone.utc).isoformat()
+    if type(value) is str and value != "":
+        return value
+    raise TypeError(f"created_at must be a datetime, a non-empty string or None, got {value!r}")
+
+
+def _record(
+    thread_id: object,
+    run_id: object,
+    event_type: object,
+    category: object,
+    content: object,
+    metadata: object,
+    created_at: object,
+) -> dict[str, Any]:
+    """A validated record without its seq (checked in the stores' order: ids, texts, then values)."""
+    checked_thread = _id("thread_id", thread_id)
+    checked_run = _id("run_id", run_id)
+    checked_type = _text("event_type", event_type)
+    checked_category = _text("category", category)
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
+    stamp = _timestamp(created_at)
+    return {
+        "thread_id": checked_thread,
+        "run_id": checked_run,
+        "event_type": checked_type,
+        "category": checked_category,
+        "content": _as_json("content", content),
+        "metadata": _as_json("metadata", dict(metadata)),
+        "created_at": stamp,
+    }
+
+
+def _from_mapping(index: int, event: object) -> dict[str, Any]:
+    if not isinstance(event, Mapping):
+        raise TypeError(f"events[{index}] must be a dict, got {type(event).__name__}")
+    unknown = sorted(set(event) - set(_FIELDS))
+    if unknown:
+        raise ValueError(f"events[{index}] has unknown keys {unknown}")
+    missing = [name for name in _REQUIRED if name not in event]
+    if missing:
+        raise ValueError(f"events[{index}] is missing {missing}")
+    try:
+        return _record(
+            event["thread_id"],
+            event["run_id"],
+            event["event_type"],
+            event["category"],
+            event.get("content", ""),
+            event.get("metadata"),
+            event.get("created_at"),
+        )
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"events[{index}]: {exc}") from exc
+
+
+def _is_message(record: dict[str, Any]) -> bool:
+    return record["category"] == "message"
+
+
+def _page(
+    records: list[dict[str, Any]], limit: int, before_seq: int | None, after_seq: int | None
+) -> list[dict[str, Any]]:
+    """Records (any order) -> the asked page, ascending by seq."""
+    ordered = sorted(records, key=lambda record: record["seq"])
+    if after_seq is not None:
+        return [r for r in ordered if r["seq"] > after_seq][:limit]
+    if before_seq is not None:
+        ordered = [r for r in ordered if r["seq"] < before_seq]
+    return ordered[-limit:]
+
+
+def _page_args(limit: object, before_seq: object, after_seq: object) -> tuple[int, int | None, int | None]:
+    before = _cursor("before_seq", before_seq)
+    after = _cursor("after_seq", after_seq)
+    if before is not None and after is not None:
+        raise ValueError("before_seq and after_seq cannot both be given")
+    return _limit(limit), before, after
+
+
+class MemoryRunEventStore(RunEventStore):
+    """Every record in a list per thread, plus the last seq each thread handed out."""
+
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.last_seq = 0
+        self._records: dict[str, list[dict[str, Any]]] = {}
+        self._last_seq: dict[str, int] = {}
 
+    def _store(self, record: dict[str, Any]) -> dict[str, Any]:
+        thread_id = record["thread_id"]
+        seq = self._last_seq.get(thread_id, 0) + 1
+        self._last_seq[thread_id] = seq
+        stored = {
+            "thread_id": thread_id,
+            "run_id": record["run_id"],
+            "seq": seq,
+            "event_type": record["event_type"],
+            "category": record["category"],
+            "content": record["content"],
+            "metadata": record["metadata"],
+            "created_at": record["created_at"],
+        }
+        self._records.setdefault(thread_id, []).append(stored)
+        return copy.deepcopy(stored)
 
-class MemoryRunEventStore(base.RunEventStore):
-    def __init__(self) -> None:
-        self._threads: dict[str, _Thread] = {}
-
-    def _append(self, event: base.NewEvent) -> dict[str, Any]:
-        thread = self._threads.setdefault(event.thread_id, _Thread())
-        thread.last_seq += 1
-        record = base.with_seq(event, thread.last_seq)
-        thread.records.append(record)
-        return copy.deepcopy(record)
-
-    def _records(self, thread_id: str) -> list[dict[str, Any]]:
-        thread = self._threads.get(thread_id)
-        return [] if thread is None else thread.records
+    def _thread(self, thread_id: str) -> list[dict[str, Any]]:
+        return self._records.get(thread_id, [])
 
     async def put(
         self,
@@ -47,19 +189,14 @@ class MemoryRunEventStore(base.RunEventStore):
         metadata: Mapping[str, Any] | None = None,
         created_at: str | datetime | None = None,
     ) -> dict[str, Any]:
-        event = base.build_event(
-            thread_id=thread_id,
-            run_id=run_id,
-            event_type=event_type,
-            category=category,
-            content=content,
-            metadata=metadata,
-            created_at=created_at,
-        )
-        return self._append(event)
+        record = _record(thread_id, run_id, event_type, category, content, metadata, created_at)
+        return self._store(record)
 
     async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [self._append(event) for event in base.build_batch(events)]
+        if not isinstance(events, list):
+            raise TypeError(f"events must be a list of dicts, got {type(events).__name__}")
+        records = [_from_mapping(index, event) for index, event in enumerate(events)]
+        return [self._store(record) for record in records]
 
     async def put_if_absent(
         self,
@@ -72,19 +209,11 @@ class MemoryRunEventStore(base.RunEventStore):
         metadata: Mapping[str, Any] | None = None,
         created_at: str | datetime | None = None,
     ) -> tuple[dict[str, Any], bool]:
-        event = base.build_event(
-            thread_id=thread_id,
-            run_id=run_id,
-            event_type=event_type,
-            category=category,
-            content=content,
-            metadata=metadata,
-            created_at=created_at,
-        )
-        for record in self._records(thread_id):
-            if record["run_id"] == run_id and record["event_type"] == event_type:
-                return copy.deepcopy(record), False
-        return self._append(event), True
+        record = _record(thread_id, run_id, event_type, category, content, metadata, created_at)
+        for existing in self._thread(thread_id):
+            if existing["run_id"] == run_id and existing["event_type"] == event_type:
+                return copy.deepcopy(existing), False
+        return self._store(record), True
 
     async def list_messages(
         self,
@@ -94,10 +223,10 @@ class MemoryRunEventStore(base.RunEventStore):
         before_seq: int | None = None,
         after_seq: int | None = None,
     ) -> list[dict[str, Any]]:
-        base.check_id("thread_id", thread_id)
-        limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
-        messages = [r for r in self._records(thread_id) if r["category"] == base.MESSAGE_CATEGORY]
-        return copy.deepcopy(list(base.page(messages, limit, before_seq, after_seq)))
+        _id("thread_id", thread_id)
+        size, before, after = _page_args(limit, before_seq, after_seq)
+        messages = [r for r in self._thread(thread_id) if _is_message(r)]
+        return copy.deepcopy(_page(messages, size, before, after))
 
     async def list_events(
         self,
@@ -109,14 +238,24 @@ class MemoryRunEventStore(base.RunEventStore):
         limit: int = 500,
         after_seq: int | None = None,
     ) -> list[dict[str, Any]]:
-        base.check_id("thread_id", thread_id)
-        base.check_id("run_id", run_id)
-        types = base.check_event_types(event_types)
-        limit = base.check_limit(limit)
-        after_seq = base.check_cursor("after_seq", after_seq)
-        run = (r for r in self._records(thread_id) if r["run_id"] == run_id)
-        found = base.filter_events(run, event_types=types, task_id=task_id, after_seq=after_seq, limit=limit)
-        return copy.deepcopy(found)
+        _id("thread_id", thread_id)
+        _id("run_id", run_id)
+        types: list[str] | None = None
+        if event_types is not None:
+            if isinstance(event_types, str) or not isinstance(event_types, Iterable):
+                raise ValueError(f"event_types must be a list of strings or None, got {event_types!r}")
+            types = [_text("event_types item", value) for value in event_types]
+        size = _limit(limit)
+        after = _cursor("after_seq", after_seq)
+        found = [
+            r
+            for r in self._thread(thread_id)
+            if r["run_id"] == run_id
+            and (types is None or r["event_type"] in types)
+            and (task_id is None or r["metadata"].get("task_id") == task_id)
+            and (after is None or r["seq"] > after)
+        ]
+        return copy.deepcopy(sorted(found, key=lambda r: r["seq"])[:size])
 
     async def list_messages_by_run(
         self,
@@ -127,32 +266,26 @@ class MemoryRunEventStore(base.RunEventStore):
         before_seq: int | None = None,
         after_seq: int | None = None,
     ) -> list[dict[str, Any]]:
-        base.check_id("thread_id", thread_id)
-        base.check_id("run_id", run_id)
-        limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
-        messages = [
-            r
-            for r in self._records(thread_id)
-            if r["run_id"] == run_id and r["category"] == base.MESSAGE_CATEGORY
-        ]
-        return copy.deepcopy(list(base.page(messages, limit, before_seq, after_seq)))
+        _id("thread_id", thread_id)
+        _id("run_id", run_id)
+        size, before, after = _page_args(limit, before_seq, after_seq)
+        messages = [r for r in self._thread(thread_id) if r["run_id"] == run_id and _is_message(r)]
+        return copy.deepcopy(_page(messages, size, before, after))
 
     async def count_messages(self, thread_id: str) -> int:
-        base.check_id("thread_id", thread_id)
-        return sum(1 for r in self._records(thread_id) if r["category"] == base.MESSAGE_CATEGORY)
+        _id("thread_id", thread_id)
+        return len([r for r in self._thread(thread_id) if _is_message(r)])
 
     async def delete_by_run(self, thread_id: str, run_id: str) -> int:
-        base.check_id("thread_id", thread_id)
-        base.check_id("run_id", run_id)
-        thread = self._threads.get(thread_id)
-        if thread is None:
-            return 0
-        kept = [r for r in thread.records if r["run_id"] != run_id]
-        removed = len(thread.records) - len(kept)
-        thread.records = kept
-        return removed
+        _id("thread_id", thread_id)
+        _id("run_id", run_id)
+        records = self._thread(thread_id)
+        kept = [r for r in records if r["run_id"] != run_id]
+        if thread_id in self._records:
+            self._records[thread_id] = kept
+        return len(records) - len(kept)
 
     async def delete_by_thread(self, thread_id: str) -> int:
-        base.check_id("thread_id", thread_id)
-        thread = self._threads.pop(thread_id, None)
-        return 0 if thread is None else len(thread.records)
+        _id("thread_id", thread_id)
+        self._last_seq.pop(thread_id, None)
+        return len(self._records.pop(thread_id, []))

@@ -2,19 +2,25 @@
 
 The lifespan opens the run registry, builds the JSONL store and loads the
 skills once (to fail early on a broken setup and log what was found); routes
-then use them. Store and registry errors on bad input (ValueError) become
-422 with the message; unknown runs and skills become 404.
+then use them.
+
+Every 4xx answers one shape, ``{"detail": "<readable message>"}``: request
+validation (pydantic) errors are rendered as text too. Store and registry
+errors on bad input (ValueError, and the store's TypeError for content that
+JSON cannot hold, such as NaN) become 422 with the message; a duplicate run
+409; unknown runs and skills 404.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -54,6 +60,29 @@ class NotFound(LookupError):
     """An unknown run or skill: answered with 404."""
 
 
+class BadInput(ValueError):
+    """Input the store refused with a TypeError (e.g. NaN content): answered with 422."""
+
+
+@contextmanager
+def _store_input() -> Iterator[None]:
+    # The store raises TypeError for values JSON cannot hold. Only around the
+    # store's write calls: a TypeError elsewhere is a bug and stays a 500.
+    try:
+        yield
+    except TypeError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def _validation_text(errors: Sequence[Any]) -> str:
+    """pydantic's error list as one readable line: ``body.content: Input should be ...``."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+    return "; ".join(parts) or "invalid request"
+
+
 @dataclass
 class Components:
     store: JsonlRunEventStore
@@ -90,6 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = 409 if isinstance(exc, RunExistsError) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_text(exc.errors())}, status_code=422)
+
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -101,7 +134,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/threads/{thread_id}/runs/{run_id}/events", status_code=201)
     async def append_event(request: Request, thread_id: str, run_id: str, event: EventIn) -> dict[str, Any]:
         store = _components(request).store
-        return await store.put(thread_id=thread_id, run_id=run_id, **event.model_dump())
+        with _store_input():
+            return await store.put(thread_id=thread_id, run_id=run_id, **event.model_dump())
 
     @app.put("/threads/{thread_id}/runs/{run_id}/events/{event_type}")
     async def append_event_once(
@@ -111,13 +145,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if event.event_type != event_type:
             raise ValueError(f"body event_type {event.event_type!r} differs from the path's {event_type!r}")
         store = _components(request).store
-        record, created = await store.put_if_absent(thread_id=thread_id, run_id=run_id, **event.model_dump())
+        with _store_input():
+            record, created = await store.put_if_absent(
+                thread_id=thread_id, run_id=run_id, **event.model_dump()
+            )
         return JSONResponse({"event": record, "created": created}, status_code=201 if created else 200)
 
     @app.post("/events/batch", status_code=201)
     async def append_batch(request: Request, events: list[BatchEventIn]) -> list[dict[str, Any]]:
         store = _components(request).store
-        return await store.put_batch([e.model_dump() for e in events])
+        with _store_input():
+            return await store.put_batch([e.model_dump() for e in events])
 
     @app.get("/threads/{thread_id}/messages")
     async def thread_messages(
