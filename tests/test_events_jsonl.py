@@ -187,6 +187,45 @@ def test_two_processes_never_duplicate_seqs(tmp_path):
     assert sorted(seqs) == list(range(1, 121))
 
 
+def _race_put_if_absent(base_dir: str, worker: int, rounds: int, barrier, results) -> None:
+    import asyncio
+
+    async def main() -> None:
+        store = JsonlRunEventStore(base_dir, fsync=False)
+        for k in range(rounds):
+            await asyncio.to_thread(barrier.wait, 60)  # every process starts the round together
+            record, created = await store.put_if_absent(
+                **event(event_type=f"once-{k}", content=f"from {worker}")
+            )
+            results.put((k, worker, record["seq"], record["content"], created))
+
+    asyncio.run(main())
+
+
+def test_put_if_absent_is_atomic_across_processes(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    workers, rounds = 4, 25
+    barrier, results = ctx.Barrier(workers), ctx.Queue()
+    procs = [
+        ctx.Process(target=_race_put_if_absent, args=(str(tmp_path), w, rounds, barrier, results))
+        for w in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    answers = [results.get(timeout=120) for _ in range(workers * rounds)]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    for k in range(rounds):
+        got = [a for a in answers if a[0] == k]
+        assert len(got) == workers
+        assert sum(created for *_, created in got) == 1, f"round {k}: {got}"
+        assert len({(seq, content) for _, _, seq, content, _ in got}) == 1, f"round {k}: {got}"
+    stored = [json.loads(line) for line in thread_file(tmp_path).read_text().splitlines()]
+    assert sorted(r["event_type"] for r in stored) == sorted(f"once-{k}" for k in range(rounds))
+    assert [r["seq"] for r in stored] == list(range(1, rounds + 1))
+
+
 async def test_no_fsync_mode_still_persists(tmp_path):
     store = JsonlRunEventStore(tmp_path, fsync=False)
     await store.put(**event())

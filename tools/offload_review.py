@@ -12,6 +12,7 @@ gate; 2 if there is no coverage data to judge by. The last line is
 ``offload sites exercised: X/Y``.
 
 Usage: python -m tools.offload_review [--data reports/blocking/.coverage] [--out reports/blocking]
+       [--source backend] [--root .]
 """
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ def gate_contexts(contexts: Iterable[str]) -> list[str]:
 class CoverageIndex:
     """Line -> gate test ids, per backend file, from one combined data file."""
 
-    def __init__(self, data_file: Path) -> None:
+    def __init__(self, data_file: Path, root: Path = REPO) -> None:
+        self.root = root
         self.data = coverage.CoverageData(basename=str(data_file))
         self.data.read()
         self.by_real: dict[str, str] = {os.path.realpath(f): f for f in self.data.measured_files()}
         self._cache: dict[str, dict[int, list[str]]] = {}
 
     def tests_at(self, path: str, line: int) -> list[str]:
-        measured = self.by_real.get(os.path.realpath(REPO / path))
+        measured = self.by_real.get(os.path.realpath(self.root / path))
         if measured is None:
             return []
         if measured not in self._cache:
@@ -56,14 +58,15 @@ class CoverageIndex:
         return gate_contexts(self._cache[measured].get(line, []))
 
 
-def review(data_file: Path) -> tuple[list[dict], list[dict]]:
-    index = CoverageIndex(data_file)
+def review(data_file: Path, source: Path = BACKEND, root: Path = REPO) -> tuple[list[dict], list[dict]]:
+    """Every offload site and async function under ``source`` (paths relative to ``root``), with its gate tests."""
+    index = CoverageIndex(data_file, root)
     sites = []
-    for site in inventory(BACKEND, relative_to=REPO):
+    for site in inventory(source, relative_to=root):
         tests = index.tests_at(site.path, site.statement_line)
         sites.append({**site.to_dict(), "exercised": bool(tests), "tests": tests})
     functions = []
-    for fn in async_functions(BACKEND, relative_to=REPO):
+    for fn in async_functions(source, relative_to=root):
         tests = index.tests_at(fn.path, fn.body_line)
         functions.append(
             {
@@ -136,15 +139,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="folder for the JSON and Markdown (default: the data file's folder)",
     )
+    parser.add_argument("--source", type=Path, default=BACKEND, help="folder of the reviewed package(s)")
+    parser.add_argument("--root", type=Path, default=REPO, help="paths in the report are relative to it")
     args = parser.parse_args(argv)
     if not args.data.exists():
         print(f"offload review: no coverage data at {args.data}; run tox -e blocking first", file=sys.stderr)
         return 2
     out = args.out or args.data.parent
     out.mkdir(parents=True, exist_ok=True)
-    sites, functions = review(args.data)
+    sites, functions = review(args.data, args.source.resolve(), args.root.resolve())
     if not sites:
-        print("offload review: the inventory found no offload site under backend/", file=sys.stderr)
+        print(f"offload review: the inventory found no offload site under {args.source}", file=sys.stderr)
         return 2
     python = ".".join(map(str, sys.version_info[:3]))
     payload = {

@@ -1,0 +1,103 @@
+"""The bench judges its figures against their goals, and the README copies its tables."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tools import bench, readme_sections
+
+
+def result(put_batch_vs_floor: float, messages_ratio: float) -> dict:
+    return {
+        "throughput": {"put_batch_vs_floor": put_batch_vs_floor},
+        "scaling": {"list_messages_large_vs_small": messages_ratio, "list_events_large_vs_small": 1.0},
+    }
+
+
+def test_judge_compares_each_measured_figure_with_its_bound():
+    verdicts = {v["figure"]: v for v in bench.judge(result(0.49, 2.0))}
+    assert verdicts["throughput.put_batch_vs_floor"] == {
+        "figure": "throughput.put_batch_vs_floor",
+        "measured": 0.49,
+        "goal": ">= 0.5",
+        "met": False,
+    }
+    assert verdicts["scaling.list_messages_large_vs_small"]["met"] is True  # == the bound is met
+    assert "commands.gate_overhead" not in verdicts  # --quick: not measured, not judged
+    assert {v["figure"] for v in bench.judge(result(0.5, 2.01)) if not v["met"]} == {
+        "scaling.list_messages_large_vs_small"
+    }
+
+
+@pytest.fixture
+def canned(monkeypatch):
+    """bench.main with the measurements replaced by fixed figures."""
+
+    def use(put_batch_vs_floor: float):
+        figures = result(put_batch_vs_floor, 1.2)
+        monkeypatch.setattr(bench, "measure_throughput", lambda *a, **k: figures["throughput"])
+        monkeypatch.setattr(bench, "measure_scaling", lambda *a, **k: figures["scaling"])
+        monkeypatch.setattr(bench, "render", lambda r: "| table |\n")
+
+    return use
+
+
+def test_a_missed_goal_fails_the_run_unless_report_only(canned, tmp_path, capsys):
+    canned(0.3)
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "throughput.put_batch_vs_floor = 0.30 misses its goal >= 0.5" in captured.err
+    assert "bench: goals met 2/3" in captured.out
+    assert bench.main(["--quick", "--report-only", "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert [g["met"] for g in saved["goals"]] == [False, True, True]
+    canned(0.8)
+    assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
+
+
+README = """# x
+
+## Performance
+
+intro
+
+<!-- bench:start -->
+
+old table
+
+<!-- bench:end -->
+
+after
+"""
+
+
+def test_readme_section_is_copied_from_the_reports(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    (tmp_path / "reports" / "bench").mkdir(parents=True)
+    (tmp_path / "reports" / "bench" / "bench.md").write_text("| figure | measured |\n|---|---|\n| a | 1 |\n")
+    (tmp_path / "reports" / "bench" / "bench.json").write_text(
+        json.dumps({"seconds": 12.4, "date": "2026-11-29"})
+    )
+    args = ["bench", "--readme", str(readme), "--reports", str(tmp_path / "reports")]
+    assert readme_sections.main([*args, "--check"]) == 1
+    assert readme.read_text() == README
+    assert readme_sections.main(args) == 0
+    text = readme.read_text()
+    assert "old table" not in text and text.endswith("<!-- bench:end -->\n\nafter\n")
+    assert (
+        "Latest run (2026-11-29, `tox -e bench`, 12 s):\n\n| figure | measured |\n|---|---|\n| a | 1 |\n"
+        in text
+    )
+    assert readme_sections.main([*args, "--check"]) == 0
+
+
+def test_readme_without_markers_or_reports_is_an_error(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers\n")
+    assert readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
+    readme.write_text(README)
+    assert readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
+    with pytest.raises(readme_sections.SectionError, match="exactly one"):
+        readme_sections.replace_section(README + README, "bench", "x")

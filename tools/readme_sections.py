@@ -1,0 +1,82 @@
+"""Copy generated tables into README.md between marker comments, so no figure is retyped.
+
+A section is the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
+in the README. Sections and where their text comes from:
+
+* ``bench``: ``reports/bench/bench.md`` and the run's date and duration from
+  ``bench.json`` (written by ``tox -e bench``).
+
+``--check`` changes nothing and exits 1 if the README is not what the reports
+say (the reports must exist).
+
+Usage: python -m tools.readme_sections bench [--reports reports] [--readme README.md] [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class SectionError(ValueError):
+    """The README has no such section, or the report to fill it is missing."""
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    """``text`` with the section ``name`` holding ``body`` (markers kept, one blank line inside each)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+        raise SectionError(f"README needs exactly one {start} ... {end} pair")
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n\n{body.strip()}\n\n{end}{tail}"
+
+
+def bench_section(reports: Path) -> str:
+    folder = reports / "bench"
+    table, data = folder / "bench.md", folder / "bench.json"
+    if not table.exists() or not data.exists():
+        raise SectionError(f"no bench report in {folder}: run tox -e bench first")
+    result = json.loads(data.read_text())
+    when = result.get("date", "date not recorded")
+    return f"Latest run ({when}, `tox -e bench`, {result['seconds']:.0f} s):\n\n{table.read_text()}"
+
+
+SECTIONS: dict[str, Callable[[Path], str]] = {"bench": bench_section}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sections", nargs="+", choices=sorted(SECTIONS))
+    parser.add_argument("--reports", type=Path, default=REPO / "reports")
+    parser.add_argument("--readme", type=Path, default=REPO / "README.md")
+    parser.add_argument("--check", action="store_true", help="report a stale README instead of writing it")
+    args = parser.parse_args(argv)
+    text = original = args.readme.read_text(encoding="utf-8")
+    try:
+        for name in args.sections:
+            text = replace_section(text, name, SECTIONS[name](args.reports))
+    except SectionError as exc:
+        print(f"readme_sections: {exc}", file=sys.stderr)
+        return 2
+    if text == original:
+        print(f"readme_sections: {args.readme.name} is up to date ({', '.join(args.sections)})")
+        return 0
+    if args.check:
+        print(
+            f"readme_sections: {args.readme.name} differs from the reports; run without --check",
+            file=sys.stderr,
+        )
+        return 1
+    args.readme.write_text(text, encoding="utf-8")
+    print(f"readme_sections: wrote {', '.join(args.sections)} into {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
