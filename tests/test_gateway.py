@@ -61,13 +61,9 @@ async def test_events_routes(settings):
             ],
         )
         assert r.status_code == 201 and [e["seq"] for e in r.json()] == [2, 3]
-        r = await client.put(
-            "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
-        )
+        r = await client.put("/threads/t1/runs/r2/events/start", json={"category": "lifecycle"})
         assert r.status_code == 201 and r.json()["created"] is True
-        r = await client.put(
-            "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
-        )
+        r = await client.put("/threads/t1/runs/r2/events/start", json={"category": "lifecycle"})
         assert r.status_code == 200 and r.json()["created"] is False and r.json()["event"]["seq"] == 4
 
         assert [m["seq"] for m in (await client.get("/threads/t1/messages")).json()] == [1, 3]
@@ -129,7 +125,19 @@ async def test_events_routes(settings):
             {"json": [{"thread_id": "t1", "run_id": "bad id", "event_type": "u", "category": "m"}]},
             "run_id",
         ),
-        ("put", "/threads/t1/runs/r1/events/a", {"json": {"event_type": "b", "category": "m"}}, "differs"),
+        ("put", "/threads/t1/runs/r1/events/a", {"json": {"event_type": "b", "category": "m"}}, "event_type"),
+        ("put", "/threads/t1/runs/r1/events/a%20b", {"json": {"category": "m"}}, "event_type"),
+        (
+            "post",
+            "/threads/t1/runs/r1/events",
+            {"json": {"event_type": "u", "category": "m", "extra": 1}},
+            "extra",
+        ),
+        ("post", "/runs", {"json": {"run_id": "r1", "thread_id": "t1", "status": "done"}}, "status"),
+        ("get", "/threads/t1/messages", {"params": {"limit": 1001}}, "limit"),
+        ("get", "/threads/t1/runs/r1/events", {"params": {"limit": 5000}}, "limit"),
+        ("get", "/threads/t1/messages", {"params": {"after_seq": -1}}, "after_seq"),
+        ("get", "/threads/t1/runs/r1/events", {"params": {"event_types": ""}}, "event_types"),
         ("get", "/threads/t1/messages", {"params": {"limit": 0}}, "limit"),
         ("get", "/threads/t1/messages", {"params": {"limit": "many"}}, "limit"),
         ("get", "/threads/t1/messages", {"params": {"before_seq": 2, "after_seq": 1}}, "not both"),
@@ -164,7 +172,7 @@ async def test_bad_input_gives_422_with_message(settings, method, url, kwargs, n
         (
             "put",
             "/threads/t1/runs/r1/events/u",
-            '{"event_type": "u", "category": "message", "metadata": {"x": Infinity}}',
+            '{"category": "message", "metadata": {"x": Infinity}}',
             "metadata",
         ),
         (
@@ -225,12 +233,84 @@ async def test_runs_routes(settings):
         assert (await client.patch("/runs/zzz", json={"status": "error"})).status_code == 404
 
 
+async def test_body_and_event_limits(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", max_body_bytes=2000, max_event_bytes=500)
+    async with running(settings) as client:
+        big = {"event_type": "u", "category": "message", "content": "x" * 3000}
+        r = await client.post("/threads/t1/runs/r1/events", json=big)
+        assert (r.status_code, r.json()) == (413, {"detail": "request body larger than 2000 bytes"})
+
+        async def chunks():  # no Content-Length: counted as it arrives
+            yield b'{"event_type": "u", "category": "message", "content": "'
+            for _ in range(30):
+                yield b"y" * 100
+            yield b'"}'
+
+        r = await client.post(
+            "/threads/t1/runs/r1/events", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert (r.status_code, r.json()) == (413, {"detail": "request body larger than 2000 bytes"})
+
+        r = await client.post("/threads/t1/runs/r1/events", json={**big, "content": "z" * 600})
+        assert r.status_code == 422 and "the limit is 500" in r.json()["detail"]
+        r = await client.post(
+            "/events/batch",
+            json=[
+                {"thread_id": "t1", "run_id": "r1", "event_type": "u", "category": "m"},
+                {
+                    "thread_id": "t1",
+                    "run_id": "r1",
+                    "event_type": "u",
+                    "category": "m",
+                    "metadata": {"k": "v" * 600},
+                },
+            ],
+        )
+        assert r.status_code == 422 and r.json()["detail"].startswith("events[1]: ")
+        r = await client.post("/threads/t1/runs/r1/events", json={**big, "content": "ok"})
+        assert r.status_code == 201 and r.json()["seq"] == 1  # nothing refused was stored
+        assert (await client.get("/threads/t1/messages/count")).json() == {"count": 1}
+
+
+async def test_unsupported_method_names_every_allowed_one(settings):
+    async with running(settings) as client:
+        r = await client.request("PATCH", "/threads/t1/runs/r1/events")
+        assert r.status_code == 405 and r.json() == {"detail": "Method Not Allowed"}
+        assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+        r = await client.request("OPTIONS", "/runs/r1")
+        assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == {"GET", "PATCH"}
+
+
+def test_openapi_schema_describes_ids_bounds_and_errors(settings):
+    spec = create_app(settings).openapi()
+    op = spec["paths"]["/threads/{thread_id}/messages"]["get"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert params["thread_id"]["schema"]["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
+    assert (params["limit"]["schema"]["minimum"], params["limit"]["schema"]["maximum"]) == (1, 1000)
+    assert "not both" in params["after_seq"]["description"]
+    error_ref = {"$ref": "#/components/schemas/ErrorOut"}
+    assert op["responses"]["422"]["content"]["application/json"]["schema"] == error_ref
+    batch = spec["paths"]["/events/batch"]["post"]["responses"]
+    assert set(batch) == {"201", "400", "413", "422"}
+    assert set(spec["paths"]["/runs"]["post"]["responses"]) == {"201", "400", "409", "413", "422"}
+    assert set(spec["paths"]["/runs/{run_id}"]["get"]["responses"]) == {"200", "404", "422"}
+    assert spec["components"]["schemas"]["EventIn"]["additionalProperties"] is False
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+
+
 def test_settings_from_env(tmp_path):
     env = {"RUNLOG_DATA_DIR": str(tmp_path), "RUNLOG_SKILLS_DIR": str(tmp_path / "s")}
     s = Settings.from_env(env)
     assert s.data_dir == tmp_path and s.resolved_skills_dir == tmp_path / "s"
     assert s.resolved_sqlite_url == f"sqlite:///{tmp_path / 'runlog.db'}"
     assert s.events_dir == tmp_path / "events"
+    assert (s.max_body_bytes, s.max_event_bytes) == (4 * 1024 * 1024, 256 * 1024)
+    limited = Settings.from_env({"RUNLOG_MAX_BODY_BYTES": "1000", "RUNLOG_MAX_EVENT_BYTES": "10"})
+    assert (limited.max_body_bytes, limited.max_event_bytes) == (1000, 10)
+    with pytest.raises(ValueError, match="RUNLOG_MAX_BODY_BYTES"):
+        Settings.from_env({"RUNLOG_MAX_BODY_BYTES": "lots"})
+    with pytest.raises(ValueError, match="max_event_bytes"):
+        Settings.from_env({"RUNLOG_MAX_EVENT_BYTES": "0"})
     s = Settings.from_env({}, sqlite_url="sqlite:///x.db")
     assert str(s.data_dir) == ".runlog" and s.resolved_sqlite_url == "sqlite:///x.db"
     assert s.resolved_skills_dir == s.data_dir / "skills"

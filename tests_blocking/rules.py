@@ -104,6 +104,10 @@ GLOBAL_EXEMPTIONS: tuple[Exemption, ...] = (
     _in("<frozen linecache>", "checkcache", "updatecache", "getlines"),
     # From 3.13, formatting a traceback re-parses the source line for its carets.
     _in("traceback.py", "format_frame_summary", "_extract_caret_anchors_from_line_segment"),
+    # FastAPI (0.120+) reads an endpoint's source file (stat, then linecache)
+    # on its first request, to name it in error messages; cached per endpoint
+    # after that. A one-off per route and process, like a lazy import.
+    _in("fastapi/routing.py", "_extract_endpoint_context"),
     # Thread start waits for the new thread to signal it runs (microseconds);
     # asyncio.to_thread and aiosqlite start their workers this way.
     _in("threading.py", "start"),

@@ -324,6 +324,10 @@ def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
             "--no-header",
             "-p",
             "no:randomly",
+            # Its terminal summary reads every stats entry as a test report;
+            # teeth's closing line counts runs against mutants instead.
+            "-p",
+            "no:hypothesispytest",
             "--rootdir",
             str(args.rootdir),
             *args.pytest_args,

@@ -48,13 +48,9 @@ async def test_every_route(client):
         ],
     )
     assert [e["seq"] for e in r.json()] == [2, 3]
-    r = await client.put(
-        "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
-    )
+    r = await client.put("/threads/t1/runs/r2/events/start", json={"category": "lifecycle"})
     assert r.status_code == 201 and r.json()["created"] is True
-    r = await client.put(
-        "/threads/t1/runs/r2/events/start", json={"event_type": "start", "category": "lifecycle"}
-    )
+    r = await client.put("/threads/t1/runs/r2/events/start", json={"category": "lifecycle"})
     assert r.status_code == 200 and r.json()["event"]["seq"] == 4
     assert [m["seq"] for m in (await client.get("/threads/t1/messages", params={"limit": 1})).json()] == [3]
     assert [

@@ -17,43 +17,45 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
+from runlog import __version__
 from runlog.events import JsonlRunEventStore
+from runlog.gateway.limits import BodyLimit, event_size
+from runlog.gateway.models import (
+    AfterSeq,
+    BatchEventIn,
+    BeforeSeq,
+    CountOut,
+    DeletedOut,
+    EventBody,
+    EventIn,
+    EventOut,
+    EventTypePath,
+    HealthOut,
+    OnceOut,
+    RunIdPath,
+    RunIn,
+    RunOut,
+    SkillOut,
+    StatusIn,
+    ThreadIdPath,
+    errors,
+    page_limit,
+)
 from runlog.gateway.settings import Settings
 from runlog.persistence import RunRegistry
 from runlog.persistence.registry import RunExistsError
 from runlog.skills import LocalSkillStorage
 
 logger = logging.getLogger(__name__)
-
-
-class EventIn(BaseModel):
-    event_type: str
-    category: str
-    content: Any = ""
-    metadata: dict[str, Any] | None = None
-    created_at: str | None = None
-
-
-class BatchEventIn(EventIn):
-    thread_id: str
-    run_id: str
-
-
-class RunIn(BaseModel):
-    run_id: str
-    thread_id: str
-    status: str = "pending"
-
-
-class StatusIn(BaseModel):
-    status: str
 
 
 class NotFound(LookupError):
@@ -111,8 +113,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await registry.close()
 
-    app = FastAPI(title="runlog", lifespan=lifespan)
+    app = FastAPI(
+        title="runlog",
+        version=__version__,
+        description='Event streams of agent runs. Every 4xx answers `{"detail": "..."}`.',
+        lifespan=lifespan,
+    )
     app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    def check_size(event: EventBody, where: str = "") -> None:
+        size = event_size(event.content, event.metadata)
+        if size > settings.max_event_bytes:
+            raise ValueError(
+                f"{where}content and metadata take {size} bytes as JSON; the limit is {settings.max_event_bytes}"
+            )
 
     @app.exception_handler(ValueError)
     async def bad_input(request: Request, exc: Exception) -> JSONResponse:
@@ -127,119 +142,162 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def not_found(request: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
 
-    @app.get("/health")
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette's Allow names the methods of the first route matching
+            # the path; a path served by several routes allows all of theirs.
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+        return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers)
+
+    @app.get("/health", response_model=HealthOut)
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/threads/{thread_id}/runs/{run_id}/events", status_code=201)
-    async def append_event(request: Request, thread_id: str, run_id: str, event: EventIn) -> dict[str, Any]:
+    @app.post(
+        "/threads/{thread_id}/runs/{run_id}/events",
+        status_code=201,
+        response_model=EventOut,
+        responses=errors(400, 413, 422),
+    )
+    async def append_event(
+        request: Request, thread_id: ThreadIdPath, run_id: RunIdPath, event: EventIn
+    ) -> dict[str, Any]:
+        check_size(event)
         store = _components(request).store
         with _store_input():
             return await store.put(thread_id=thread_id, run_id=run_id, **event.model_dump())
 
-    @app.put("/threads/{thread_id}/runs/{run_id}/events/{event_type}")
+    @app.put(
+        "/threads/{thread_id}/runs/{run_id}/events/{event_type}",
+        response_model=OnceOut,
+        responses={201: {"model": OnceOut, "description": "created"}, **errors(400, 413, 422)},
+    )
     async def append_event_once(
-        request: Request, thread_id: str, run_id: str, event_type: str, event: EventIn
+        request: Request,
+        thread_id: ThreadIdPath,
+        run_id: RunIdPath,
+        event_type: EventTypePath,
+        event: EventBody,
     ) -> JSONResponse:
-        """Append unless the run already has an event of this type (put_if_absent)."""
-        if event.event_type != event_type:
-            raise ValueError(f"body event_type {event.event_type!r} differs from the path's {event_type!r}")
+        """Append unless the run already has an event of this type (put_if_absent): 201 created, 200 existing."""
+        check_size(event)
         store = _components(request).store
         with _store_input():
             record, created = await store.put_if_absent(
-                thread_id=thread_id, run_id=run_id, **event.model_dump()
+                thread_id=thread_id, run_id=run_id, event_type=event_type, **event.model_dump()
             )
         return JSONResponse({"event": record, "created": created}, status_code=201 if created else 200)
 
-    @app.post("/events/batch", status_code=201)
+    @app.post(
+        "/events/batch", status_code=201, response_model=list[EventOut], responses=errors(400, 413, 422)
+    )
     async def append_batch(request: Request, events: list[BatchEventIn]) -> list[dict[str, Any]]:
+        for index, event in enumerate(events):
+            check_size(event, f"events[{index}]: ")
         store = _components(request).store
         with _store_input():
             return await store.put_batch([e.model_dump() for e in events])
 
-    @app.get("/threads/{thread_id}/messages")
+    @app.get("/threads/{thread_id}/messages", response_model=list[EventOut], responses=errors(422))
     async def thread_messages(
         request: Request,
-        thread_id: str,
-        limit: int = 50,
-        before_seq: int | None = None,
-        after_seq: int | None = None,
+        thread_id: ThreadIdPath,
+        limit: int = page_limit(50),
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
     ) -> list[dict[str, Any]]:
         store = _components(request).store
         return await store.list_messages(thread_id, limit=limit, before_seq=before_seq, after_seq=after_seq)
 
-    @app.get("/threads/{thread_id}/messages/count")
-    async def count_thread_messages(request: Request, thread_id: str) -> dict[str, int]:
+    @app.get("/threads/{thread_id}/messages/count", response_model=CountOut, responses=errors(422))
+    async def count_thread_messages(request: Request, thread_id: ThreadIdPath) -> dict[str, int]:
         return {"count": await _components(request).store.count_messages(thread_id)}
 
-    @app.get("/threads/{thread_id}/runs/{run_id}/events")
+    @app.get(
+        "/threads/{thread_id}/runs/{run_id}/events", response_model=list[EventOut], responses=errors(422)
+    )
     async def run_events(
         request: Request,
-        thread_id: str,
-        run_id: str,
-        event_types: list[str] | None = Query(default=None),
+        thread_id: ThreadIdPath,
+        run_id: RunIdPath,
+        event_types: list[Annotated[str, Field(min_length=1)]] | None = Query(
+            default=None, description="repeat to ask for several types"
+        ),
         task_id: str | None = None,
-        limit: int = 500,
-        after_seq: int | None = None,
+        limit: int = page_limit(500),
+        after_seq: AfterSeq = None,
     ) -> list[dict[str, Any]]:
         store = _components(request).store
         return await store.list_events(
             thread_id, run_id, event_types=event_types, task_id=task_id, limit=limit, after_seq=after_seq
         )
 
-    @app.get("/threads/{thread_id}/runs/{run_id}/messages")
+    @app.get(
+        "/threads/{thread_id}/runs/{run_id}/messages", response_model=list[EventOut], responses=errors(422)
+    )
     async def run_messages(
         request: Request,
-        thread_id: str,
-        run_id: str,
-        limit: int = 50,
-        before_seq: int | None = None,
-        after_seq: int | None = None,
+        thread_id: ThreadIdPath,
+        run_id: RunIdPath,
+        limit: int = page_limit(50),
+        before_seq: BeforeSeq = None,
+        after_seq: AfterSeq = None,
     ) -> list[dict[str, Any]]:
         store = _components(request).store
         return await store.list_messages_by_run(
             thread_id, run_id, limit=limit, before_seq=before_seq, after_seq=after_seq
         )
 
-    @app.delete("/threads/{thread_id}/runs/{run_id}")
-    async def delete_run(request: Request, thread_id: str, run_id: str) -> dict[str, int]:
+    @app.delete("/threads/{thread_id}/runs/{run_id}", response_model=DeletedOut, responses=errors(422))
+    async def delete_run(request: Request, thread_id: ThreadIdPath, run_id: RunIdPath) -> dict[str, int]:
         return {"deleted": await _components(request).store.delete_by_run(thread_id, run_id)}
 
-    @app.delete("/threads/{thread_id}")
-    async def delete_thread(request: Request, thread_id: str) -> dict[str, int]:
+    @app.delete("/threads/{thread_id}", response_model=DeletedOut, responses=errors(422))
+    async def delete_thread(request: Request, thread_id: ThreadIdPath) -> dict[str, int]:
         return {"deleted": await _components(request).store.delete_by_thread(thread_id)}
 
-    @app.get("/skills")
+    @app.get("/skills", response_model=list[SkillOut])
     async def list_skills(request: Request) -> list[dict[str, Any]]:
         return [s.to_dict() for s in await _components(request).skills.load_skills()]
 
-    @app.get("/skills/{name}")
+    @app.get("/skills/{name}", response_model=SkillOut, responses=errors(404, 422))
     async def get_skill(request: Request, name: str) -> dict[str, Any]:
         skill = await _components(request).skills.get_skill(name)
         if skill is None:
             raise NotFound(f"unknown skill {name!r}")
         return skill.to_dict()
 
-    @app.post("/runs", status_code=201)
+    @app.post("/runs", status_code=201, response_model=RunOut, responses=errors(400, 409, 413, 422))
     async def create_run(request: Request, run: RunIn) -> dict[str, Any]:
         return await _components(request).registry.create_run(run.run_id, run.thread_id, run.status)
 
-    @app.get("/runs/{run_id}")
-    async def get_run(request: Request, run_id: str) -> dict[str, Any]:
+    @app.get("/runs/{run_id}", response_model=RunOut, responses=errors(404, 422))
+    async def get_run(request: Request, run_id: RunIdPath) -> dict[str, Any]:
         found = await _components(request).registry.get_run(run_id)
         if found is None:
             raise NotFound(f"unknown run {run_id!r}")
         return found
 
-    @app.patch("/runs/{run_id}")
-    async def set_run_status(request: Request, run_id: str, body: StatusIn) -> dict[str, Any]:
+    @app.patch("/runs/{run_id}", response_model=RunOut, responses=errors(400, 404, 413, 422))
+    async def set_run_status(request: Request, run_id: RunIdPath, body: StatusIn) -> dict[str, Any]:
         try:
             return await _components(request).registry.set_status(run_id, body.status)
         except KeyError as exc:
             raise NotFound(f"unknown run {run_id!r}") from exc
 
-    @app.get("/threads/{thread_id}/runs")
-    async def thread_runs(request: Request, thread_id: str) -> list[dict[str, Any]]:
+    @app.get("/threads/{thread_id}/runs", response_model=list[RunOut], responses=errors(422))
+    async def thread_runs(request: Request, thread_id: ThreadIdPath) -> list[dict[str, Any]]:
         return await _components(request).registry.list_runs(thread_id)
 
     return app
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

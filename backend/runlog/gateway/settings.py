@@ -7,8 +7,11 @@ resolved by the components, in worker threads, when the app starts).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from runlog.gateway.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
 
 DEFAULT_DATA_DIR = "./.runlog"
 
@@ -18,6 +21,14 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     sqlite_url: str | None = None  # default: sqlite:///<data_dir>/runlog.db
     skills_dir: Path | None = None  # default: <data_dir>/skills
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # an event's content + metadata as JSON; larger: 422
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_event_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -26,12 +37,16 @@ class Settings:
             "data_dir": Path(env.get("RUNLOG_DATA_DIR", DEFAULT_DATA_DIR)),
             "sqlite_url": env.get("RUNLOG_SQLITE_URL") or None,
             "skills_dir": Path(env["RUNLOG_SKILLS_DIR"]) if env.get("RUNLOG_SKILLS_DIR") else None,
+            "max_body_bytes": _positive(env, "RUNLOG_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            "max_event_bytes": _positive(env, "RUNLOG_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
             data_dir=Path(values["data_dir"]),  # type: ignore[arg-type]
             sqlite_url=values["sqlite_url"],  # type: ignore[arg-type]
             skills_dir=None if values["skills_dir"] is None else Path(values["skills_dir"]),  # type: ignore[arg-type]
+            max_body_bytes=values["max_body_bytes"],  # type: ignore[arg-type]
+            max_event_bytes=values["max_event_bytes"],  # type: ignore[arg-type]
         )
 
     @property
@@ -45,3 +60,13 @@ class Settings:
     @property
     def resolved_skills_dir(self) -> Path:
         return self.skills_dir if self.skills_dir is not None else self.data_dir / "skills"
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a positive integer, got {text!r}") from None
