@@ -10,6 +10,8 @@ shared and noisy.
 * store throughput: ``put`` and ``put_batch(1000)`` events/s vs the floor, a
   plain synchronous append of the same JSON lines (``json.dumps`` per event,
   one ``write`` per call) to the same file;
+* the service under load (``tools/service_bench.py``): loop lag and request
+  latency of a real server, as built and with its store's IO on the loop;
 * store scaling: ``list_messages(limit=50)`` and ``list_events`` of one run
   on threads of 1k, 10k and 100k events, against a naive store that re-reads
   and re-parses the file on every call; peak memory of a cold read of 100k
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from runlog.events import JsonlRunEventStore
+from tools import service_bench
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = 5  # put_batch calls per round
@@ -428,6 +431,13 @@ def render(result: dict[str, Any]) -> str:
             f"| {m['list_events'] * 1e3:.3f} ({m['naive_list_events'] * 1e3:.1f}, {p['speedup_vs_naive_list_events']:.0f}x) "
             f"| {p['cold_first_read_s'] * 1e3:.1f} | {p['peak_memory_cold_read_mb']:.1f} | {p['first_read_after_other_process_appended_s'] * 1e3:.2f} |"
         )
+    if "service" in result:
+        lines += [
+            "",
+            "Service under load (`tools/service_bench.py`):",
+            "",
+            service_bench.render(result["service"]).rstrip(),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -460,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
     say("store scaling")
     result["scaling"] = measure_scaling([int(x) for x in args.sizes.split(",")], args.rounds)
+    say("the service under load: offloaded vs store IO on the loop")
+    result["service"] = service_bench.measure(args.out, rounds=max(2, args.rounds // 2))
     if not args.quick:
         say("whole commands: gate on/off, tox -e blocking, tox -e teeth")
         result["commands"] = measure_commands(args.rounds, args.tox.split())

@@ -4,18 +4,22 @@ A section is the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
 in the README. Sections and where their text comes from:
 
 * ``bench``: ``reports/bench/bench.md`` and the run's date and duration from
-  ``bench.json`` (written by ``tox -e bench``).
+  ``bench.json`` (written by ``tox -e bench``);
+* ``service``: the service bench's table from ``reports/bench/service.json``
+  (``tox -e bench`` or ``python -m tools.service_bench``), and its picture,
+  copied to ``docs/service-under-load.png`` where the README shows it.
 
 ``--check`` changes nothing and exits 1 if the README is not what the reports
 say (the reports must exist).
 
-Usage: python -m tools.readme_sections bench [--reports reports] [--readme README.md] [--check]
+Usage: python -m tools.readme_sections bench|service [--reports reports] [--readme README.md] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +51,24 @@ def bench_section(reports: Path) -> str:
     return f"Latest run ({when}, `tox -e bench`, {result['seconds']:.0f} s):\n\n{table.read_text()}"
 
 
-SECTIONS: dict[str, Callable[[Path], str]] = {"bench": bench_section}
+PICTURE = Path("docs") / "service-under-load.png"
+
+
+def service_section(reports: Path) -> str:
+    from tools import service_bench
+
+    folder = reports / "bench"
+    data, picture = folder / "service.json", folder / "service.png"
+    if not data.exists() or not picture.exists():
+        raise SectionError(f"no service bench report in {folder}: run python -m tools.service_bench first")
+    target = reports.parent / PICTURE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(picture, target)
+    table = service_bench.render(json.loads(data.read_text()))
+    return f"{table}\n![loop lag and latency, offloaded vs on the loop]({PICTURE.as_posix()})"
+
+
+SECTIONS: dict[str, Callable[[Path], str]] = {"bench": bench_section, "service": service_section}
 
 
 def main(argv: list[str] | None = None) -> int:
