@@ -14,6 +14,10 @@ A line is one of:
 * ``{"last_seq": n}``: written at the head of a file rewritten by
   ``delete_by_run``, so seqs are never reused after a run is deleted.
 
+Every append ends with its newline, which is the commit mark: bytes after the
+last newline are a write cut short by a crash, never acknowledged, skipped by
+readers and cut off by the next append.
+
 Every filesystem call runs in a worker thread (``asyncio.to_thread``): each
 async method validates its arguments on the loop, then makes exactly one
 offload into a synchronous method of the same name prefixed ``_sync_``.
@@ -308,30 +312,32 @@ class JsonlRunEventStore(base.RunEventStore):
         seqs = range(cache.last_seq + 1, cache.last_seq + 1 + len(events))
         texts = [_record_json(event, seq) for event, seq in zip(events, seqs, strict=True)]
         payload = _line(texts[0]) if len(texts) == 1 else _line('{"batch":[' + ",".join(texts) + "]}")
-        torn = cache.size > cache.offset
-        if torn:
-            # A crash left a line without its newline: end it here so it is
-            # skipped as one malformed line and does not swallow ours.
-            payload = b"\n" + payload
+        torn = cache.size - cache.offset  # bytes after the last newline: a write cut short
         path = self._path(thread_id)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as f:
+            if torn:
+                # A line counts once its newline is on disk (every append
+                # ends with one): what follows the last newline was never
+                # acknowledged. Cut it off, or the newline before our payload
+                # would complete a cut-short line that happens to be whole
+                # JSON, and its seqs would collide with ours.
+                f.truncate(cache.offset)
+                logger.warning(
+                    "dropping %d bytes after the last complete line of %s (a write cut short)", torn, path
+                )
             f.write(payload)
             f.flush()
             if self._fsync:
                 os.fsync(f.fileno())
             st = os.fstat(f.fileno())
-        if torn:
-            # Rare: re-read so the ended torn line is logged like any other.
-            self._refresh(thread_id)
-        else:
-            cache.add(
-                (seq, e.run_id, e.event_type, e.category, e.metadata.get("task_id"), text)
-                for e, seq, text in zip(events, seqs, texts, strict=True)
-            )
-            cache.line_no += 1
-            _consume(cache, payload)
-            _identify(cache, st)
+        cache.add(
+            (seq, e.run_id, e.event_type, e.category, e.metadata.get("task_id"), text)
+            for e, seq, text in zip(events, seqs, texts, strict=True)
+        )
+        cache.line_no += 1
+        _consume(cache, payload)
+        _identify(cache, st)
         # The events' content and metadata are fresh objects the cache does
         # not hold (it keeps JSON text): the records can be returned as they are.
         return [base.with_seq(event, seq) for event, seq in zip(events, seqs, strict=True)]
