@@ -125,7 +125,9 @@ async def test_torn_last_line_never_swallows_the_next_record(tmp_path, caplog):
         r.getMessage().startswith("dropping 53 bytes after the last complete line of ")
         for r in caplog.records
     )
-    assert b'"seq": 2, "event_' not in thread_file(tmp_path).read_bytes()  # cut off, not kept as a malformed line
+    assert (
+        b'"seq": 2, "event_' not in thread_file(tmp_path).read_bytes()
+    )  # cut off, not kept as a malformed line
     for reader in (store, JsonlRunEventStore(tmp_path)):
         assert [(m["seq"], m["content"]) for m in await reader.list_messages("t1")] == [
             (1, "before"),

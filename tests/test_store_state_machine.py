@@ -1,0 +1,21 @@
+"""Random operation sequences on every store, against the reference model (many examples)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+from tests_blocking.anchors import store_machine
+
+
+@pytest.mark.parametrize("name", sorted(store_machine.STORES))
+def test_store_follows_the_model(name):
+    make, files = store_machine.STORES[name]
+    machine = store_machine.machine_for(name, make, files)
+    machine.TestCase.settings = settings(
+        max_examples=60,
+        stateful_step_count=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    machine.TestCase().runTest()
