@@ -62,7 +62,8 @@ class Components:
 
 
 def _components(request: Request) -> Components:
-    return request.app.state.runlog
+    components: Components = request.app.state.runlog
+    return components
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
