@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests_blocking.anchors.stores import StoreUnderTest, kind_params
 
 from runlog.events import MemoryRunEventStore
-from tests_blocking.anchors.stores import StoreUnderTest, kind_params
 
 
 @pytest.fixture(params=[*kind_params(), "memory"])

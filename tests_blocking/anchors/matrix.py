@@ -119,7 +119,12 @@ SCENARIOS = [
     # The thread itself deleted: it starts over at seq 1.
     Scenario(
         "thread_deleted_then_one_event",
-        [*seeded_by_put(SEED), ("delete_by_thread", "t1"), ("reopen",), ("put", ev("t1", "r1", "user", "message", 15))],
+        [
+            *seeded_by_put(SEED),
+            ("delete_by_thread", "t1"),
+            ("reopen",),
+            ("put", ev("t1", "r1", "user", "message", 15)),
+        ],
     ),
     Scenario(
         "malformed_and_torn_lines", [*seeded_by_put(SEED), ("damage", _malformed_and_torn), ("reopen",)]
@@ -174,7 +179,11 @@ class Call:
 
 CALLS = [
     Call("put", "existing_thread", lambda s: s.put(**ev("t1", "r1", "user", "message", 20))),
-    Call("put", "new_run", lambda s: s.put(**ev("t1", "new", "user", "message", 21, metadata={"task_id": "k9"}))),
+    Call(
+        "put",
+        "new_run",
+        lambda s: s.put(**ev("t1", "new", "user", "message", 21, metadata={"task_id": "k9"})),
+    ),
     Call("put", "new_thread", lambda s: s.put(**ev("fresh", "r1", "user", "message", 22))),
     Call(
         "put_batch",
@@ -190,11 +199,23 @@ CALLS = [
     ),
     Call("put_batch", "empty", lambda s: s.put_batch([])),
     # r3 has no start in any scenario: created everywhere.
-    Call("put_if_absent", "new_run_and_type", lambda s: s.put_if_absent(**ev("t1", "r3", "start", "lifecycle", 40))),
+    Call(
+        "put_if_absent",
+        "new_run_and_type",
+        lambda s: s.put_if_absent(**ev("t1", "r3", "start", "lifecycle", 40)),
+    ),
     # r1's start as the seed writes it: found where the seed is, created where it is gone.
-    Call("put_if_absent", "seed_run_and_type", lambda s: s.put_if_absent(**ev("t1", "r1", "start", "lifecycle", 41))),
+    Call(
+        "put_if_absent",
+        "seed_run_and_type",
+        lambda s: s.put_if_absent(**ev("t1", "r1", "start", "lifecycle", 41)),
+    ),
     # A type the seed writes more than once in r1: the first one is returned.
-    Call("put_if_absent", "repeated_type", lambda s: s.put_if_absent(**ev("t1", "r1", "assistant", "message", 42))),
+    Call(
+        "put_if_absent",
+        "repeated_type",
+        lambda s: s.put_if_absent(**ev("t1", "r1", "assistant", "message", 42)),
+    ),
     Call("list_messages", "latest", lambda s: s.list_messages("t1", limit=3)),
     Call("list_messages", "before_seq", lambda s: s.list_messages("t1", limit=2, before_seq=7)),
     Call("list_messages", "before_seq_near_start", lambda s: s.list_messages("t1", limit=2, before_seq=5)),
@@ -209,8 +230,16 @@ CALLS = [
     Call("list_events", "unknown_run", lambda s: s.list_events("t1", "ghost")),
     Call("list_events", "unknown_thread", lambda s: s.list_events("ghost", "r1")),
     Call("list_messages_by_run", "latest", lambda s: s.list_messages_by_run("t1", "r1", limit=3)),
-    Call("list_messages_by_run", "before_seq", lambda s: s.list_messages_by_run("t1", "r1", limit=1, before_seq=11)),
-    Call("list_messages_by_run", "after_seq", lambda s: s.list_messages_by_run("t1", "r1", limit=1, after_seq=10)),
+    Call(
+        "list_messages_by_run",
+        "before_seq",
+        lambda s: s.list_messages_by_run("t1", "r1", limit=1, before_seq=11),
+    ),
+    Call(
+        "list_messages_by_run",
+        "after_seq",
+        lambda s: s.list_messages_by_run("t1", "r1", limit=1, after_seq=10),
+    ),
     Call("list_messages_by_run", "unknown_run", lambda s: s.list_messages_by_run("t1", "ghost")),
     Call("count_messages", "thread", lambda s: s.count_messages("t1")),
     Call("count_messages", "unknown_thread", lambda s: s.count_messages("ghost")),

@@ -12,7 +12,10 @@ Used by the matrix (``tests_blocking/anchors``) and the unit tests (``tests/``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,8 @@ def kind_params(kinds: tuple[str, ...] = KINDS) -> list[Any]:
     """``pytest.param`` per kind; PostgreSQL skips with a reason when not configured."""
     return [
         pytest.param(
-            kind, marks=pytest.mark.skipif(kind == "postgresql" and postgres_url() is None, reason=SKIP_POSTGRES)
+            kind,
+            marks=pytest.mark.skipif(kind == "postgresql" and postgres_url() is None, reason=SKIP_POSTGRES),
         )
         for kind in kinds
     ]
@@ -93,10 +97,26 @@ class StoreUnderTest:
             await self._postgres(f"DROP SCHEMA {self.schema} CASCADE")
             self._schema_created = False
 
-    async def _postgres(self, statement: str) -> None:
+    async def execute(self, statement: str) -> None:
+        """Run SQL on the store's database behind its back (the test's own connection)."""
+        if self.kind == "sqlite":
+            path = self.sqlite_url.removeprefix("sqlite+aiosqlite:///")
+
+            def run() -> None:
+                with contextlib.closing(sqlite3.connect(path)) as db, db:
+                    db.execute(statement)
+
+            await asyncio.to_thread(run)
+        elif self.kind == "postgresql":
+            await self._postgres(statement, search_path=self.schema)
+        else:
+            raise ValueError(f"{self.kind} has no SQL")
+
+    async def _postgres(self, statement: str, search_path: str | None = None) -> None:
         import asyncpg
 
-        conn = await asyncpg.connect(_driver_dsn(self.url))
+        settings = {"search_path": search_path} if search_path else None
+        conn = await asyncpg.connect(_driver_dsn(self.url), server_settings=settings)
         try:
             await conn.execute(statement)
         finally:
