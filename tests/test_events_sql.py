@@ -131,12 +131,12 @@ async def test_sqlite_queries_use_the_indexes(tmp_path):
 WRITER = textwrap.dedent(
     """
     import asyncio, json, sys, time
-    from runlog.events import SqlRunEventStore, open_store
+    from runlog.events import open_store
 
-    url, options, worker, start_at = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    url, worker, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 
     async def main():
-        store = SqlRunEventStore(url, **options) if url.startswith(("sqlite+", "postgresql+")) else open_store(url)
+        store = open_store(url)
         out = []
         await asyncio.sleep(max(0.0, start_at - time.time()))  # all writers start together
         for i in range(30):
@@ -158,12 +158,12 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_writers(url: str, options: dict, count: int) -> list[list]:
+def _run_writers(url: str, count: int) -> list[list]:
     """Start ``count`` writer processes together; their outputs, in worker order."""
     start_at = time.time() + 3.0  # every process has imported and connected by then
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, json.dumps(options), str(w), str(start_at)],
+            [sys.executable, "-c", WRITER, url, str(w), str(start_at)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -185,7 +185,7 @@ async def test_four_writer_processes(kind, tmp_path):
     try:
         store = await storage.open()
         await store.count_messages("t0")  # the schema exists before the writers race
-        outputs = await asyncio.to_thread(_run_writers, storage.url, storage.engine_options, 4)
+        outputs = await asyncio.to_thread(_run_writers, storage.url, 4)
         acknowledged, once = [], []
         for output in outputs:
             for operation, result in output:

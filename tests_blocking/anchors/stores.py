@@ -71,13 +71,7 @@ class StoreUnderTest:
             return self.sqlite_url
         url = postgres_url()
         assert url is not None, SKIP_POSTGRES
-        return url
-
-    @property
-    def engine_options(self) -> dict[str, Any]:
-        if self.kind != "postgresql":
-            return {}
-        return {"connect_args": {"server_settings": {"search_path": self.schema}}}
+        return f"{url}{'&' if '?' in url else '?'}search_path={self.schema}"  # a server setting
 
     async def open(self) -> RunEventStore:
         if self.kind == "jsonl":
@@ -85,7 +79,7 @@ class StoreUnderTest:
         if self.kind == "postgresql" and not self._schema_created:
             await self._postgres(f"CREATE SCHEMA {self.schema}")
             self._schema_created = True
-        store = SqlRunEventStore(self.url, **self.engine_options)
+        store = SqlRunEventStore(self.url)
         self._opened.append(store)
         return store
 
@@ -116,7 +110,7 @@ class StoreUnderTest:
         import asyncpg
 
         settings = {"search_path": search_path} if search_path else None
-        conn = await asyncpg.connect(_driver_dsn(self.url), server_settings=settings)
+        conn = await asyncpg.connect(_driver_dsn(postgres_url() or ""), server_settings=settings)
         try:
             await conn.execute(statement)
         finally:

@@ -184,8 +184,18 @@ def _asyncpg_arguments(connect_args: dict[str, Any]) -> tuple[dict[str, Any], bo
     (libpq's default ``sslmode=prefer``): a server without TLS gets a plain
     connection, as asyncpg itself would do.
     """
+    import asyncpg
     from asyncpg import connect_utils
 
+    # As in asyncpg's own DSNs, a URL parameter connect() does not take is a
+    # server setting: ...?search_path=tenant_a sets the schema.
+    accepted = inspect.signature(asyncpg.connect).parameters
+    connect_args = dict(connect_args)
+    settings = {
+        k: str(connect_args.pop(k)) for k in list(connect_args) if k not in accepted and k != "sslmode"
+    }
+    if settings:
+        connect_args["server_settings"] = {**settings, **connect_args.get("server_settings", {})}
     parse = connect_utils._parse_connect_dsn_and_args
     wanted = inspect.signature(parse).parameters
     _addresses, params = parse(**{name: connect_args.get(name) for name in wanted})

@@ -18,6 +18,9 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     sqlite_url: str | None = None  # default: sqlite:///<data_dir>/runlog.db
     skills_dir: Path | None = None  # default: <data_dir>/skills
+    events_url: str | None = (
+        None  # default: the JSONL store in <data_dir>/events (see runlog.events.open_store)
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -26,17 +29,23 @@ class Settings:
             "data_dir": Path(env.get("RUNLOG_DATA_DIR", DEFAULT_DATA_DIR)),
             "sqlite_url": env.get("RUNLOG_SQLITE_URL") or None,
             "skills_dir": Path(env["RUNLOG_SKILLS_DIR"]) if env.get("RUNLOG_SKILLS_DIR") else None,
+            "events_url": env.get("RUNLOG_EVENTS_URL") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
             data_dir=Path(values["data_dir"]),  # type: ignore[arg-type]
             sqlite_url=values["sqlite_url"],  # type: ignore[arg-type]
             skills_dir=None if values["skills_dir"] is None else Path(values["skills_dir"]),  # type: ignore[arg-type]
+            events_url=None if values["events_url"] is None else str(values["events_url"]),
         )
 
     @property
     def events_dir(self) -> Path:
         return self.data_dir / "events"
+
+    @property
+    def resolved_events_url(self) -> str:
+        return self.events_url or str(self.events_dir)
 
     @property
     def resolved_sqlite_url(self) -> str:
