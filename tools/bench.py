@@ -13,11 +13,13 @@ shared and noisy.
 * store scaling: ``list_messages(limit=50)`` and ``list_events`` of one run
   on threads of 1k, 10k and 100k events, against a naive store that re-reads
   and re-parses the file on every call; peak memory of a cold read of 100k
-  events; the first read after another process appended.
+  events; the first read after another process appended;
+* SQL stores (``tools/bench_sql.py``): put and put_batch beside JSONL,
+  latest-page scaling, 1 vs 4 writer processes on PostgreSQL.
 
 Writes ``bench.json`` and ``bench.md`` under ``--out``; prints progress.
 
-Usage: python -m tools.bench [--rounds 5] [--quick] [--out reports/bench]
+Usage: python -m tools.bench [--rounds 5] [--quick] [--sql-only] [--postgres-url URL] [--out reports/bench]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from runlog.events import JsonlRunEventStore
+from tools import bench_sql
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = 5  # put_batch calls per round
@@ -348,6 +351,8 @@ def render(result: dict[str, Any]) -> str:
             f"| tox overhead: tox -e blocking / bare pytest | {cmd['tox_overhead']:.2f} ({m['tox_blocking']:.1f} s / {m['pytest_gate_on']:.1f} s) | - |",
             f"| teeth cost: tox -e teeth / tox -e blocking | {cmd['teeth_cost']:.2f} ({m['tox_teeth']:.1f} s / {m['tox_blocking']:.1f} s) | <= 3 |",
         ]
+    if "throughput" not in result:  # --sql-only
+        return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result["sql"])
     t = result["throughput"]
     e = t["events_per_s"]
     lines += [
@@ -372,7 +377,7 @@ def render(result: dict[str, Any]) -> str:
             f"| {m['list_events'] * 1e3:.3f} ({m['naive_list_events'] * 1e3:.1f}, {p['speedup_vs_naive_list_events']:.0f}x) "
             f"| {p['cold_first_read_s'] * 1e3:.1f} | {p['peak_memory_cold_read_mb']:.1f} | {p['first_read_after_other_process_appended_s'] * 1e3:.2f} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + bench_sql.render(result["sql"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,6 +392,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
     parser.add_argument("--tox", default=f"{sys.executable} -m tox", help="how to run tox")
+    parser.add_argument(
+        "--sql-only", action="store_true", help="only the SQL store figures (tools/bench_sql.py)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("RUNLOG_TEST_POSTGRES_URL"),
+        help="PostgreSQL for the SQL figures (default: $RUNLOG_TEST_POSTGRES_URL; none: SQLite only)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -395,11 +408,14 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "batch": args.batch,
     }
-    say("store throughput")
-    result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
-    say("store scaling")
-    result["scaling"] = measure_scaling([int(x) for x in args.sizes.split(",")], args.rounds)
-    if not args.quick:
+    sizes = [int(x) for x in args.sizes.split(",")]
+    if not args.sql_only:
+        say("store throughput")
+        result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
+        say("store scaling")
+        result["scaling"] = measure_scaling(sizes, args.rounds)
+    result["sql"] = bench_sql.measure(args.rounds, sizes, args.batch, args.postgres_url)
+    if not args.quick and not args.sql_only:
         say("whole commands: gate on/off, tox -e blocking, tox -e teeth")
         result["commands"] = measure_commands(args.rounds, args.tox.split())
     result["seconds"] = time.perf_counter() - started

@@ -71,7 +71,8 @@ class StoreUnderTest:
             return self.sqlite_url
         url = postgres_url()
         assert url is not None, SKIP_POSTGRES
-        return f"{url}{'&' if '?' in url else '?'}search_path={self.schema}"  # a server setting
+        # Server settings: its own schema; no fsync wait per commit (tests need no durability).
+        return f"{url}{'&' if '?' in url else '?'}search_path={self.schema}&synchronous_commit=off"
 
     async def open(self) -> RunEventStore:
         if self.kind == "jsonl":
