@@ -203,9 +203,11 @@ WRITER = textwrap.dedent(
     async def main():
         store = open_store(url)
         await store.count_messages(f"w{worker}")  # connected and schema checked before the start
-        await asyncio.sleep(max(0.0, start_at - time.time()))
+        ready = time.time()
+        await asyncio.sleep(max(0.0, start_at - ready))
         for i in range(count):
             await store.put(thread_id=f"w{worker}", run_id="r", event_type="user", category="message", content=i)
+        print(ready, time.time())
         await store.close()
 
     asyncio.run(main())
@@ -215,17 +217,29 @@ WRITER = textwrap.dedent(
 
 def _writers(url: str, processes: int) -> float:
     """Events/s of ``processes`` writers starting together, wall clock from the start to the last one done."""
-    start_at = time.time() + 3.0
+    lead = 2.0 + 1.5 * processes  # time for every process to import, connect and wait
+    start_at = time.time() + lead
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, str(w), str(WRITER_EVENTS), str(start_at)], cwd=REPO
+            [sys.executable, "-c", WRITER, url, str(w), str(WRITER_EVENTS), str(start_at)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for w in range(processes)
     ]
+    finished = []
     for worker in workers:
-        if worker.wait(timeout=300) != 0:
+        out, _ = worker.communicate(timeout=300)
+        if worker.returncode != 0:
             raise SystemExit(f"bench: a writer process failed (exit {worker.returncode})")
-    return processes * WRITER_EVENTS / (time.time() - start_at)
+        ready, done = (float(x) for x in out.split())
+        if ready > start_at:
+            raise SystemExit(
+                f"bench: a writer was ready {ready - start_at:.1f} s after the start; raise the lead"
+            )
+        finished.append(done)
+    return processes * WRITER_EVENTS / (max(finished) - start_at)
 
 
 def measure_writers(rounds: int, postgres_url: str) -> dict[str, Any]:
