@@ -214,3 +214,22 @@ async def test_four_writer_processes(kind, tmp_path):
         assert await reader.list_events("t0", "shared") == [once[0][0]]
     finally:
         await storage.close()
+
+
+def test_asyncpg_arguments_leave_nothing_to_read():
+    arguments, advisory = sql_store._asyncpg_arguments(
+        {
+            "host": "127.0.0.1",
+            "port": 5432,
+            "user": "u",
+            "database": "d",
+            "search_path": "s1",
+            "sslmode": "disable",
+        }
+    )
+    assert arguments["server_settings"] == {"search_path": "s1"}
+    assert arguments["ssl"] is False and not advisory
+    assert arguments["password"] == ""  # explicit: asyncpg reads no password file
+    assert "sslmode" not in arguments and "search_path" not in arguments
+    preferred, advisory = sql_store._asyncpg_arguments({"host": "127.0.0.1", "user": "u", "database": "d"})
+    assert preferred["ssl"] and advisory  # sslmode=prefer: a TLS context, with a plain fallback

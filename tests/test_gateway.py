@@ -184,7 +184,9 @@ def test_settings_from_env(tmp_path):
 
 
 def test_events_url_from_env_or_argument(tmp_path):
-    assert Settings.from_env({"RUNLOG_DATA_DIR": str(tmp_path)}).resolved_events_url == str(tmp_path / "events")
+    assert Settings.from_env({"RUNLOG_DATA_DIR": str(tmp_path)}).resolved_events_url == str(
+        tmp_path / "events"
+    )
     env = {"RUNLOG_EVENTS_URL": "sqlite+aiosqlite:///e.db"}
     assert Settings.from_env(env).resolved_events_url == "sqlite+aiosqlite:///e.db"
     assert Settings.from_env(env, events_url="memory:").resolved_events_url == "memory:"

@@ -196,6 +196,8 @@ def _asyncpg_arguments(connect_args: dict[str, Any]) -> tuple[dict[str, Any], bo
     }
     if settings:
         connect_args["server_settings"] = {**settings, **connect_args.get("server_settings", {})}
+    if "sslmode" in connect_args:  # libpq's name for what asyncpg.connect calls ssl
+        connect_args.setdefault("ssl", connect_args["sslmode"])
     parse = connect_utils._parse_connect_dsn_and_args
     wanted = inspect.signature(parse).parameters
     _addresses, params = parse(**{name: connect_args.get(name) for name in wanted})
