@@ -224,6 +224,7 @@ CALLS = [
     Call("list_messages", "unknown_thread", lambda s: s.list_messages("ghost")),
     Call("list_events", "all", lambda s: s.list_events("t1", "r2")),
     Call("list_events", "event_types", lambda s: s.list_events("t1", "r2", event_types=["tool", "start"])),
+    Call("list_events", "no_event_types", lambda s: s.list_events("t1", "r2", event_types=[])),
     Call("list_events", "task_id_limit", lambda s: s.list_events("t1", "r1", task_id="k2", limit=2)),
     Call("list_events", "task_id_after_seq", lambda s: s.list_events("t1", "r1", task_id="k2", after_seq=6)),
     Call("list_events", "after_seq_limit", lambda s: s.list_events("t1", "r2", after_seq=4, limit=2)),
