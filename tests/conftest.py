@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from tests_blocking.anchors.stores import StoreUnderTest, kind_params
 
-from runlog.events import JsonlRunEventStore, MemoryRunEventStore
+from runlog.events import MemoryRunEventStore
 
 
-@pytest.fixture(params=["jsonl", "memory"])
-def store(request, tmp_path):
-    if request.param == "jsonl":
-        return JsonlRunEventStore(tmp_path / "events")
-    return MemoryRunEventStore()
+@pytest.fixture(params=[*kind_params(), "memory"])
+async def store(request, tmp_path):
+    """Every store, held to one contract: JSONL, SQLite, PostgreSQL (when configured) and memory."""
+    if request.param == "memory":
+        yield MemoryRunEventStore()
+        return
+    storage = StoreUnderTest(request.param, tmp_path)
+    try:
+        yield await storage.open()
+    finally:
+        await storage.close()

@@ -316,11 +316,20 @@ def test_settings_from_env(tmp_path):
     assert s.resolved_skills_dir == s.data_dir / "skills"
 
 
+def test_events_url_from_env_or_argument(tmp_path):
+    assert Settings.from_env({"RUNLOG_DATA_DIR": str(tmp_path)}).resolved_events_url == str(
+        tmp_path / "events"
+    )
+    env = {"RUNLOG_EVENTS_URL": "sqlite+aiosqlite:///e.db"}
+    assert Settings.from_env(env).resolved_events_url == "sqlite+aiosqlite:///e.db"
+    assert Settings.from_env(env, events_url="memory:").resolved_events_url == "memory:"
+
+
 def test_cli_help_lists_serve():
     out = subprocess.run(
         [sys.executable, "-m", "runlog", "serve", "--help"], capture_output=True, text=True, check=True
     )
-    assert "--data-dir" in out.stdout and "127.0.0.1" in out.stdout
+    assert "--data-dir" in out.stdout and "127.0.0.1" in out.stdout and "--events-url" in out.stdout
     bad = subprocess.run([sys.executable, "-m", "runlog"], capture_output=True, text=True)
     assert bad.returncode == 2
 

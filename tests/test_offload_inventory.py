@@ -77,9 +77,16 @@ def test_inventory_and_async_functions_of_the_backend():
     assert sites, "the backend has offload sites"
     assert all(s.awaited and s.function_is_async for s in sites)
     functions = {f.function for f in async_functions(repo / "backend", relative_to=repo)}
-    assert "JsonlRunEventStore.put" in functions
+    assert "StorageRunEventStore.put" in functions  # the contract, written once
+    assert "JsonlRunEventStore._put" in functions  # its storage hook
     assert "create_app.lifespan" in functions
     assert "RunEventStore.put" not in functions  # abstract: never runs
+    assert "StorageRunEventStore._put" not in functions
+    # One offload per JSONL storage operation, each in its own hook.
+    jsonl = [s.function for s in sites if s.path.endswith("events/jsonl.py")]
+    hooks = ["put", "put_batch", "put_if_absent", "list_messages", "list_messages_by_run", "list_events"]
+    hooks += ["count_messages", "delete_by_run", "delete_by_thread"]
+    assert sorted(jsonl) == sorted(f"JsonlRunEventStore._{name}" for name in hooks)
 
 
 def test_gate_contexts_exclude_ungated_and_other_trees():

@@ -7,10 +7,9 @@ from hypothesis import HealthCheck, settings
 from tests_blocking.anchors import store_machine
 
 
-@pytest.mark.parametrize("name", sorted(store_machine.STORES))
-def test_store_follows_the_model(name):
-    make, files = store_machine.STORES[name]
-    machine = store_machine.machine_for(name, make, files)
+@pytest.mark.parametrize("kind", store_machine.STORE_PARAMS)
+def test_store_follows_the_model(kind):
+    machine = store_machine.machine_for(kind)
     machine.TestCase.settings = settings(
         max_examples=60,
         stateful_step_count=25,

@@ -15,14 +15,17 @@ shared and noisy.
 * store scaling: ``list_messages(limit=50)`` and ``list_events`` of one run
   on threads of 1k, 10k and 100k events, against a naive store that re-reads
   and re-parses the file on every call; peak memory of a cold read of 100k
-  events; the first read after another process appended.
+  events; the first read after another process appended;
+* SQL stores (``tools/bench_sql.py``): put and put_batch beside JSONL,
+  latest-page scaling, 1 vs 4 writer processes on PostgreSQL.
 
 Writes ``bench.json`` and ``bench.md`` under ``--out``; prints progress.
 Exits 1 when a measured figure misses its goal (``GOALS``; ``bench.json``
 lists each under ``goals``), unless ``--report-only``. The README's tables are
 copied from ``bench.md`` by ``python -m tools.readme_sections bench``.
 
-Usage: python -m tools.bench [--rounds 5] [--quick] [--report-only] [--out reports/bench]
+Usage: python -m tools.bench [--rounds 5] [--quick] [--sql-only] [--postgres-url URL] [--report-only]
+       [--out reports/bench]
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from runlog.events import JsonlRunEventStore
-from tools import service_bench
+from tools import bench_sql, service_bench
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = 5  # put_batch calls per round
@@ -407,6 +410,8 @@ def render(result: dict[str, Any]) -> str:
             f"| tox overhead: tox -e blocking / bare pytest | {cmd['tox_overhead']:.2f} ({m['tox_blocking']:.1f} s / {m['pytest_gate_on']:.1f} s) | - |",
             f"| teeth cost: tox -e teeth / tox -e blocking | {cmd['teeth_cost']:.2f} ({m['tox_teeth']:.1f} s / {m['tox_blocking']:.1f} s) | {_goal('teeth_cost')} |",
         ]
+    if "throughput" not in result:  # --sql-only
+        return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result["sql"])
     t = result["throughput"]
     e = t["events_per_s"]
     lines += [
@@ -438,7 +443,7 @@ def render(result: dict[str, Any]) -> str:
             "",
             service_bench.render(result["service"]).rstrip(),
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + bench_sql.render(result["sql"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -454,6 +459,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
     parser.add_argument("--tox", default=f"{sys.executable} -m tox", help="how to run tox")
     parser.add_argument(
+        "--sql-only", action="store_true", help="only the SQL store figures (tools/bench_sql.py)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("RUNLOG_TEST_POSTGRES_URL"),
+        help="PostgreSQL for the SQL figures (default: $RUNLOG_TEST_POSTGRES_URL; none: SQLite only)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="exit 0 even when a figure misses its goal (the misses are still listed)",
@@ -466,13 +479,16 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "batch": args.batch,
     }
-    say("store throughput")
-    result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
-    say("store scaling")
-    result["scaling"] = measure_scaling([int(x) for x in args.sizes.split(",")], args.rounds)
-    say("the service under load: offloaded vs store IO on the loop")
-    result["service"] = service_bench.measure(args.out, rounds=max(2, args.rounds // 2))
-    if not args.quick:
+    sizes = [int(x) for x in args.sizes.split(",")]
+    if not args.sql_only:
+        say("store throughput")
+        result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
+        say("store scaling")
+        result["scaling"] = measure_scaling(sizes, args.rounds)
+        say("the service under load: offloaded vs store IO on the loop")
+        result["service"] = service_bench.measure(args.out, rounds=max(2, args.rounds // 2))
+    result["sql"] = bench_sql.measure(args.rounds, sizes, args.batch, args.postgres_url)
+    if not args.quick and not args.sql_only:
         say("whole commands: gate on/off, tox -e blocking, tox -e teeth")
         result["commands"] = measure_commands(args.rounds, args.tox.split())
     result["seconds"] = time.perf_counter() - started

@@ -15,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", help="data folder (default: $RUNLOG_DATA_DIR or ./.runlog)")
     serve.add_argument("--sqlite-url", help="run registry (default: sqlite:///<data-dir>/runlog.db)")
     serve.add_argument("--skills-dir", help="skills folder (default: <data-dir>/skills)")
+    serve.add_argument(
+        "--events-url",
+        help="event store: a folder or jsonl:///dir, sqlite+aiosqlite:///file.db, "
+        "postgresql+asyncpg://user@host/db (default: $RUNLOG_EVENTS_URL or <data-dir>/events)",
+    )
     args = parser.parse_args(argv)
 
     import uvicorn
@@ -22,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     from runlog.gateway import Settings, create_app
 
     settings = Settings.from_env(
-        data_dir=args.data_dir, sqlite_url=args.sqlite_url, skills_dir=args.skills_dir
+        data_dir=args.data_dir,
+        sqlite_url=args.sqlite_url,
+        skills_dir=args.skills_dir,
+        events_url=args.events_url,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port)
     return 0

@@ -24,7 +24,8 @@ from typing import Any, ClassVar, TypeVar
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from runlog.events import JsonlRunEventStore, MemoryRunEventStore, RunEventStore
+from runlog.events import MemoryRunEventStore, RunEventStore
+from tests_blocking.anchors.stores import KINDS, StoreUnderTest, kind_params
 
 T = TypeVar("T")
 THREADS = ("t1", "t2", "t3")
@@ -63,16 +64,17 @@ def events(draw: Callable[..., Any], thread_id: str | None = None) -> dict[str, 
 
 
 class StoreMachine(RuleBasedStateMachine):
-    """Subclasses set ``make`` (base dir -> store under test) and ``files`` (whether it has JSONL files)."""
+    """Subclasses set ``kind`` (a kind of ``stores.KINDS``); JSONL also gets restarts and damage."""
 
-    make: ClassVar[Callable[[Path], RunEventStore]]
-    files: ClassVar[bool] = False
+    kind: ClassVar[str]
 
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
-        self.base = Path(tempfile.mkdtemp(prefix="runlog-machine-"))
-        self.store = type(self).make(self.base)
+        self.tmp = Path(tempfile.mkdtemp(prefix="runlog-machine-"))
+        self.under = StoreUnderTest(self.kind, self.tmp)
+        self.files = self.kind == "jsonl"
+        self.store: RunEventStore = self.run(self.under.open())
         self.model = MemoryRunEventStore()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -85,8 +87,11 @@ class StoreMachine(RuleBasedStateMachine):
         return got
 
     def teardown(self) -> None:
-        self.loop.close()
-        shutil.rmtree(self.base, ignore_errors=True)
+        try:
+            self.run(self.under.close())
+        finally:
+            self.loop.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
     @initialize()
     def fresh(self) -> None:
@@ -198,13 +203,13 @@ class StoreMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.files)
     @rule()
     def reopen(self) -> None:
-        self.store = type(self).make(self.base)
+        self.store = self.run(self.under.open())
 
     @precondition(lambda self: self.files)
     @rule(thread_id=threads, torn=st.binary(min_size=1, max_size=40).filter(lambda b: b"\n" not in b))
     def cut_short_write(self, thread_id: str, torn: bytes) -> None:
         """A crash mid-append leaves bytes with no newline at the end of the file."""
-        path = self.base / "threads" / f"{thread_id}.jsonl"
+        path = self.under.base_dir / "threads" / f"{thread_id}.jsonl"
         if path.exists() and path.read_bytes().endswith(b"\n"):
             with path.open("ab") as f:
                 f.write(torn)
@@ -213,7 +218,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(thread_id=threads)
     def stranger_line(self, thread_id: str) -> None:
         """A line that is not JSON, written whole by something else: skipped, never fatal."""
-        path = self.base / "threads" / f"{thread_id}.jsonl"
+        path = self.under.base_dir / "threads" / f"{thread_id}.jsonl"
         if path.exists() and path.read_bytes().endswith(b"\n"):
             with path.open("ab") as f:
                 f.write(b"{not json at all}\n")
@@ -228,13 +233,9 @@ class StoreMachine(RuleBasedStateMachine):
                 self.both(lambda s, t=thread_id, r=run_id: s.list_events(t, r, limit=1000))
 
 
-def machine_for(name: str, make: Callable[[Path], RunEventStore], files: bool) -> type[StoreMachine]:
-    return type(f"{name}Machine", (StoreMachine,), {"make": staticmethod(make), "files": files})
+def machine_for(kind: str) -> type[StoreMachine]:
+    return type(f"{kind.capitalize()}Machine", (StoreMachine,), {"kind": kind})
 
 
-def jsonl_store(base: Path) -> RunEventStore:
-    return JsonlRunEventStore(base, fsync=False)
-
-
-# The stores the machine drives: name -> (factory, has JSONL files).
-STORES: dict[str, tuple[Callable[[Path], RunEventStore], bool]] = {"jsonl": (jsonl_store, True)}
+# The stores the machine drives, as pytest params (PostgreSQL skips with a reason when not configured).
+STORE_PARAMS = kind_params(KINDS)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from runlog.gateway import Settings, create_app
+from tests_blocking.anchors.stores import StoreUnderTest, kind_params
 
 
 def _skills(root):
@@ -16,11 +17,19 @@ def _skills(root):
     (root / "hello" / "SKILL.md").write_text("---\nname: hello\ndescription: greets\n---\nHi\n")
 
 
-@pytest.fixture
-async def client(tmp_path):
+@pytest.fixture(params=kind_params())
+async def client(request, tmp_path):
+    """The app over each event store (RUNLOG_EVENTS_URL); JSONL is the default, in the data dir."""
     await asyncio.to_thread(_skills, tmp_path / "skills")
-    app = create_app(Settings(data_dir=tmp_path / "data", skills_dir=tmp_path / "skills"))
+    storage = StoreUnderTest(request.param, tmp_path)
+    events_url = None if request.param == "jsonl" else storage.url
+    if request.param == "postgresql":
+        await storage.open()  # creates the test's schema; the app's store is its own
+    app = create_app(
+        Settings(data_dir=tmp_path / "data", skills_dir=tmp_path / "skills", events_url=events_url)
+    )
     async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(storage.close)
         await stack.enter_async_context(app.router.lifespan_context(app))  # startup and, on exit, shutdown
         transport = httpx.ASGITransport(app=app)
         yield await stack.enter_async_context(

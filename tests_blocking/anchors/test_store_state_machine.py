@@ -13,10 +13,9 @@ from hypothesis import HealthCheck, Phase, settings
 from tests_blocking.anchors import store_machine
 
 
-@pytest.mark.parametrize("name", sorted(store_machine.STORES))
-def test_store_follows_the_model_under_the_gate(name):
-    make, files = store_machine.STORES[name]
-    machine = store_machine.machine_for(name, make, files)
+@pytest.mark.parametrize("kind", store_machine.STORE_PARAMS)
+def test_store_follows_the_model_under_the_gate(kind):
+    machine = store_machine.machine_for(kind)
     machine.TestCase.settings = settings(
         max_examples=12,
         stateful_step_count=20,

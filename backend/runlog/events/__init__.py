@@ -1,7 +1,17 @@
-"""Run-event stores: the contract, the JSONL store and the in-memory reference."""
+"""Run-event stores: the contract, the JSONL, SQL and in-memory stores, and ``open_store``."""
 
-from runlog.events.base import RunEventStore
+from runlog.events.base import RunEventStore, StorageRunEventStore
 from runlog.events.jsonl import JsonlRunEventStore
 from runlog.events.memory import MemoryRunEventStore
+from runlog.events.open import open_store
+from runlog.events.sql import SchemaVersionError, SqlRunEventStore
 
-__all__ = ["JsonlRunEventStore", "MemoryRunEventStore", "RunEventStore"]
+__all__ = [
+    "JsonlRunEventStore",
+    "MemoryRunEventStore",
+    "RunEventStore",
+    "SchemaVersionError",
+    "SqlRunEventStore",
+    "StorageRunEventStore",
+    "open_store",
+]

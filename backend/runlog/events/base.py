@@ -1,7 +1,17 @@
-"""The run-event store contract and the validation every store shares.
+"""The run-event store contract, and the contract written once over storage hooks.
 
-Both concrete stores call the same validators, so bad input fails the same way
-(and before any filesystem access) whichever store is behind the API.
+``RunEventStore`` is the pure contract: the public async methods, abstract.
+The reference model (``MemoryRunEventStore``) implements it on its own, so it
+shares nothing with the stores it judges but the record shape.
+
+``StorageRunEventStore`` implements that contract once for the stores with a
+storage behind them (JSONL files, SQL): each public method validates its
+arguments and builds the events on the loop, then awaits exactly one storage
+hook (``_put``, ``_list_messages``, ...). A storage implements the hooks
+only, each as one offload (``asyncio.to_thread``) or one path of awaited
+driver calls. So bad input fails the same way, and before any filesystem or
+database access, whichever storage is behind the API, and the offload review
+and the teeth check find one offload site per storage operation.
 """
 
 from __future__ import annotations
@@ -168,9 +178,18 @@ def build_event(
             metadata = DECODER.decode(metadata_json)
     else:
         metadata, metadata_json = {}, "{}"
+    # The checks above made the ids, type and category str and metadata a dict.
     return NewEvent(
-        thread_id, run_id, event_type, category, content, metadata, created, content_json, metadata_json
-    )  # type: ignore[arg-type]
+        thread_id,  # type: ignore[arg-type]
+        run_id,  # type: ignore[arg-type]
+        event_type,  # type: ignore[arg-type]
+        category,  # type: ignore[arg-type]
+        content,
+        metadata,  # type: ignore[arg-type]
+        created,
+        content_json,
+        metadata_json,
+    )
 
 
 _PUT_FIELDS = frozenset(PUT_FIELDS)
@@ -223,7 +242,8 @@ def with_seq(event: NewEvent, seq: int) -> dict[str, Any]:
 
 
 def seq_of(record: Mapping[str, Any]) -> int:
-    return record["seq"]
+    seq: int = record["seq"]
+    return seq
 
 
 def page(
@@ -231,7 +251,7 @@ def page(
     limit: int,
     before_seq: int | None,
     after_seq: int | None,
-    key: Callable[[T], int] = seq_of,
+    key: Callable[[T], int] = seq_of,  # type: ignore[assignment]  # the default reads records, which are mappings
 ) -> Sequence[T]:
     """Select a page from records sorted ascending by seq (``key`` reads it).
 
@@ -357,3 +377,163 @@ class RunEventStore(abc.ABC):
 
     @abc.abstractmethod
     async def delete_by_thread(self, thread_id: str) -> int: ...
+
+
+class StorageRunEventStore(RunEventStore):
+    """The contract written once, over storage hooks a store implements.
+
+    Each public method checks its arguments and builds its events here, on the
+    loop, before any storage is touched, then awaits one hook. A hook is one
+    storage operation: the JSONL store offloads it once to a worker thread, the
+    SQL store runs it as one transaction of awaited driver calls. Hooks get
+    validated arguments only and never see an empty batch.
+    """
+
+    # -- the storage a store implements ------------------------------------
+
+    @abc.abstractmethod
+    async def _put(self, event: NewEvent) -> dict[str, Any]: ...
+
+    @abc.abstractmethod
+    async def _put_batch(self, events: list[NewEvent]) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def _put_if_absent(self, event: NewEvent) -> tuple[dict[str, Any], bool]: ...
+
+    @abc.abstractmethod
+    async def _list_messages(
+        self, thread_id: str, limit: int, before_seq: int | None, after_seq: int | None
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def _list_messages_by_run(
+        self, thread_id: str, run_id: str, limit: int, before_seq: int | None, after_seq: int | None
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def _list_events(
+        self,
+        thread_id: str,
+        run_id: str,
+        event_types: list[str] | None,
+        task_id: str | None,
+        limit: int,
+        after_seq: int | None,
+    ) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def _count_messages(self, thread_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def _delete_by_run(self, thread_id: str, run_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def _delete_by_thread(self, thread_id: str) -> int: ...
+
+    # -- the public API --------------------------------------------------------
+
+    async def put(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        event_type: str,
+        category: str,
+        content: Any = "",
+        metadata: Mapping[str, Any] | None = None,
+        created_at: str | datetime | None = None,
+    ) -> dict[str, Any]:
+        event = build_event(
+            thread_id=thread_id,
+            run_id=run_id,
+            event_type=event_type,
+            category=category,
+            content=content,
+            metadata=metadata,
+            created_at=created_at,
+        )
+        return await self._put(event)
+
+    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        built = build_batch(events)
+        if not built:
+            return []
+        return await self._put_batch(built)
+
+    async def put_if_absent(
+        self,
+        *,
+        thread_id: str,
+        run_id: str,
+        event_type: str,
+        category: str,
+        content: Any = "",
+        metadata: Mapping[str, Any] | None = None,
+        created_at: str | datetime | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        event = build_event(
+            thread_id=thread_id,
+            run_id=run_id,
+            event_type=event_type,
+            category=category,
+            content=content,
+            metadata=metadata,
+            created_at=created_at,
+        )
+        return await self._put_if_absent(event)
+
+    async def list_messages(
+        self,
+        thread_id: str,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
+        check_id("thread_id", thread_id)
+        limit, before_seq, after_seq = check_page(limit, before_seq, after_seq)
+        return await self._list_messages(thread_id, limit, before_seq, after_seq)
+
+    async def list_events(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        event_types: Iterable[str] | None = None,
+        task_id: str | None = None,
+        limit: int = 500,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
+        check_id("thread_id", thread_id)
+        check_id("run_id", run_id)
+        types = check_event_types(event_types)
+        limit = check_limit(limit)
+        after_seq = check_cursor("after_seq", after_seq)
+        return await self._list_events(thread_id, run_id, types, task_id, limit, after_seq)
+
+    async def list_messages_by_run(
+        self,
+        thread_id: str,
+        run_id: str,
+        *,
+        limit: int = 50,
+        before_seq: int | None = None,
+        after_seq: int | None = None,
+    ) -> list[dict[str, Any]]:
+        check_id("thread_id", thread_id)
+        check_id("run_id", run_id)
+        limit, before_seq, after_seq = check_page(limit, before_seq, after_seq)
+        return await self._list_messages_by_run(thread_id, run_id, limit, before_seq, after_seq)
+
+    async def count_messages(self, thread_id: str) -> int:
+        check_id("thread_id", thread_id)
+        return await self._count_messages(thread_id)
+
+    async def delete_by_run(self, thread_id: str, run_id: str) -> int:
+        check_id("thread_id", thread_id)
+        check_id("run_id", run_id)
+        return await self._delete_by_run(thread_id, run_id)
+
+    async def delete_by_thread(self, thread_id: str) -> int:
+        check_id("thread_id", thread_id)
+        return await self._delete_by_thread(thread_id)

@@ -18,9 +18,10 @@ Every append ends with its newline, which is the commit mark: bytes after the
 last newline are a write cut short by a crash, never acknowledged, skipped by
 readers and cut off by the next append.
 
-Every filesystem call runs in a worker thread (``asyncio.to_thread``): each
-async method validates its arguments on the loop, then makes exactly one
-offload into a synchronous method of the same name prefixed ``_sync_``.
+Every filesystem call runs in a worker thread (``asyncio.to_thread``): the
+public methods (``base.StorageRunEventStore``) validate their arguments on the
+loop and await one storage hook (``_put``, ...), which makes exactly one
+offload into the synchronous method of the same name prefixed ``_sync``.
 
 Reads are incremental: a per-thread cache keeps, per record, its seq, the
 fields the queries filter on, and its JSON text (decoded only when a page is
@@ -44,9 +45,8 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -82,14 +82,15 @@ def _record_json(event: base.NewEvent, seq: int) -> str:
 # One cached record: (seq, run_id, event_type, category, task_id, raw JSON text).
 # A plain tuple: it is built for every event written or read, and a tuple
 # literal costs a fraction of a NamedTuple's constructor.
-_Entry = tuple
+_Entry = tuple[Any, ...]
 SEQ, RUN_ID, EVENT_TYPE, CATEGORY, TASK_ID, RAW = range(6)
 _seq = itemgetter(SEQ)
 
 
 def _decode(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
     """Fresh record dicts for a page: one parse of the page's JSON."""
-    return base.DECODER.decode("[" + ",".join(e[RAW] for e in entries) + "]")
+    records: list[dict[str, Any]] = base.DECODER.decode("[" + ",".join(e[RAW] for e in entries) + "]")
+    return records
 
 
 @dataclass
@@ -137,7 +138,7 @@ def _identify(cache: _ThreadCache, st: os.stat_result) -> None:
     cache.size = st.st_size
 
 
-class JsonlRunEventStore(base.RunEventStore):
+class JsonlRunEventStore(base.StorageRunEventStore):
     """Run events in JSONL files under ``base_dir``.
 
     ``fsync``: flush appends and rewrites to stable storage before returning.
@@ -447,116 +448,49 @@ class JsonlRunEventStore(base.RunEventStore):
         with self._thread_lock(thread_id):
             return len(self._refresh(thread_id).messages)
 
-    # -- the async API -------------------------------------------------------
+    # -- the storage hooks: one offload each ------------------------------------
 
-    async def put(
-        self,
-        *,
-        thread_id: str,
-        run_id: str,
-        event_type: str,
-        category: str,
-        content: Any = "",
-        metadata: Mapping[str, Any] | None = None,
-        created_at: str | datetime | None = None,
-    ) -> dict[str, Any]:
-        event = base.build_event(
-            thread_id=thread_id,
-            run_id=run_id,
-            event_type=event_type,
-            category=category,
-            content=content,
-            metadata=metadata,
-            created_at=created_at,
-        )
+    async def _put(self, event: base.NewEvent) -> dict[str, Any]:
         return await asyncio.to_thread(self._sync_put, event)
 
-    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        built = base.build_batch(events)
-        if not built:
-            return []
-        return await asyncio.to_thread(self._sync_put_batch, built)
+    async def _put_batch(self, events: list[base.NewEvent]) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._sync_put_batch, events)
 
-    async def put_if_absent(
-        self,
-        *,
-        thread_id: str,
-        run_id: str,
-        event_type: str,
-        category: str,
-        content: Any = "",
-        metadata: Mapping[str, Any] | None = None,
-        created_at: str | datetime | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        event = base.build_event(
-            thread_id=thread_id,
-            run_id=run_id,
-            event_type=event_type,
-            category=category,
-            content=content,
-            metadata=metadata,
-            created_at=created_at,
-        )
+    async def _put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         return await asyncio.to_thread(self._sync_put_if_absent, event)
 
-    async def list_messages(
-        self,
-        thread_id: str,
-        *,
-        limit: int = 50,
-        before_seq: int | None = None,
-        after_seq: int | None = None,
+    async def _list_messages(
+        self, thread_id: str, limit: int, before_seq: int | None, after_seq: int | None
     ) -> list[dict[str, Any]]:
-        base.check_id("thread_id", thread_id)
-        limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
         return await asyncio.to_thread(self._sync_list_messages, thread_id, limit, before_seq, after_seq)
 
-    async def list_events(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        event_types: Iterable[str] | None = None,
-        task_id: str | None = None,
-        limit: int = 500,
-        after_seq: int | None = None,
+    async def _list_messages_by_run(
+        self, thread_id: str, run_id: str, limit: int, before_seq: int | None, after_seq: int | None
     ) -> list[dict[str, Any]]:
-        base.check_id("thread_id", thread_id)
-        base.check_id("run_id", run_id)
-        types = base.check_event_types(event_types)
-        limit = base.check_limit(limit)
-        after_seq = base.check_cursor("after_seq", after_seq)
-        return await asyncio.to_thread(
-            self._sync_list_events, thread_id, run_id, types, task_id, limit, after_seq
-        )
-
-    async def list_messages_by_run(
-        self,
-        thread_id: str,
-        run_id: str,
-        *,
-        limit: int = 50,
-        before_seq: int | None = None,
-        after_seq: int | None = None,
-    ) -> list[dict[str, Any]]:
-        base.check_id("thread_id", thread_id)
-        base.check_id("run_id", run_id)
-        limit, before_seq, after_seq = base.check_page(limit, before_seq, after_seq)
         return await asyncio.to_thread(
             self._sync_list_messages_by_run, thread_id, run_id, limit, before_seq, after_seq
         )
 
-    async def count_messages(self, thread_id: str) -> int:
-        base.check_id("thread_id", thread_id)
+    async def _list_events(
+        self,
+        thread_id: str,
+        run_id: str,
+        event_types: list[str] | None,
+        task_id: str | None,
+        limit: int,
+        after_seq: int | None,
+    ) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(
+            self._sync_list_events, thread_id, run_id, event_types, task_id, limit, after_seq
+        )
+
+    async def _count_messages(self, thread_id: str) -> int:
         return await asyncio.to_thread(self._sync_count_messages, thread_id)
 
-    async def delete_by_run(self, thread_id: str, run_id: str) -> int:
-        base.check_id("thread_id", thread_id)
-        base.check_id("run_id", run_id)
+    async def _delete_by_run(self, thread_id: str, run_id: str) -> int:
         return await asyncio.to_thread(self._sync_delete_by_run, thread_id, run_id)
 
-    async def delete_by_thread(self, thread_id: str) -> int:
-        base.check_id("thread_id", thread_id)
+    async def _delete_by_thread(self, thread_id: str) -> int:
         return await asyncio.to_thread(self._sync_delete_by_thread, thread_id)
 
 

@@ -1,6 +1,7 @@
 """``create_app(settings)``: the FastAPI app and its lifespan.
 
-The lifespan opens the run registry, builds the JSONL store and loads the
+The lifespan opens the run registry, opens the event store its URL names
+(``open_store``; JSONL in the data dir by default) and loads the
 skills once (to fail early on a broken setup and log what was found); routes
 then use them.
 
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from runlog import __version__
-from runlog.events import JsonlRunEventStore
+from runlog.events import RunEventStore, SqlRunEventStore, open_store
 from runlog.gateway.limits import BodyLimit, event_size
 from runlog.gateway.models import (
     AfterSeq,
@@ -87,13 +88,14 @@ def _validation_text(errors: Sequence[Any]) -> str:
 
 @dataclass
 class Components:
-    store: JsonlRunEventStore
+    store: RunEventStore
     registry: RunRegistry
     skills: LocalSkillStorage
 
 
 def _components(request: Request) -> Components:
-    return request.app.state.runlog
+    components: Components = request.app.state.runlog
+    return components
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -102,16 +104,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.resolved_events_url)  # touches nothing until first use
         registry = RunRegistry(settings.resolved_sqlite_url)
-        await registry.open()
         try:
-            skills = LocalSkillStorage(settings.resolved_skills_dir)
-            found = await skills.load_skills()
-            logger.info("runlog: %d skill(s) in %s", len(found), settings.resolved_skills_dir)
-            app.state.runlog = Components(JsonlRunEventStore(settings.events_dir), registry, skills)
-            yield
+            await registry.open()
+            try:
+                skills = LocalSkillStorage(settings.resolved_skills_dir)
+                found = await skills.load_skills()
+                logger.info("runlog: %d skill(s) in %s", len(found), settings.resolved_skills_dir)
+                app.state.runlog = Components(store, registry, skills)
+                yield
+            finally:
+                await registry.close()
         finally:
-            await registry.close()
+            if isinstance(store, SqlRunEventStore):
+                await store.close()
 
     app = FastAPI(
         title="runlog",

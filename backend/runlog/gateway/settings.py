@@ -21,6 +21,9 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     sqlite_url: str | None = None  # default: sqlite:///<data_dir>/runlog.db
     skills_dir: Path | None = None  # default: <data_dir>/skills
+    events_url: str | None = (
+        None  # default: the JSONL store in <data_dir>/events (see runlog.events.open_store)
+    )
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # an event's content + metadata as JSON; larger: 422
 
@@ -37,6 +40,7 @@ class Settings:
             "data_dir": Path(env.get("RUNLOG_DATA_DIR", DEFAULT_DATA_DIR)),
             "sqlite_url": env.get("RUNLOG_SQLITE_URL") or None,
             "skills_dir": Path(env["RUNLOG_SKILLS_DIR"]) if env.get("RUNLOG_SKILLS_DIR") else None,
+            "events_url": env.get("RUNLOG_EVENTS_URL") or None,
             "max_body_bytes": _positive(env, "RUNLOG_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             "max_event_bytes": _positive(env, "RUNLOG_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES),
         }
@@ -45,6 +49,7 @@ class Settings:
             data_dir=Path(values["data_dir"]),  # type: ignore[arg-type]
             sqlite_url=values["sqlite_url"],  # type: ignore[arg-type]
             skills_dir=None if values["skills_dir"] is None else Path(values["skills_dir"]),  # type: ignore[arg-type]
+            events_url=None if values["events_url"] is None else str(values["events_url"]),
             max_body_bytes=values["max_body_bytes"],  # type: ignore[arg-type]
             max_event_bytes=values["max_event_bytes"],  # type: ignore[arg-type]
         )
@@ -52,6 +57,10 @@ class Settings:
     @property
     def events_dir(self) -> Path:
         return self.data_dir / "events"
+
+    @property
+    def resolved_events_url(self) -> str:
+        return self.events_url or str(self.events_dir)
 
     @property
     def resolved_sqlite_url(self) -> str:

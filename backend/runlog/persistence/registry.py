@@ -39,7 +39,7 @@ class RunExistsError(ValueError):
 def _check_status(status: object) -> str:
     if status not in RUN_STATUSES:
         raise ValueError(f"status must be one of {list(RUN_STATUSES)}, got {status!r}")
-    return status  # type: ignore[return-value]
+    return status
 
 
 def _now() -> str:

@@ -1,0 +1,51 @@
+"""``open_store(url)``: one entry point from a configured URL to a run-event store.
+
+| URL | store |
+|---|---|
+| a plain path (``./data/events``, ``/var/lib/runlog/events``) or ``jsonl:///abs/dir`` | ``JsonlRunEventStore`` |
+| ``memory:`` | ``MemoryRunEventStore`` (tests, throwaway demos) |
+| ``sqlite+aiosqlite:///path.db``, ``postgresql+asyncpg://user@host/db`` | ``SqlRunEventStore`` |
+
+Opening is cheap and touches nothing: the JSONL store creates its folders on
+the first write, the SQL store connects on first use.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from runlog.events.base import RunEventStore
+from runlog.events.jsonl import JsonlRunEventStore
+from runlog.events.memory import MemoryRunEventStore
+from runlog.events.sql import DRIVERS, SqlRunEventStore
+
+# A scheme is letters, digits, '+', '-', '.' before ':'; a Windows drive
+# letter (C:\x) is one letter, so it reads as a path.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+def open_store(url: str | os.PathLike[str]) -> RunEventStore:
+    """The store a URL names; ValueError for a scheme no store serves."""
+    if isinstance(url, os.PathLike):
+        return JsonlRunEventStore(url)
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"an event store URL must be a non-empty string, got {url!r}")
+    if url == "memory:":
+        return MemoryRunEventStore()
+    match = _SCHEME.match(url)
+    if match is None:
+        return JsonlRunEventStore(url)
+    scheme = match.group(1).lower()
+    if scheme == "jsonl":
+        if not url.startswith("jsonl://") or len(url) == len("jsonl://"):
+            raise ValueError(
+                f"a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, got {url!r}"
+            )
+        return JsonlRunEventStore(url[len("jsonl://") :])
+    if scheme in DRIVERS:
+        return SqlRunEventStore(url)
+    raise ValueError(
+        f"unknown event store URL {url!r}: use a directory path, jsonl:///dir, memory:, "
+        "sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"
+    )
