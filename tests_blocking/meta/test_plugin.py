@@ -130,7 +130,72 @@ def test_swallowed_blocking_error_still_fails(project):
     )
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*GateBlockingError*os.stat from*"])
+    result.stdout.fnmatch_lines(
+        [
+            "E*tests_blocking.gate.SwallowedBlockingError: Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
+            "E*1 blocking call(s) caught before the test could see them:",
+            "E*os.stat from fakeapp*:4 in _sync_exists(): swallowed by scanned code at fakeapp*__init__.py:14 in swallowing()",
+        ]
+    )
+
+
+def test_an_error_the_test_expects_is_not_swallowed(project):
+    write(
+        project,
+        "tests_blocking/anchors/test_expect.py",
+        """
+        import pytest, fakeapp
+        from tests_blocking.gate import GateBlockingError
+        async def test_smoke(tmp_path):
+            with pytest.raises(GateBlockingError, match="os.stat from .*in _sync_exists"):
+                await fakeapp.blocking(tmp_path)
+        async def test_smoke_then_swallowed(tmp_path):
+            with pytest.raises(GateBlockingError):
+                await fakeapp.blocking(tmp_path)
+            assert await fakeapp.swallowing(tmp_path) is None
+        async def test_smoke_then_other_failure(tmp_path):
+            with pytest.raises(GateBlockingError):
+                await fakeapp.blocking(tmp_path)
+            assert 1 == 2, "the test's own failure"
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E*1 blocking call(s) caught before the test could see them:",
+            "E*os.stat from *:4 in _sync_exists(): swallowed by scanned code at *__init__.py:14 in swallowing()",
+            "E*1 more caught by the test itself on purpose (not counted):",
+            "E*os.stat from *:4 in _sync_exists(): caught at tests_blocking/anchors/test_expect.py:9 in test_smoke_then_swallowed()",
+        ]
+    )
+    result.stdout.fnmatch_lines(["E*AssertionError: the test's own failure"])
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_swallowed - *",
+            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_other_failure - *",
+        ]
+    )
+
+
+def test_an_error_a_library_catches_is_not_expected(project):
+    # asyncio runs loop callbacks in Handle._run, which catches what they raise
+    # and only logs it: the test never saw the blocking call.
+    write(
+        project,
+        "tests_blocking/anchors/test_lib.py",
+        """
+        import asyncio, fakeapp
+        async def test_library_swallows(tmp_path):
+            asyncio.get_running_loop().call_soon(fakeapp._sync_exists, tmp_path)
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E*os.stat from *:4 in _sync_exists(): caught inside a library at *asyncio*events.py:* in _run()"]
+    )
 
 
 def test_opt_out_needs_a_reason_and_is_listed(project):
