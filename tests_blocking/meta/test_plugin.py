@@ -173,7 +173,7 @@ def test_an_error_the_test_expects_is_not_swallowed(project):
     result.stdout.fnmatch_lines(
         [
             "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_swallowed - *",
-            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_other_failure - *",
+            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_other_failure*",
         ]
     )
 
