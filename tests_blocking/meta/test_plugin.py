@@ -7,13 +7,9 @@ Each runs a small project in a subprocess (pytester): a scanned package
 
 from __future__ import annotations
 
-import shutil
-import textwrap
-from pathlib import Path
-
 import pytest
 
-GATE_DIR = Path(__file__).resolve().parents[1]
+from tests_blocking.meta.projects import copy_gate, write
 
 FAKEAPP = """
 import asyncio, os
@@ -38,11 +34,7 @@ async def swallowing(path):
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(**{"fakeapp/__init__.py": FAKEAPP})
-    gate = pytester.path / "tests_blocking"
-    (gate / "anchors").mkdir(parents=True)
-    for name in ("__init__.py", "conftest.py", "gate.py", "rules.py"):
-        shutil.copy(GATE_DIR / name, gate / name)
-    (gate / "anchors" / "__init__.py").write_text("")
+    copy_gate(pytester.path / "tests_blocking")
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "__init__.py").write_text("")
     pytester.makeini(
@@ -66,11 +58,6 @@ def load_gate_by_path(project: pytest.Pytester) -> str:
         "gate = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(gate)\n"
     )
-
-
-def write(project: pytest.Pytester, relpath: str, body: str) -> None:
-    path = project.path / relpath
-    path.write_text(textwrap.dedent(body))
 
 
 def test_gate_fires_only_under_tests_blocking(project):
