@@ -101,6 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_opted_out] = []
     config.stash[_held] = contextlib.ExitStack()
     config.stash[_running] = _LeftRunning()
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistRelay(config.stash[_running]), "blocking-gate-xdist")
     if _armed(config):
         try:
             # Keep the checkers installed (inactive) for the session: arming each
@@ -382,9 +384,26 @@ def _end_process_at_shutdown(threads: list[threading.Thread], code: int) -> None
 _end_now: list[Callable[[], None]] = []
 
 
+class _XdistRelay:
+    """Under pytest-xdist: what a worker's tests left running reaches the controller's summary."""
+
+    def __init__(self, left: _LeftRunning) -> None:
+        self.left = left
+
+    def pytest_testnodedown(self, node, error) -> None:
+        lines = getattr(node, "workeroutput", {}).get(_WORKER_OUTPUT_KEY, [])
+        self.left.report.extend(f"[{node.gateway.id}] {line}" for line in lines)
+
+
+_WORKER_OUTPUT_KEY = "blocking_gate_left_running"
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     left = session.config.stash[_running]
     left.settle()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: its summary is the controller's
+        workeroutput[_WORKER_OUTPUT_KEY] = list(left.report)
     if not left.report:
         return
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):

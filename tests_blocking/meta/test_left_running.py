@@ -160,3 +160,31 @@ def test_a_child_process_left_running_is_ended_and_named(project):
     )
     result.stdout.no_fnmatch_line("interpreter shutdown would wait*")
     assert seconds < BOUND_SECONDS
+
+
+def test_under_xdist_the_controller_names_what_a_worker_left(project):
+    write(
+        project,
+        "tests_blocking/anchors/test_leak.py",
+        """
+        import leaky
+
+        async def test_close_aborted():
+            conn = await leaky.connect()
+            await conn.close()
+
+        def test_other():
+            pass
+        """,
+    )
+    result, seconds = run_bounded(project, "-n", "2")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= blocking gate: left running at the end of the session =*",
+            "?gw?? thread 'leaky-worker' (non-daemon), started by "
+            "tests_blocking/anchors/test_leak.py::test_close_aborted: still running",
+        ]
+    )
+    assert seconds < BOUND_SECONDS
