@@ -7,8 +7,10 @@ Each runs a small project in a subprocess (pytester): a scanned package
 
 from __future__ import annotations
 
+import blockbuster
 import pytest
 
+from tests_blocking import gate, rules
 from tests_blocking.meta.projects import copy_gate, write
 
 FAKEAPP = """
@@ -234,14 +236,61 @@ def test_no_anchor_selected_is_an_error(project):
     result.assert_outcomes(passed=2)
 
 
-def test_header_states_what_is_armed(project):
+def counts_from_the_tables() -> dict[str, int]:
+    """What the full gate must hold here, counted from the rule tables, not from the gate's own plan."""
+    applicable = [rule for rule in rules.RULES if rule.applies()]
+    audits = sum(isinstance(rule, rules.Audit) for rule in applicable)
+    defaults = list(blockbuster.BlockBuster().functions.values())
+    present = sum(function.original_func is not None for function in defaults)
+    return {
+        "blockbuster": present,
+        "project_patches": len(applicable) - audits,
+        "project_audit": audits,
+        "not_applicable": len(rules.RULES) - len(applicable) + len(defaults) - present,
+    }
+
+
+def test_header_states_exactly_what_is_armed(project):
     write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    n = counts_from_the_tables()
+    assert n["blockbuster"] > 50 and n["project_patches"] > 50 and n["project_audit"] > 20, n
     result.stdout.fnmatch_lines(
-        ["blocking gate: scanning fakeapp; rules armed: * blockbuster defaults + * project rules (*)"]
+        [
+            f"blocking gate: scanning fakeapp; rules armed: {n['blockbuster']} blockbuster defaults + "
+            f"{n['project_patches'] + n['project_audit']} project rules ({n['project_patches']} patches, "
+            f"{n['project_audit']} audit events; {n['not_applicable']} not applicable on this Python)"
+        ]
     )
+    result.stdout.no_fnmatch_line("*meta-tests only*")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate=off")
     result.stdout.fnmatch_lines(["blocking gate: DISARMED*"])
+
+
+def test_armed_counts_are_read_from_the_live_gate():
+    module = "tests_blocking.meta.projects"
+    with gate.armed_gate(module, rules=[], blockbuster_defaults=False) as nothing:
+        assert nothing.armed_counts() == {
+            "blockbuster": 0,
+            "project_patches": 0,
+            "project_audit": 0,
+            "not_applicable": 0,
+        }
+    one_patch = next(rule for rule in rules.RULES if isinstance(rule, rules.Patch) and rule.applies())
+    one_audit = next(rule for rule in rules.RULES if isinstance(rule, rules.Audit) and rule.applies())
+    with gate.armed_gate(module, rules=[one_patch, one_audit], blockbuster_defaults=False) as two:
+        assert two.armed_counts() == {
+            "blockbuster": 0,
+            "project_patches": 1,
+            "project_audit": 1,
+            "not_applicable": 0,
+        }
+    with gate.strict_gate(module) as full:
+        assert full.armed_counts() == counts_from_the_tables()
+    assert full.armed_counts() == {
+        **dict.fromkeys(("blockbuster", "project_patches", "project_audit"), 0),
+        "not_applicable": counts_from_the_tables()["not_applicable"],
+    }
 
 
 def test_gate_imports_from_its_file_path_alone(project):
