@@ -236,6 +236,36 @@ def test_no_anchor_selected_is_an_error(project):
     result.assert_outcomes(passed=2)
 
 
+def test_a_rule_maintainer_runs_meta_tests_alone(project):
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    write(project, "tests_blocking/meta/__init__.py", "")
+    write(
+        project,
+        "tests_blocking/meta/test_rules.py",
+        """
+        import pytest
+        @pytest.mark.parametrize("rule", ["os.fsync", "time.sleep"])
+        def test_rule_fires(rule):
+            pass
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests_blocking/meta", "-k", "fsync")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "blocking gate: scanning fakeapp; rules armed: *",
+            "blocking gate: meta-tests only (tests_blocking/meta): the gate's own tests; "
+            "the backend is not exercised by this run",
+        ]
+    )
+    result.stdout.fnmatch_lines(["meta-tests only: the backend was not exercised by this run"])
+    # The same selection from the whole gate is a gate run that runs no anchor.
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests_blocking", "-k", "fsync")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*selected no anchor*python -m pytest tests_blocking/meta -k NAME*"])
+
+
 def counts_from_the_tables() -> dict[str, int]:
     """What the full gate must hold here, counted from the rule tables, not from the gate's own plan."""
     applicable = [rule for rule in rules.RULES if rule.applies()]
