@@ -41,7 +41,8 @@ from pathlib import Path
 
 import pytest
 
-from tests_blocking.gate import (
+# Relative: the folder can be copied into another project under any name.
+from .gate import (
     ArmedGate,
     GateBlockingError,
     GateSetupError,
