@@ -7,6 +7,8 @@ Each runs a small project in a subprocess (pytester): a scanned package
 
 from __future__ import annotations
 
+import ast
+
 import blockbuster
 import pytest
 
@@ -413,3 +415,31 @@ asyncio.run(main())
     result = project.run(__import__("sys").executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["caught os.stat"])
+
+
+def test_conftest_hooks_appear_in_the_order_pytest_calls_them(project):
+    source = (project.path / "tests_blocking" / "conftest.py").read_text()
+    hooks = [
+        node.name
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("pytest_")
+    ]
+    recorder = "\n".join(
+        [
+            "import pytest",
+            "SEEN = []",
+            *(
+                f"@pytest.hookimpl(tryfirst=True)\ndef {name}():\n    SEEN.append({name!r}) if {name!r} not in SEEN else None"
+                for name in hooks
+                if name != "pytest_unconfigure"
+            ),
+            "def pytest_unconfigure():",
+            "    SEEN.append('pytest_unconfigure')",
+            "    open('seen.txt', 'w').write(' '.join(SEEN))",
+        ]
+    )
+    write(project, "hook_recorder.py", recorder)
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "hook_recorder")
+    result.assert_outcomes(passed=1)
+    assert (project.path / "seen.txt").read_text().split() == hooks
