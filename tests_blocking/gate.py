@@ -551,12 +551,14 @@ def _holding(patches: Iterable[_RuleSpec]) -> Iterator[None]:
 
 @contextmanager
 def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True) -> Iterator[None]:
-    """Keep the checkers installed, inactive, for a whole session.
+    """Keep the checkers installed, inactive, for a whole session; arms nothing by itself.
 
-    Arming then costs a few dictionary updates instead of patching and
-    restoring a hundred callables: the conftest holds this from configure to
-    unconfigure. Outside any armed gate an installed checker only tests an
-    empty list before calling the original.
+    A gate armed inside (``strict_gate``, ``armed_gate``) then finds its
+    checkers in place and only registers itself as listening: a few
+    dictionary updates instead of patching and restoring a hundred callables.
+    The conftest holds this from configure to unconfigure. Outside any armed
+    gate an installed checker only tests an empty list before calling the
+    original.
     """
     with _holding(_plan(tuple(rules), blockbuster_defaults).patches):
         yield
@@ -566,7 +568,8 @@ def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True
 def strict_gate(scanned_modules: Sequence[str] | str | None = None) -> Iterator[ArmedGate]:
     """Arm blockbuster's defaults and every project rule, scoped to ``scanned_modules``.
 
-    ``scanned_modules`` defaults to ``("runlog",)``. Yields the armed detector.
+    ``scanned_modules`` defaults to ``("runlog",)``. Yields the armed detector
+    (an ``ArmedGate``). It is ``armed_gate`` with the full rule set.
     """
     with armed_gate(scanned_modules, rules=RULES, blockbuster_defaults=True) as gate:
         yield gate
@@ -579,7 +582,12 @@ def armed_gate(
     rules: Iterable[Any],
     blockbuster_defaults: bool,
 ) -> Iterator[ArmedGate]:
-    """Arm a chosen set of rules. ``strict_gate`` arms them all; meta-tests arm one at a time."""
+    """Arm a chosen set of rules, scoped to ``scanned_modules``; yields the ``ArmedGate``.
+
+    ``strict_gate`` is this with every rule; the meta-tests arm one rule at a
+    time. Checkers not yet installed (no ``installed()`` held) are installed
+    on entry and removed on exit, reference-counted so that gates nest.
+    """
     if scanned_modules is None:
         modules = DEFAULT_SCANNED_MODULES
     elif isinstance(scanned_modules, str):
