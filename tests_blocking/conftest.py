@@ -130,7 +130,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
     if _meta_only(config):
         lines.append(
-            "blocking gate: meta-tests only (tests_blocking/meta): the gate's own tests; "
+            f"blocking gate: meta-tests only ({GATE_DIR.name}/meta): the gate's own tests; "
             "the backend is not exercised by this run"
         )
     return lines
@@ -176,7 +176,7 @@ def pytest_collection_modifyitems(
         raise pytest.UsageError(
             "the blocking gate selected no anchor under tests_blocking/anchors/: "
             "a gate that runs no anchor proves nothing "
-            "(to run only meta-tests, name them: python -m pytest tests_blocking/meta -k NAME)"
+            f"(to run only meta-tests, name them: python -m pytest {GATE_DIR.name}/meta -k NAME)"
         )
 
 
