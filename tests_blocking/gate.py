@@ -10,8 +10,20 @@ message names the primitive and the first scanned frame (file:line in
 function). Every patch is undone on exit, also when the body raises or is
 interrupted; the audit hook (which Python cannot remove) goes inert.
 
-Arming per test is cheap: ``installed()`` keeps the checkers in place for a
-session, inactive, and a gate then only registers itself as listening.
+Three names, one mechanism, from the outside in:
+
+* ``strict_gate(scanned_modules=None)`` is the contract: every rule (the
+  blockbuster defaults and the whole project table), scoped to the scanned
+  modules. The conftest arms it around each gate test; other projects use it.
+* ``armed_gate(scanned_modules, rules=..., blockbuster_defaults=...)`` is what
+  ``strict_gate`` calls, with a chosen subset of rules: the meta-tests arm one
+  rule at a time with it. Both yield an ``ArmedGate``, the detector that is
+  listening and what it has seen (``hits``).
+* ``installed()`` arms nothing: it keeps the checkers patched in, inert, for as
+  long as it is held, so that arming a gate per test phase is a few dictionary
+  updates instead of a hundred patches. A checker that no armed gate listens
+  to calls straight through. Without it, each gate installs its checkers on
+  entry and removes them on exit (reference-counted, so gates nest).
 
 Why not ``blockbuster.BlockBuster`` itself: its wrapper raises a bare
 ``BlockingError("Blocking call to X")`` without the frame that made the call,
@@ -32,6 +44,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import sysconfig
 import threading
 from asyncio import events as _asyncio_events
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -74,19 +87,44 @@ _get_running_loop = _asyncio_events._get_running_loop
 class GateBlockingError(blockbuster.BlockingError):
     """A blocking call made on the event loop by scanned code."""
 
-    def __init__(self, primitive: str, filename: str, lineno: int, function: str) -> None:
+    def __init__(self, primitive: str, filename: str, lineno: int, function: str, detail: str = "") -> None:
         self.primitive = primitive
         self.filename = filename
         self.lineno = lineno
         self.function = function
-        super().__init__(f"{primitive} from {self.where}; offload it with asyncio.to_thread")
+        self.detail = detail
+        message = f"{primitive} from {self.where}; offload it with asyncio.to_thread"
+        super().__init__(f"{message}\n{detail}" if detail else message)
 
     @property
     def where(self) -> str:
         return f"{self.filename}:{self.lineno} in {self.function}()"
 
     def __reduce__(self) -> tuple[Any, ...]:  # survive pickling (pytest-xdist)
-        return (type(self), (self.primitive, self.filename, self.lineno, self.function))
+        return (type(self), (self.primitive, self.filename, self.lineno, self.function, self.detail))
+
+
+class SwallowedBlockingError(GateBlockingError):
+    """The gate raised, code other than the test caught the error, and the test carried on.
+
+    The blocking call happened all the same; ``detail`` says which code caught
+    each error (and, apart, the errors the test itself caught on purpose).
+    """
+
+
+@dataclass(frozen=True)
+class Catch:
+    """Where a raised ``GateBlockingError`` stopped: the frame that handled it.
+
+    Read from the error's own traceback, whose outermost entry is the frame
+    whose ``except`` (or ``with`` block, as in ``pytest.raises``) caught it.
+    ``kind`` is ``"scanned"`` (backend code swallowed it), ``"library"`` (the
+    standard library or an installed package did) or ``"test"`` (anything
+    else: the test, its fixtures, its helpers). Only ``"test"`` is expected.
+    """
+
+    kind: str
+    where: str
 
 
 class GateSetupError(RuntimeError):
@@ -134,6 +172,39 @@ class ArmedGate:
             frame = frame.f_back
         return None
 
+    def caught(self, hit: GateBlockingError) -> Catch:
+        """Which code caught ``hit``: see ``Catch``. An error with no traceback counts as swallowed."""
+        tb = hit.__traceback__
+        if tb is None:
+            return Catch("scanned", "an unknown frame (the error carries no traceback)")
+        code = tb.tb_frame.f_code
+        where = f"{_display(code.co_filename)}:{tb.tb_lineno} in {code.co_name}()"
+        if code.co_filename.startswith(self.scanned_paths):
+            return Catch("scanned", where)
+        if code.co_filename.startswith(_library_prefixes()) or code.co_filename.startswith("<"):
+            return Catch("library", where)
+        return Catch("test", where)
+
+    def armed_counts(self) -> dict[str, int]:
+        """What this gate holds right now, counted from the live state, not from the rule table.
+
+        ``blockbuster`` and ``project_patches``: installed checkers this gate
+        listens to; ``project_audit``: audit rules registered for this gate;
+        ``not_applicable``: rules skipped on this interpreter. The first three
+        are zero unless the gate is armed.
+        """
+        counts = {"blockbuster": 0, "project_patches": 0, "project_audit": 0}
+        if not any(gate is self for gate in _active):
+            return {**counts, "not_applicable": len(self.not_applicable)}
+        with _patch_lock:
+            for key in self.rule_keys:
+                if key in _patches:
+                    counts["blockbuster" if key.startswith("blockbuster:") else "project_patches"] += 1
+        counts["project_audit"] = sum(
+            1 for entries in _audit_rules.values() for _, gate, _ in entries if gate is self
+        )
+        return {**counts, "not_applicable": len(self.not_applicable)}
+
     def check(self, primitive: str, frame: FrameType | None, exempt: ExemptionTable) -> None:
         culprit = self.blame(frame, exempt)
         if culprit is not None:
@@ -156,11 +227,22 @@ def _tooling_prefixes() -> tuple[str, ...]:
 _TOOLING_PREFIXES = _tooling_prefixes()
 
 
+@functools.cache
+def _library_prefixes() -> tuple[str, ...]:
+    # The standard library and installed packages: code the test did not write.
+    paths = sysconfig.get_paths()
+    roots = {paths[name] for name in ("stdlib", "platstdlib", "purelib", "platlib") if name in paths}
+    found = {os.path.join(spelling, "") for root in roots for spelling in (root, os.path.realpath(root))}
+    return tuple(sorted(found))
+
+
 def _display(filename: str) -> str:
+    """Relative to the working directory when the file is under it, else as it is."""
     try:
-        return os.path.relpath(filename)
+        relative = os.path.relpath(filename)
     except ValueError:  # another drive on Windows
         return filename
+    return filename if relative.startswith(os.pardir) else relative
 
 
 # -- the per-thread switch shared by every checker ---------------------------
@@ -357,15 +439,10 @@ def _resolve_paths(modules: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(paths))
 
 
-def rule_counts() -> dict[str, int]:
-    """How many rules ``strict_gate`` arms on this interpreter: blockbuster defaults, project patches, audit events."""
-    plan = _plan(tuple(RULES), True)
-    return {
-        "blockbuster": len(plan.blockbuster_rules),
-        "project_patches": len(plan.project_rules) - len(plan.audits),
-        "project_audit": len(plan.audits),
-        "not_applicable": len(RULES) - len(plan.project_rules),
-    }
+def rule_counts(scanned_modules: Sequence[str] | str | None = None) -> dict[str, int]:
+    """What ``strict_gate`` holds once armed on this interpreter (see ``ArmedGate.armed_counts``)."""
+    with strict_gate(scanned_modules) as gate:
+        return gate.armed_counts()
 
 
 @dataclass(frozen=True)
@@ -474,12 +551,14 @@ def _holding(patches: Iterable[_RuleSpec]) -> Iterator[None]:
 
 @contextmanager
 def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True) -> Iterator[None]:
-    """Keep the checkers installed, inactive, for a whole session.
+    """Keep the checkers installed, inactive, for a whole session; arms nothing by itself.
 
-    Arming then costs a few dictionary updates instead of patching and
-    restoring a hundred callables: the conftest holds this from configure to
-    unconfigure. Outside any armed gate an installed checker only tests an
-    empty list before calling the original.
+    A gate armed inside (``strict_gate``, ``armed_gate``) then finds its
+    checkers in place and only registers itself as listening: a few
+    dictionary updates instead of patching and restoring a hundred callables.
+    The conftest holds this from configure to unconfigure. Outside any armed
+    gate an installed checker only tests an empty list before calling the
+    original.
     """
     with _holding(_plan(tuple(rules), blockbuster_defaults).patches):
         yield
@@ -489,7 +568,8 @@ def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True
 def strict_gate(scanned_modules: Sequence[str] | str | None = None) -> Iterator[ArmedGate]:
     """Arm blockbuster's defaults and every project rule, scoped to ``scanned_modules``.
 
-    ``scanned_modules`` defaults to ``("runlog",)``. Yields the armed detector.
+    ``scanned_modules`` defaults to ``("runlog",)``. Yields the armed detector
+    (an ``ArmedGate``). It is ``armed_gate`` with the full rule set.
     """
     with armed_gate(scanned_modules, rules=RULES, blockbuster_defaults=True) as gate:
         yield gate
@@ -502,7 +582,12 @@ def armed_gate(
     rules: Iterable[Any],
     blockbuster_defaults: bool,
 ) -> Iterator[ArmedGate]:
-    """Arm a chosen set of rules. ``strict_gate`` arms them all; meta-tests arm one at a time."""
+    """Arm a chosen set of rules, scoped to ``scanned_modules``; yields the ``ArmedGate``.
+
+    ``strict_gate`` is this with every rule; the meta-tests arm one rule at a
+    time. Checkers not yet installed (no ``installed()`` held) are installed
+    on entry and removed on exit, reference-counted so that gates nest.
+    """
     if scanned_modules is None:
         modules = DEFAULT_SCANNED_MODULES
     elif isinstance(scanned_modules, str):

@@ -100,3 +100,29 @@ async def test_bad_input_is_422(client):
     )
     assert r.status_code == 422 and "content" in r.json()["detail"]
     assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}
+
+
+async def test_limits_refuse_on_the_loop_without_blocking(tmp_path):
+    """413 for a body over the limit (declared and chunked), 422 for an event over its limit."""
+    app = create_app(Settings(data_dir=tmp_path / "data", max_body_bytes=1000, max_event_bytes=200))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            r = await client.post(
+                "/threads/t1/runs/r1/events", json={"event_type": "u", "category": "m", "content": "x" * 2000}
+            )
+            assert (r.status_code, r.json()) == (413, {"detail": "request body larger than 1000 bytes"})
+
+            async def chunks():
+                for _ in range(20):
+                    yield b"y" * 100
+
+            r = await client.post(
+                "/events/batch", content=chunks(), headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 413
+            r = await client.post(
+                "/threads/t1/runs/r1/events", json={"event_type": "u", "category": "m", "content": "z" * 300}
+            )
+            assert r.status_code == 422 and "the limit is 200" in r.json()["detail"]
+            assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}

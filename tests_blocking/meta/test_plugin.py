@@ -7,13 +7,13 @@ Each runs a small project in a subprocess (pytester): a scanned package
 
 from __future__ import annotations
 
-import shutil
-import textwrap
-from pathlib import Path
+import ast
 
+import blockbuster
 import pytest
 
-GATE_DIR = Path(__file__).resolve().parents[1]
+from tests_blocking import gate, rules
+from tests_blocking.meta.projects import copy_gate, write
 
 FAKEAPP = """
 import asyncio, os
@@ -38,11 +38,7 @@ async def swallowing(path):
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(**{"fakeapp/__init__.py": FAKEAPP})
-    gate = pytester.path / "tests_blocking"
-    (gate / "anchors").mkdir(parents=True)
-    for name in ("__init__.py", "conftest.py", "gate.py", "rules.py"):
-        shutil.copy(GATE_DIR / name, gate / name)
-    (gate / "anchors" / "__init__.py").write_text("")
+    copy_gate(pytester.path / "tests_blocking")
     (pytester.path / "tests").mkdir()
     (pytester.path / "tests" / "__init__.py").write_text("")
     pytester.makeini(
@@ -66,11 +62,6 @@ def load_gate_by_path(project: pytest.Pytester) -> str:
         "gate = importlib.util.module_from_spec(spec)\n"
         "spec.loader.exec_module(gate)\n"
     )
-
-
-def write(project: pytest.Pytester, relpath: str, body: str) -> None:
-    path = project.path / relpath
-    path.write_text(textwrap.dedent(body))
 
 
 def test_gate_fires_only_under_tests_blocking(project):
@@ -130,7 +121,72 @@ def test_swallowed_blocking_error_still_fails(project):
     )
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*GateBlockingError*os.stat from*"])
+    result.stdout.fnmatch_lines(
+        [
+            "E*tests_blocking.gate.SwallowedBlockingError: Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
+            "E*1 blocking call(s) caught before the test could see them:",
+            "E*os.stat from fakeapp*:4 in _sync_exists(): swallowed by scanned code at fakeapp*__init__.py:14 in swallowing()",
+        ]
+    )
+
+
+def test_an_error_the_test_expects_is_not_swallowed(project):
+    write(
+        project,
+        "tests_blocking/anchors/test_expect.py",
+        """
+        import pytest, fakeapp
+        from tests_blocking.gate import GateBlockingError
+        async def test_smoke(tmp_path):
+            with pytest.raises(GateBlockingError, match="os.stat from .*in _sync_exists"):
+                await fakeapp.blocking(tmp_path)
+        async def test_smoke_then_swallowed(tmp_path):
+            with pytest.raises(GateBlockingError):
+                await fakeapp.blocking(tmp_path)
+            assert await fakeapp.swallowing(tmp_path) is None
+        async def test_smoke_then_other_failure(tmp_path):
+            with pytest.raises(GateBlockingError):
+                await fakeapp.blocking(tmp_path)
+            assert 1 == 2, "the test's own failure"
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E*1 blocking call(s) caught before the test could see them:",
+            "E*os.stat from *:4 in _sync_exists(): swallowed by scanned code at *__init__.py:14 in swallowing()",
+            "E*1 more caught by the test itself on purpose (not counted):",
+            "E*os.stat from *:4 in _sync_exists(): caught at tests_blocking/anchors/test_expect.py:9 in test_smoke_then_swallowed()",
+        ]
+    )
+    result.stdout.fnmatch_lines(["E*AssertionError: the test's own failure"])
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_swallowed - *",
+            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_other_failure*",
+        ]
+    )
+
+
+def test_an_error_a_library_catches_is_not_expected(project):
+    # asyncio runs loop callbacks in Handle._run, which catches what they raise
+    # and only logs it: the test never saw the blocking call.
+    write(
+        project,
+        "tests_blocking/anchors/test_lib.py",
+        """
+        import asyncio, fakeapp
+        async def test_library_swallows(tmp_path):
+            asyncio.get_running_loop().call_soon(fakeapp._sync_exists, tmp_path)
+            await asyncio.sleep(0.01)
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["E*os.stat from *:4 in _sync_exists(): caught inside a library at *asyncio*events.py:* in _run()"]
+    )
 
 
 def test_opt_out_needs_a_reason_and_is_listed(project):
@@ -182,14 +238,91 @@ def test_no_anchor_selected_is_an_error(project):
     result.assert_outcomes(passed=2)
 
 
-def test_header_states_what_is_armed(project):
+def test_a_rule_maintainer_runs_meta_tests_alone(project):
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    write(project, "tests_blocking/meta/__init__.py", "")
+    write(
+        project,
+        "tests_blocking/meta/test_rules.py",
+        """
+        import pytest
+        @pytest.mark.parametrize("rule", ["os.fsync", "time.sleep"])
+        def test_rule_fires(rule):
+            pass
+        """,
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests_blocking/meta", "-k", "fsync")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "blocking gate: scanning fakeapp; rules armed: *",
+            "blocking gate: meta-tests only (tests_blocking/meta): the gate's own tests; "
+            "the backend is not exercised by this run",
+        ]
+    )
+    result.stdout.fnmatch_lines(["meta-tests only: the backend was not exercised by this run"])
+    # The same selection from the whole gate is a gate run that runs no anchor.
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests_blocking", "-k", "fsync")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*selected no anchor*python -m pytest tests_blocking/meta -k NAME*"])
+
+
+def counts_from_the_tables() -> dict[str, int]:
+    """What the full gate must hold here, counted from the rule tables, not from the gate's own plan."""
+    applicable = [rule for rule in rules.RULES if rule.applies()]
+    audits = sum(isinstance(rule, rules.Audit) for rule in applicable)
+    defaults = list(blockbuster.BlockBuster().functions.values())
+    present = sum(function.original_func is not None for function in defaults)
+    return {
+        "blockbuster": present,
+        "project_patches": len(applicable) - audits,
+        "project_audit": audits,
+        "not_applicable": len(rules.RULES) - len(applicable) + len(defaults) - present,
+    }
+
+
+def test_header_states_exactly_what_is_armed(project):
     write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    n = counts_from_the_tables()
+    assert n["blockbuster"] > 50 and n["project_patches"] > 50 and n["project_audit"] > 20, n
     result.stdout.fnmatch_lines(
-        ["blocking gate: scanning fakeapp; rules armed: * blockbuster defaults + * project rules (*)"]
+        [
+            f"blocking gate: scanning fakeapp; rules armed: {n['blockbuster']} blockbuster defaults + "
+            f"{n['project_patches'] + n['project_audit']} project rules ({n['project_patches']} patches, "
+            f"{n['project_audit']} audit events; {n['not_applicable']} not applicable on this Python)"
+        ]
     )
+    result.stdout.no_fnmatch_line("*meta-tests only*")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate=off")
     result.stdout.fnmatch_lines(["blocking gate: DISARMED*"])
+
+
+def test_armed_counts_are_read_from_the_live_gate():
+    module = "tests_blocking.meta.projects"
+    with gate.armed_gate(module, rules=[], blockbuster_defaults=False) as nothing:
+        assert nothing.armed_counts() == {
+            "blockbuster": 0,
+            "project_patches": 0,
+            "project_audit": 0,
+            "not_applicable": 0,
+        }
+    one_patch = next(rule for rule in rules.RULES if isinstance(rule, rules.Patch) and rule.applies())
+    one_audit = next(rule for rule in rules.RULES if isinstance(rule, rules.Audit) and rule.applies())
+    with gate.armed_gate(module, rules=[one_patch, one_audit], blockbuster_defaults=False) as two:
+        assert two.armed_counts() == {
+            "blockbuster": 0,
+            "project_patches": 1,
+            "project_audit": 1,
+            "not_applicable": 0,
+        }
+    with gate.strict_gate(module) as full:
+        assert full.armed_counts() == counts_from_the_tables()
+    assert full.armed_counts() == {
+        **dict.fromkeys(("blockbuster", "project_patches", "project_audit"), 0),
+        "not_applicable": counts_from_the_tables()["not_applicable"],
+    }
 
 
 def test_gate_imports_from_its_file_path_alone(project):
@@ -282,3 +415,31 @@ asyncio.run(main())
     result = project.run(__import__("sys").executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["caught os.stat"])
+
+
+def test_conftest_hooks_appear_in_the_order_pytest_calls_them(project):
+    source = (project.path / "tests_blocking" / "conftest.py").read_text()
+    hooks = [
+        node.name
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("pytest_")
+    ]
+    recorder = "\n".join(
+        [
+            "import pytest",
+            "SEEN = []",
+            *(
+                f"@pytest.hookimpl(tryfirst=True)\ndef {name}():\n    SEEN.append({name!r}) if {name!r} not in SEEN else None"
+                for name in hooks
+                if name != "pytest_unconfigure"
+            ),
+            "def pytest_unconfigure():",
+            "    SEEN.append('pytest_unconfigure')",
+            "    open('seen.txt', 'w').write(' '.join(SEEN))",
+        ]
+    )
+    write(project, "hook_recorder.py", recorder)
+    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "hook_recorder")
+    result.assert_outcomes(passed=1)
+    assert (project.path / "seen.txt").read_text().split() == hooks
