@@ -47,7 +47,6 @@ outside the standard library, so ``gate.py`` can load it from its file path.
 Adding a rule: see "Maintaining the gate" in README.md.
 """
 
-
 import _socket
 import concurrent.futures
 import glob
@@ -326,6 +325,17 @@ def _lockf_nonblocking(args: tuple[Any, ...]) -> bool:
     return args[1] == fcntl.LOCK_UN or bool(args[1] & fcntl.LOCK_NB)
 
 
+def _fcntl_nonblocking(args: tuple[Any, ...]) -> bool:
+    import fcntl
+
+    waits = {getattr(fcntl, name) for name in ("F_SETLKW", "F_OFD_SETLKW") if hasattr(fcntl, name)}
+    return args[1] not in waits
+
+
+def _not_following_a_link(entry: Any, *, follow_symlinks: bool = True) -> bool:
+    return not follow_symlinks or not entry.is_symlink()
+
+
 def _os_lockf_nonblocking(args: tuple[Any, ...]) -> bool:
     return args[1] != os.F_LOCK  # F_TLOCK fails at once, F_ULOCK and F_TEST never wait
 
@@ -441,6 +451,12 @@ def _dir_entry(scene: Scene) -> None:
         scene.extra["entry"] = next(e for e in entries if e.name == scene.file.name)
 
 
+def _symlink_entry(scene: Scene) -> None:
+    _symlink(scene)
+    with os.scandir(scene.tmp) as entries:
+        scene.extra["entry"] = next(e for e in entries if e.name == scene.extra["link"].name)
+
+
 def _alive_thread(scene: Scene) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, daemon=True)
@@ -484,6 +500,14 @@ def _listener_and_nonblocking_socket(scene: Scene) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setblocking(False)
     scene.keep("sock", sock, sock.close)
+
+
+def _socket_pair(scene: Scene, blocking: bool) -> None:
+    mine, theirs = socket.socketpair()
+    theirs.sendall(b"ready")
+    mine.setblocking(blocking)
+    scene.keep("mine", mine, mine.close)
+    scene.keep("theirs", theirs, theirs.close)
 
 
 def _sqlite(scene: Scene) -> None:
@@ -731,6 +755,10 @@ def _io_patches(
         def call(scene: Scene, method: str = method) -> Any:
             return getattr(scene.extra["f"], method)(*arguments.get(method, ()))
 
+        def call_null(scene: Scene, call: Callable[[Scene], Any] = call) -> Any:
+            # The null device refuses a truncate (EINVAL) after the call got through.
+            return _ignore_os_error(lambda: call(scene))
+
         call.__name__ = f"{owner}_{method}"
         rules.append(
             Patch(
@@ -739,7 +767,7 @@ def _io_patches(
                 reason,
                 fires=Probe(call, _opener(mode, buffering)),
                 nonblocking_if=_not_a_disk_file,
-                passes=Probe(call, _opener(mode, buffering, devnull=True)),
+                passes=Probe(call_null, _opener(mode, buffering, devnull=True)),
             )
         )
     return rules
@@ -783,6 +811,9 @@ RULES: tuple[Patch | Audit, ...] = (
         "unbuffered file IO (buffering=0) is a raw syscall on a disk file",
         "r+b",
         buffering=0,
+    ),
+    *_io_patches(
+        "FileIO", ("truncate",), "changes the file's size on disk (ftruncate, no audit event)", "r+b", 0
     ),
     *_io_patches(
         "BufferedReader",
@@ -934,6 +965,22 @@ RULES: tuple[Patch | Audit, ...] = (
         "os.DirEntry.stat",
         "stats the entry on disk the first time (the listing holds only its name and type)",
         fires=Probe(lambda s: s.extra["entry"].stat(), _dir_entry),
+        classifies=("posix.DirEntry.stat",),  # one C type, two names
+    ),
+    *(
+        Patch(
+            "metadata",
+            f"os.DirEntry.{method}",
+            "follows a symbolic link with a stat on disk (other entries answer from the listing)",
+            fires=Probe(call, _symlink_entry),
+            nonblocking_if=_not_following_a_link,
+            passes=Probe(call, _dir_entry),
+            classifies=(f"posix.DirEntry.{method}",),
+        )
+        for method, call in (
+            ("is_dir", lambda s: s.extra["entry"].is_dir()),
+            ("is_file", lambda s: s.extra["entry"].is_file()),
+        )
     ),
     _path_patch("metadata", "stat", _PATHLIB_STAT, lambda s: s.file.stat()),
     _path_patch("metadata", "lstat", _PATHLIB_STAT, lambda s: s.file.lstat()),
@@ -1030,6 +1077,13 @@ RULES: tuple[Patch | Audit, ...] = (
         "creates a symbolic link on disk",
         fires=Probe(lambda s: os.symlink(s.file, s.fresh("sym"))),
         raised_by=("os.symlink", "posix.symlink"),
+    ),
+    *_os_patches(
+        "directories",
+        "chroot",
+        "looks the new root directory up on disk",
+        lambda s: (s.tmp / "missing",),  # never a real chroot: the test process keeps its root
+        run=_ignore_os_error,
     ),
     *_os_patches("directories", "mkfifo", _DIR_CHANGE, lambda s: (s.fresh("fifo"),)),
     *_os_patches("directories", "mknod", _DIR_CHANGE, lambda s: (s.fresh("node"), 0o600)),
@@ -1380,6 +1434,29 @@ RULES: tuple[Patch | Audit, ...] = (
         ),
         raised_by=("socket.socket.connect", "socket.socket.connect_ex", "socket.create_connection"),
     ),
+    Audit(
+        "network",
+        "socket.sendmsg",
+        "sendmsg on a blocking socket waits while the peer's buffer is full",
+        fires=Probe(lambda s: s.extra["mine"].sendmsg([b"x"]), lambda s: _socket_pair(s, blocking=True)),
+        nonblocking_if=_socket_nonblocking,
+        passes=Probe(lambda s: s.extra["mine"].sendmsg([b"x"]), lambda s: _socket_pair(s, blocking=False)),
+        raised_by=("socket.socket.sendmsg", "socket.socket.sendmsg_afalg", "socket.send_fds"),
+        platform_has_it=hasattr(socket.socket, "sendmsg"),
+    ),
+    Patch(
+        "network",
+        "socket.socket.recvmsg_into",
+        "waits for the peer to send",
+        fires=Probe(
+            lambda s: s.extra["mine"].recvmsg_into([bytearray(8)]), lambda s: _socket_pair(s, blocking=True)
+        ),
+        nonblocking_if=_sock_method_nonblocking,
+        passes=Probe(
+            lambda s: s.extra["mine"].recvmsg_into([bytearray(8)]), lambda s: _socket_pair(s, blocking=False)
+        ),
+        platform_has_it=hasattr(socket.socket, "recvmsg_into"),
+    ),
     *(
         Patch(
             "network",
@@ -1661,13 +1738,6 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: ("root", 0),
     ),
     *_os_patches(
-        "accounts",
-        "initgroups",
-        "reads the group database (NSS: maybe the network)",
-        lambda s: ("root", 0),
-        run=_ignoring(PermissionError),
-    ),
-    *_os_patches(
         "accounts", "getlogin", "reads the login records (utmp) on disk", lambda s: (), run=_ignore_os_error
     ),
     # -- sqlite ---------------------------------------------------------------------
@@ -1736,6 +1806,12 @@ RULES: tuple[Patch | Audit, ...] = (
             ("write", lambda s: s.extra["blob"].write(b"x")),
         )
     ),
+    Patch(
+        "files",
+        "dbm.open",
+        "opens (and may create) a database file; with flag 'n' no 'open' event is raised",
+        fires=Probe(lambda s: _lookup("dbm.open")(str(s.fresh("db")), "n").close()),
+    ),
     # -- file locks ------------------------------------------------------------------
     Audit(
         "locks",
@@ -1759,6 +1835,21 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     Audit(
         "locks",
+        "fcntl.fcntl",
+        "F_SETLKW (and F_OFD_SETLKW) waits for another process to release a record lock",
+        fires=Probe(
+            lambda s: _ignore_os_error(
+                lambda: _lookup("fcntl.fcntl")(s.extra["fd"], _lookup("fcntl.F_SETLKW"), _flock_struct())
+            ),
+            _fd,
+        ),
+        nonblocking_if=_fcntl_nonblocking,
+        passes=Probe(lambda s: _lookup("fcntl.fcntl")(s.extra["fd"], _lookup("fcntl.F_GETFL")), _fd),
+        platform_has_it=_HAS_FCNTL,
+        raised_by=("fcntl.fcntl",),
+    ),
+    Audit(
+        "locks",
         "os.lockf",
         "F_LOCK waits for another process to release the region",
         fires=Probe(lambda s: os.lockf(s.extra["fd"], os.F_LOCK, 0), _fd),
@@ -1775,6 +1866,13 @@ RULES: tuple[Patch | Audit, ...] = (
         "mmap.mmap.flush",
         "msync: waits until the disk has the mapped pages",
         fires=Probe(lambda s: s.extra["map"].flush(), _mapped),
+    ),
+    Patch(
+        "files",
+        "mmap.mmap.resize",
+        "resizes the mapped file on disk (ftruncate) and remaps it",
+        fires=Probe(lambda s: s.extra["map"].resize(32), _mapped),
+        platform_has_it=_LINUX,
     ),
     # -- outbound protocols ----------------------------------------------------------------
     Audit(
@@ -1807,6 +1905,14 @@ def _c_connect(address: Any) -> None:
 def _condition_wait(condition: threading.Condition) -> None:
     with condition:
         condition.wait(0.001)
+
+
+def _flock_struct() -> bytes:
+    """A ``struct flock`` asking for a write lock on the whole file (Linux, 64-bit offsets)."""
+    import fcntl
+    import struct
+
+    return struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
 
 
 def _flock_try_and_release(fd: int, which: str) -> None:

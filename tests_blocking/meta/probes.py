@@ -143,3 +143,117 @@ def write_console_layers() -> None:
 
     sys.stdout.buffer.write(b"")
     sys.stderr.write("")
+
+
+# -- a sample of the classification's "not blocking" verdicts, each called on the loop ------
+#
+# Keyed by the classified name; the meta-test checks that the name's verdict is
+# "not blocking" and that the call passes under the full gate.
+
+
+def _sample() -> dict[str, Callable[[Scene], Any]]:
+    import bz2
+    import concurrent.futures
+    import gzip
+    import http.client
+    import io
+    import lzma
+    import mmap
+    import platform
+    import queue
+    import select
+    import selectors
+    import shutil
+    import signal
+    import socket
+    import sqlite3
+    import ssl
+    import tarfile
+    import threading
+    import time
+    import urllib.request
+    import uuid
+    import zipfile
+
+    def pipe_round_trip(scene: Scene) -> None:
+        r, w = os.pipe()
+        os.close(r)
+        os.close(w)
+
+    def socket_pair(scene: Scene) -> None:
+        a, b = socket.socketpair()
+        a.setblocking(False)
+        assert a.getsockname() is not None
+        a.close()
+        b.close()
+
+    def selector(scene: Scene) -> None:
+        with selectors.DefaultSelector() as sel:
+            r, w = os.pipe()
+            try:
+                sel.register(r, selectors.EVENT_READ)
+                sel.unregister(r)
+            finally:
+                os.close(r)
+                os.close(w)
+
+    def future(scene: Scene) -> None:
+        f: concurrent.futures.Future[int] = concurrent.futures.Future()
+        f.set_result(1)
+        assert f.done()
+
+    def queue_nowait(scene: Scene) -> None:
+        q: queue.Queue[int] = queue.Queue()
+        q.put_nowait(1)
+        assert q.qsize() == 1 and q.get_nowait() == 1
+
+    def anonymous_map(scene: Scene) -> None:
+        with mmap.mmap(-1, 16) as m:
+            assert len(m) == 16
+
+    return {
+        "os.path.join": lambda s: os.path.join("a", "b"),
+        "os.fspath": lambda s: os.fspath(Path("a")),
+        "os.getpid": lambda s: os.getpid(),
+        "os.cpu_count": lambda s: os.cpu_count(),
+        "os.uname": lambda s: os.uname(),
+        "os.urandom": lambda s: os.urandom(8),
+        "os.pipe": pipe_round_trip,
+        "os.kill": lambda s: os.kill(os.getpid(), 0),
+        "os.strerror": lambda s: os.strerror(2),
+        "time.time": lambda s: time.time(),
+        "time.strftime": lambda s: time.strftime("%Y", time.gmtime(0)),
+        "time.monotonic": lambda s: time.monotonic(),
+        "socket.htons": lambda s: socket.htons(80),
+        "socket.inet_aton": lambda s: socket.inet_aton("127.0.0.1"),
+        "socket.gethostname": lambda s: socket.gethostname(),
+        "socket.socketpair": socket_pair,
+        "ssl.SSLContext": lambda s: ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+        "ssl.MemoryBIO": lambda s: ssl.MemoryBIO().write(b"x"),
+        "selectors.DefaultSelector": selector,
+        "select.epoll": lambda s: select.epoll().close(),
+        "threading.Event.set": lambda s: threading.Event().set(),
+        "threading.Semaphore.release": lambda s: threading.Semaphore(0).release(),
+        "threading.current_thread": lambda s: threading.current_thread(),
+        "queue.Queue.get_nowait": queue_nowait,
+        "concurrent.futures.Future.set_result": future,
+        "pathlib.PurePath.with_suffix": lambda s: Path("/a/b.txt").with_suffix(".json"),
+        "pathlib.Path.relative_to": lambda s: Path("/a/b").relative_to("/a"),
+        "zipfile.ZipInfo": lambda s: zipfile.ZipInfo("member"),
+        "tarfile.TarInfo.tobuf": lambda s: tarfile.TarInfo("member").tobuf(),
+        "gzip.compress": lambda s: gzip.decompress(gzip.compress(b"x")),
+        "bz2.compress": lambda s: bz2.compress(b"x"),
+        "lzma.compress": lambda s: lzma.compress(b"x"),
+        "uuid.uuid4": lambda s: uuid.uuid4(),
+        "platform.python_version": lambda s: platform.python_version(),
+        "sqlite3.complete_statement": lambda s: sqlite3.complete_statement("select 1;"),
+        "io.BytesIO": lambda s: io.BytesIO(b"abc").read(),
+        "shutil.get_terminal_size": lambda s: shutil.get_terminal_size(),
+        "signal.getsignal": lambda s: signal.getsignal(signal.SIGINT),
+        "mmap.mmap": anonymous_map,
+        "http.client.HTTPConnection": lambda s: http.client.HTTPConnection("example.invalid", 80),
+        "urllib.request.Request": lambda s: urllib.request.Request("http://example.invalid/"),
+    }
+
+
+NOT_BLOCKING_SAMPLE = _sample()
