@@ -1574,9 +1574,10 @@ _PROTOCOLS = (
         fine(f"imaplib.{n}", _PURE)
         for n in ("Int2AP", "Internaldate2tuple", "ParseFlags", "Time2Internaldate")
     ),
-    blind(
+    # IMAP4_stream talks to a subprocess through its pipes' buffered file objects.
+    rule(
         "imaplib.IMAP4_stream.*",
-        "talks to a subprocess through pipe file objects' C reads (os.read is a blockbuster rule, the pipe's buffered reads are not)",
+        "blockbuster:io.BufferedReader.read + io.BufferedReader.readline + blockbuster:io.BufferedWriter.write",
     ),
     rule("imaplib.IMAP4_stream.open", "audit:subprocess.Popen"),
 )

@@ -1587,6 +1587,12 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     Patch(
         "waits",
+        "threading.Semaphore.__enter__",
+        "`with semaphore:` waits like acquire (the class binds __enter__ to acquire, past the acquire rule)",
+        fires=Probe(lambda s: _enter(threading.Semaphore(1))),
+    ),
+    Patch(
+        "waits",
         "threading.Barrier.wait",
         "waits for other threads to arrive",
         fires=Probe(lambda s: threading.Barrier(1).wait()),
@@ -1900,6 +1906,11 @@ def _usr1() -> Any:
 def _c_connect(address: Any) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         _socket.socket.connect(sock, address)  # the C method, below blockbuster's patch
+
+
+def _enter(lock: Any) -> None:
+    with lock:
+        pass
 
 
 def _condition_wait(condition: threading.Condition) -> None:
