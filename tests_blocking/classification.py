@@ -747,7 +747,7 @@ _GLOB_TEMPFILE = (
         "tempfile.gettempdir*", "audit:open"
     ),  # the first call probes candidate directories by writing a file
     fine("tempfile.gettempprefix*", _PURE),
-    fine("tempfile.mktemp", "makes a name and checks it with os.path.lexists (rule os.lstat)"),
+    rule("tempfile.mktemp", "os.lstat"),  # checks each candidate name with os.path.lexists
     fine("tempfile.SpooledTemporaryFile", "starts in memory"),
     *(
         fine(f"tempfile.SpooledTemporaryFile.{m}", _SPOOLED, since=(3, 10) if m in _SPOOLED_310 else (3, 11))
@@ -830,21 +830,17 @@ _SOCKET = (
             "if_nametoindex",
             "gethostname",
             "sethostname",
-            "getprotobyname",
         )
     ),
     fine("socket.socket", "creates a socket"),
     fine("socket.SocketType", "the C socket type: creating one makes a socket"),
     *(fine(f"socket.socket.{m}", _NOW) for m in ("dup", "get_inheritable", "set_inheritable")),
-    fine(
-        "socket.create_server",
-        "bind and listen return at once (the name is resolved by getaddrinfo only when not numeric: audit rule)",
-    ),
+    rule("socket.SocketType.bind", "audit:socket.bind"),
+    rule("socket.create_server", "audit:socket.bind"),
     *(
         fine(f"socket.{c}.{m}", _NOW)
         for c in ("socket", "SocketType")
         for m in (
-            "bind",
             "close",
             "detach",
             "fileno",
@@ -956,7 +952,6 @@ _SSL = (
     *(
         fine(f"ssl.SSLSocket.{m}", _NOW)
         for m in (
-            "bind",
             "close",
             "detach",
             "dup",
@@ -1026,7 +1021,6 @@ _TIME_SIGNAL = (
         )
     ),
     fine("time.clock_settime*", _NOW),
-    fine("time.tzset", "reads TZ, and the zone file once: a one-off lookup libc caches"),
     *(
         fine(f"signal.{n}", _NOW)
         for n in (
@@ -1396,7 +1390,6 @@ _ARCHIVES = (
         for n in ("data_filter", "fully_trusted_filter", "tar_filter")
     ),
     fine("tarfile.TarFile.tarinfo", "the member record class"),
-    *(fine(f"tarfile.TarFile.{m}", "reads the members already loaded") for m in ("getmember",)),
     rule("gzip.*", _FILE_IO),
     *(
         fine(f"{m}.{n}", "compresses or decompresses in memory")
@@ -1588,8 +1581,8 @@ _OTHERS = (
     rule("fileinput.FileInput.readline", "audit:open + io.TextIOWrapper.readline"),
     rule("fileinput.FileInput.nextfile", "audit:open"),
     rule("fileinput.nextfile", "audit:open"),
-    rule("fileinput.FileInput.close", "audit:open"),
-    rule("fileinput.close", "audit:open"),
+    rule("fileinput.FileInput.close", "audit:os.remove"),  # in place: removes the backup
+    rule("fileinput.close", "audit:os.remove"),
     *(
         fine(f"fileinput.{p}{m}", "reads the reader's state in memory")
         for p in ("", "FileInput.")
@@ -1620,15 +1613,14 @@ _OTHERS = (
             "release",
             "system",
             "version",
-            "uname",
-            "processor",
             "java_ver",
             "win32_edition",
             "win32_is_iot",
             "win32_ver",
         )
     ),
-    fine("platform.uname", "os.uname, cached (processor: /proc/cpuinfo is not read on Linux)"),
+    fine("platform.uname", "os.uname, cached (its processor field is computed lazily)"),
+    rule("platform.processor", "audit:subprocess.Popen"),  # runs `uname -p` on Linux
     rule(
         "platform.platform", "audit:open"
     ),  # libc_ver reads the executable; freedesktop_os_release reads /etc

@@ -313,6 +313,23 @@ def _sock_method_nonblocking(sock: Any, *_: Any, **__: Any) -> bool:
     return _socket_nonblocking((sock,))
 
 
+def _numeric_address(args: tuple[Any, ...]) -> bool:
+    """The address names no host to resolve: a numeric IP, any-address, or not an IP address at all."""
+    address = args[1]
+    if not isinstance(address, tuple) or not address or not isinstance(address[0], str):
+        return True
+    host = address[0]
+    if host in ("", "<broadcast>"):
+        return True
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host.split("%")[0])
+            return True
+        except OSError:
+            pass
+    return False
+
+
 def _flock_nonblocking(args: tuple[Any, ...]) -> bool:
     import fcntl
 
@@ -508,6 +525,11 @@ def _socket_pair(scene: Scene, blocking: bool) -> None:
     mine.setblocking(blocking)
     scene.keep("mine", mine, mine.close)
     scene.keep("theirs", theirs, theirs.close)
+
+
+def _unbound_socket(scene: Scene) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    scene.keep("sock", sock, sock.close)
 
 
 def _sqlite(scene: Scene) -> None:
@@ -1136,7 +1158,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "shutil.unpack_archive",
         "reads an archive and writes its files",
         fires=Probe(
-            lambda s: shutil.unpack_archive(s.extra["archive"], s.fresh("unpacked")),
+            lambda s: shutil.unpack_archive(s.extra["archive"], s.fresh("unpacked"), **_DATA_FILTER),
             lambda s: (
                 _directory(s),
                 s.keep("archive", shutil.make_archive(str(s.fresh("a")), "tar", s.extra["dir"])),
@@ -1282,6 +1304,13 @@ RULES: tuple[Patch | Audit, ...] = (
             ),
         )
         for which in ("sigwait", "sigwaitinfo", "sigtimedwait")
+    ),
+    Patch(
+        "metadata",
+        "time.tzset",
+        "reads the time zone file from disk",
+        fires=Probe(lambda s: _lookup("time.tzset")()),
+        platform_has_it=hasattr(time, "tzset"),
     ),
     # -- subprocesses -----------------------------------------------------------
     Audit(
@@ -1436,6 +1465,21 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     Audit(
         "network",
+        "socket.bind",
+        "binding to a host name resolves it first (DNS), inside the C call",
+        fires=Probe(lambda s: s.extra["sock"].bind(("localhost", 0)), _unbound_socket),
+        nonblocking_if=_numeric_address,
+        passes=Probe(lambda s: s.extra["sock"].bind(("127.0.0.1", 0)), _unbound_socket),
+        raised_by=("socket.socket.bind", "socket.create_server", "ssl.SSLSocket.bind"),
+    ),
+    Patch(
+        "network",
+        "socket.getprotobyname",
+        "reads the protocols database (/etc/protocols, or NSS)",
+        fires=Probe(lambda s: _lookup("socket.getprotobyname")("tcp")),
+    ),
+    Audit(
+        "network",
         "socket.sendmsg",
         "sendmsg on a blocking socket waits while the peer's buffer is full",
         fires=Probe(lambda s: s.extra["mine"].sendmsg([b"x"]), lambda s: _socket_pair(s, blocking=True)),
@@ -1503,7 +1547,7 @@ RULES: tuple[Patch | Audit, ...] = (
             lambda s: _ignore_os_error(s.extra["tls"].do_handshake),
             lambda s: _tls_socket_without_peer(s, blocking=False),
         ),
-        classifies=("ssl.SSLContext.wrap_socket", "ssl.wrap_socket"),
+        classifies=("ssl.SSLContext.wrap_socket",),  # and ssl.wrap_socket up to 3.11: see the classification
     ),
     Patch(
         "network",
@@ -1893,6 +1937,8 @@ RULES: tuple[Patch | Audit, ...] = (
 
 # -- helpers the probes above share --------------------------------------------------------
 
+# Python 3.12+ asks for an extraction filter (3.14 makes "data" the default).
+_DATA_FILTER = {"filter": "data"} if sys.version_info >= (3, 12) else {}
 _prebound_sleep = time.sleep  # bound before any gate is armed: only the audit event sees it
 _prebound_connect = sqlite3.connect  # likewise: only the audit event sees it
 
