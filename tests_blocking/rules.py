@@ -735,9 +735,14 @@ def _os_patches(
     prepare: Callable[[Scene], None] | None = None,
     run: Callable[[Callable[[], Any]], Any] = lambda call: call(),
     os_too: bool = True,
+    passes_with: tuple[Callable[[Scene], tuple[Any, ...]], Callable[[Scene], None] | None] | None = None,
     **kw: Any,
 ) -> list[Patch]:
-    """The ``os.<name>`` rule (unless blockbuster's defaults patch it) and its ``posix.<name>`` twin."""
+    """The ``os.<name>`` rule (unless blockbuster's defaults patch it) and its ``posix.<name>`` twin.
+
+    Both probes call through the rule's own name; ``passes_with`` gives the
+    arguments (and preparation) of the non-blocking form, for the must-pass probe.
+    """
     rules = []
     platform = kw.pop("platform_has_it", _POSIX and hasattr(os, name))
     for module in ("os", "posix") if os_too else ("posix",):
@@ -747,12 +752,20 @@ def _os_patches(
             return run(lambda: _lookup(dotted)(*args(scene)))
 
         call.__name__ = f"call_{module}_{name}"
+        passes = None
+        if passes_with is not None:
+
+            def call_nonblocking(scene: Scene, dotted: str = dotted, pass_args: Any = passes_with[0]) -> Any:
+                return run(lambda: _lookup(dotted)(*pass_args(scene)))
+
+            passes = Probe(call_nonblocking, passes_with[1])
         rules.append(
             Patch(
                 area,
                 dotted,
                 reason if module == "os" else f"{reason} (the posix name of os.{name})",
                 fires=Probe(call, prepare),
+                passes=passes,
                 platform_has_it=platform,
                 **kw,
             )
@@ -874,7 +887,7 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (s.extra["fd"], [bytearray(4)]),
         prepare=_fd,
         nonblocking_if=_fd_nonblocking,
-        passes=Probe(lambda s: os.readv(s.extra["r"], [bytearray(4)]), _nonblocking_pipe),
+        passes_with=(lambda s: (s.extra["r"], [bytearray(4)]), _nonblocking_pipe),
     ),
     *_os_patches(
         "files",
@@ -883,7 +896,7 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (s.extra["fd"], [b"L"]),
         prepare=_fd,
         nonblocking_if=_fd_nonblocking,
-        passes=Probe(lambda s: os.writev(s.extra["w"], [b"L"]), _nonblocking_pipe),
+        passes_with=(lambda s: (s.extra["w"], [b"L"]), _nonblocking_pipe),
     ),
     *_os_patches(
         "files",
@@ -907,7 +920,7 @@ RULES: tuple[Patch | Audit, ...] = (
         prepare=_fd,
         os_too=False,  # os.read: a blockbuster default
         nonblocking_if=_fd_nonblocking,
-        passes=Probe(lambda s: _lookup("posix.read")(s.extra["r"], 1), _nonblocking_pipe),
+        passes_with=(lambda s: (s.extra["r"], 1), _nonblocking_pipe),
     ),
     *_os_patches(
         "files",
@@ -917,7 +930,7 @@ RULES: tuple[Patch | Audit, ...] = (
         prepare=_fd,
         os_too=False,  # os.write: a blockbuster default
         nonblocking_if=_fd_nonblocking,
-        passes=Probe(lambda s: _lookup("posix.write")(s.extra["w"], b"L"), _nonblocking_pipe),
+        passes_with=(lambda s: (s.extra["w"], b"L"), _nonblocking_pipe),
     ),
     *_os_patches(
         "files",
@@ -1343,8 +1356,7 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (s.extra["proc"].pid, 0),
         prepare=_child,
         nonblocking_if=lambda _pid, options=0, *_, **__: _wnohang(options),
-        passes=Probe(lambda s: os.waitpid(s.extra["proc"].pid, os.WNOHANG), _child),
-        classifies=(),
+        passes_with=(lambda s: (s.extra["proc"].pid, os.WNOHANG), _child),
     ),
     *_os_patches(
         "subprocess",
@@ -1362,7 +1374,7 @@ RULES: tuple[Patch | Audit, ...] = (
         prepare=_child,  # the child exits in 50 ms: wait returns it (or an older zombie)
         run=_ignoring(ChildProcessError),
         nonblocking_if=lambda options, *_, **__: _wnohang(options),
-        passes=Probe(lambda s: _ignoring(ChildProcessError)(lambda: os.wait3(os.WNOHANG))),
+        passes_with=(lambda s: (os.WNOHANG,), None),
     ),
     *_os_patches(
         "subprocess",
@@ -1371,7 +1383,7 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (s.extra["proc"].pid, 0),
         prepare=_child,
         nonblocking_if=lambda _pid, options, *_, **__: _wnohang(options),
-        passes=Probe(lambda s: os.wait4(s.extra["proc"].pid, os.WNOHANG), _child),
+        passes_with=(lambda s: (s.extra["proc"].pid, os.WNOHANG), _child),
     ),
     *_os_patches(
         "subprocess",
@@ -1380,9 +1392,7 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (os.P_PID, s.extra["proc"].pid, os.WEXITED | os.WNOWAIT),
         prepare=_child,
         nonblocking_if=lambda _idtype, _id, options, *_, **__: _wnohang(options),
-        passes=Probe(
-            lambda s: os.waitid(os.P_PID, s.extra["proc"].pid, os.WEXITED | os.WNOHANG | os.WNOWAIT), _child
-        ),
+        passes_with=(lambda s: (os.P_PID, s.extra["proc"].pid, os.WEXITED | os.WNOHANG | os.WNOWAIT), _child),
     ),
     *_os_patches(
         "subprocess",
@@ -1391,7 +1401,7 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (s.extra["fd"],),
         prepare=_eventfd,
         nonblocking_if=_fd_nonblocking,
-        passes=Probe(lambda s: os.eventfd_read(s.extra["fd"]), _nonblocking_eventfd),
+        passes_with=(lambda s: (s.extra["fd"],), _nonblocking_eventfd),
     ),
     Patch(
         "subprocess",
