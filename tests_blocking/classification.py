@@ -36,6 +36,7 @@ attribute that is callable, inherited ones included, except those of
 
 import enum
 import fnmatch
+import functools
 import importlib
 import inspect
 import re
@@ -202,7 +203,9 @@ def public_callables(module_name: str) -> list[str]:
     return found
 
 
+@functools.cache
 def all_public_callables() -> dict[str, list[str]]:
+    """Per module, its public callables on this interpreter (enumerated once per process)."""
     return {module: public_callables(module) for module in MODULES}
 
 
@@ -221,8 +224,8 @@ def rule_entries() -> list[Entry]:
 def type_entries() -> list[Entry]:
     """Exception and enum types: constructing one does no IO, and their methods are the builtins'."""
     found = []
-    for module_name in MODULES:
-        for name in public_callables(module_name):
+    for names in all_public_callables().values():
+        for name in names:
             obj = _resolve(name)
             if isinstance(obj, type) and issubclass(obj, BaseException):
                 found.append(fine(name, "an exception type"))
@@ -239,17 +242,39 @@ def _resolve(name: str) -> object:
 
 
 def entries() -> list[Entry]:
-    return [e for e in (*rule_entries(), *BLOCKBUSTER, *type_entries(), *TABLE) if e.applies()]
+    """Every entry that applies to this Python: the rules', blockbuster's, the types', the table's."""
+    return list(_index().entries)
+
+
+class Index:
+    """A table ready to classify names: exact names in a dict, patterns scanned."""
+
+    def __init__(self, table: list[Entry]) -> None:
+        self.entries = tuple(table)
+        self.exact: dict[str, list[Entry]] = {}
+        self.patterns = [e for e in table if e.is_pattern]
+        for e in table:
+            if not e.is_pattern:
+                self.exact.setdefault(e.pattern, []).append(e)
+
+    def classify(self, name: str) -> list[Entry]:
+        if name in self.exact:  # an exact name beats any pattern
+            return self.exact[name]
+        matching = [e for e in self.patterns if e.matches(name)]
+        if not matching:
+            return []
+        best = max(e.specificity for e in matching)
+        return [e for e in matching if e.specificity == best]
+
+
+@functools.cache
+def _index() -> Index:
+    return Index([e for e in (*rule_entries(), *BLOCKBUSTER, *type_entries(), *TABLE) if e.applies()])
 
 
 def classify(name: str, table: list[Entry] | None = None) -> list[Entry]:
     """The most specific entries matching ``name`` (several only when they agree, or conflict)."""
-    table = entries() if table is None else table
-    matching = [e for e in table if e.matches(name)]
-    if not matching:
-        return []
-    best = max(e.specificity for e in matching)
-    return [e for e in matching if e.specificity == best]
+    return (_index() if table is None else Index(table)).classify(name)
 
 
 def verdict(name: str, table: list[Entry] | None = None) -> str | None:
@@ -264,12 +289,12 @@ def module_of(name: str) -> str:
 
 def census() -> dict[str, dict[str, list[str]]]:
     """Per module: the names of each verdict, and the unclassified, on this interpreter."""
-    table = entries()
+    index = _index()
     result: dict[str, dict[str, list[str]]] = {}
     for module, names in all_public_callables().items():
         counts: dict[str, list[str]] = {v: [] for v in (*VERDICTS, "unclassified", "conflict")}
         for name in names:
-            found = classify(name, table)
+            found = index.classify(name)
             verdicts = {e.verdict for e in found}
             key = "unclassified" if not found else "conflict" if len(verdicts) > 1 else found[0].verdict
             counts[key].append(name)
@@ -284,8 +309,12 @@ def stale() -> list[Entry]:
     method of a class its module does not export, another OS's function) is
     checked when the gate installs the rule.
     """
-    names = [n for names in all_public_callables().values() for n in names]
-    return [e for e in (*BLOCKBUSTER, *TABLE) if e.applies() and not any(e.matches(n) for n in names)]
+    names = {n for names in all_public_callables().values() for n in names}
+
+    def used(e: Entry) -> bool:
+        return any(e.matches(n) for n in names) if e.is_pattern else e.pattern in names
+
+    return [e for e in (*BLOCKBUSTER, *TABLE) if e.applies() and not used(e)]
 
 
 # -- blockbuster's defaults (blockbuster.BlockBuster().functions, by their names) -------------
