@@ -224,6 +224,10 @@ EXEMPT_CALLERS: tuple[Exemption, ...] = (
     # asyncio.to_thread and aiosqlite start their workers this way.
     _in("threading.py", "start"),
     _in("concurrent/futures/thread.py", "submit", "_adjust_thread_count"),
+    # A process pool's submit (loop.run_in_executor with a ProcessPoolExecutor)
+    # starts its workers and wakes its manager thread through a pipe: the
+    # non-blocking half of an offload.
+    _in("concurrent/futures/process.py", "submit"),
     # asyncio's own subprocess transport: fork/exec and the pipe setup are
     # part of the non-blocking create_subprocess_* API.
     _in("asyncio/base_events.py", "subprocess_exec", "subprocess_shell", "_make_subprocess_transport"),

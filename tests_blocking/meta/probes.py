@@ -125,6 +125,20 @@ async def streams(scene: Scene) -> None:
     await server.wait_closed()
 
 
+@silent("run_in_executor on a process pool")
+async def process_pool(scene: Scene) -> None:
+    import concurrent.futures
+    import multiprocessing
+
+    # spawn: a fork of this threaded test process would warn (3.12+) and may deadlock
+    context = multiprocessing.get_context("spawn")
+    pool = await asyncio.to_thread(concurrent.futures.ProcessPoolExecutor, 1, context)
+    try:
+        assert await asyncio.get_running_loop().run_in_executor(pool, abs, -3) == 3
+    finally:
+        await asyncio.to_thread(pool.shutdown)
+
+
 @silent("asyncio.sleep and to_thread")
 async def cooperative(scene: Scene) -> None:
     await asyncio.sleep(0.001)
