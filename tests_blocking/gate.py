@@ -71,7 +71,7 @@ except ImportError:  # loaded from its file path, not as part of a package
     _rules = _load_rules()
 
 RULES = _rules.RULES
-GLOBAL_EXEMPTIONS = _rules.GLOBAL_EXEMPTIONS
+EXEMPT_CALLERS = _rules.EXEMPT_CALLERS
 Patch = _rules.Patch
 Audit = _rules.Audit
 DEFAULT_SCANNED_MODULES = ("runlog",)
@@ -267,7 +267,7 @@ def _make_checker(
     key: str,
     primitive: str,
     original: Callable[..., Any],
-    allow_if: Callable[..., bool] | None,
+    nonblocking_if: Callable[..., bool] | None,
     exempt: ExemptionTable,
 ) -> Callable[..., Any]:
     def checker(*args: Any, **kwargs: Any) -> Any:
@@ -279,7 +279,7 @@ def _make_checker(
             return original(*args, **kwargs)
         _state.checking = True
         try:
-            if allow_if is None or not allow_if(*args, **kwargs):
+            if nonblocking_if is None or not nonblocking_if(*args, **kwargs):
                 frame = sys._getframe(1)
                 for gate in reversed(listening):
                     gate.check(primitive, frame, exempt)
@@ -316,7 +316,7 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
     try:
         frame = sys._getframe(1)
         for rule, gate, exempt in tuple(rules):
-            if id(gate) not in cleared and (rule.allow_if is None or not rule.allow_if(args)):
+            if id(gate) not in cleared and (rule.nonblocking_if is None or not rule.nonblocking_if(args)):
                 gate.check(f"{event} (audit event)", frame, exempt)
     finally:
         _state.checking = False
@@ -451,7 +451,7 @@ class _RuleSpec:
     owner: Any
     name: str
     primitive: str
-    allow_if: Callable[..., bool] | None
+    nonblocking_if: Callable[..., bool] | None
     exempt: ExemptionTable
 
 
@@ -478,7 +478,7 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
         if function.original_func is None:  # e.g. os.statvfs on Windows
             missing.append(function.full_name)
             continue
-        exempt = exemption_table(GLOBAL_EXEMPTIONS, function.can_block_functions)
+        exempt = exemption_table(EXEMPT_CALLERS, function.can_block_functions)
         key = f"blockbuster:{function.full_name}"
         predicate = function.can_block_predicate
         if function.full_name.startswith("io."):
@@ -493,7 +493,7 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
         if not _applies(rule):
             missing.append(rule.name)
             continue
-        exempt = exemption_table(GLOBAL_EXEMPTIONS, rule.allowed_in)
+        exempt = exemption_table(EXEMPT_CALLERS, rule.exempt_callers)
         if isinstance(rule, Audit):
             audits.append((rule, exempt))
         else:
@@ -504,7 +504,7 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
                 raise GateSetupError(
                     f"rule {rule.target!r} cannot be installed on Python {sys.version.split()[0]}: {exc}"
                 ) from exc
-            patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.allow_if, exempt))
+            patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.nonblocking_if, exempt))
         project.append(rule.name)
     return _Plan(tuple(patches), tuple(audits), tuple(defaults), tuple(project), tuple(missing))
 
@@ -522,7 +522,10 @@ def _acquire(spec: _RuleSpec) -> None:
         if item is not None:
             item.refs += 1
             return
-        make = lambda original: _make_checker(spec.key, spec.primitive, original, spec.allow_if, spec.exempt)  # noqa: E731
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            return _make_checker(spec.key, spec.primitive, original, spec.nonblocking_if, spec.exempt)
+
         _patches[spec.key] = _install(spec.owner, spec.name, make)
 
 

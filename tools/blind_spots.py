@@ -1,13 +1,21 @@
-"""Measure what blockbuster's default rules miss, and what the gate adds, on this Python.
+"""Measure what blockbuster's default rules miss and what the gate adds; render the README's tables.
 
-For every probe of the rule table (``tests_blocking/meta/probes.py``: one
-blocking call each), run it on the event loop from the probe module twice:
-once under ``blockbuster.BlockBuster`` with its default rules scoped to the
-probe module, once under ``strict_gate``. Writes ``pyXY.json`` into the
-output folder and re-renders ``blind-spots.md`` from every ``py*.json`` there,
-so running it under several interpreters builds one table.
+Measuring (the default; ``tox -e blindspots-py3XX`` runs it on each Python):
+every rule of the table (``tests_blocking/rules.py``) has a firing probe, one
+blocking call; run it on the event loop from the rule table's module twice,
+once under ``blockbuster.BlockBuster`` with its default rules scoped to that
+module, once under ``strict_gate``. Together with this Python's classification
+census (``tests_blocking/classification.py``: per module, how many public
+callables are caught by a rule, not blocking, or blind spots) and the counts
+of armed rules, it writes ``pyXY.json`` into the output folder, and re-renders
+``blind-spots.md`` from every ``py*.json`` there, so running it under several
+interpreters builds one table.
 
-Usage: python -m tools.blind_spots [--out reports/blindspots]
+``--write-readme`` measures nothing: it renders the ``py*.json`` already in
+the output folder into README.md, between the ``blind-spots`` and
+``rule-counts`` marker comments.
+
+Usage: python -m tools.blind_spots [--out reports/blindspots] [--write-readme]
 """
 
 from __future__ import annotations
@@ -15,20 +23,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import platform
+import re
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-
-import blockbuster
-from tests_blocking import gate
-from tests_blocking.meta import probes
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-PROBE_MODULE = probes.__name__
+README = REPO / "README.md"
+MARKERS = {
+    "blind-spots": ("<!-- blind-spots:start -->", "<!-- blind-spots:end -->"),
+    "rule-counts": ("<!-- rule-counts:start -->", "<!-- rule-counts:end -->"),
+}
+VERDICT_KEYS = (
+    ("rule", "rule"),
+    ("not blocking", "not blocking"),
+    ("blocking, not trappable", "not trappable"),
+)
 
 
-async def _caught(arm, probe: probes.Probe, tmp: Path) -> str:
-    scene = probes.Scene(tmp)
+# -- measuring (needs blockbuster and the gate) -------------------------------------------------
+
+
+async def _caught(arm: Callable[[], Any], probe: Any, scene_dir: Path) -> str:
+    import blockbuster
+    from tests_blocking import rules
+
+    scene = await asyncio.to_thread(rules.Scene, scene_dir)
     if probe.prepare is not None:
         await asyncio.to_thread(probe.prepare, scene)
     try:
@@ -42,68 +65,215 @@ async def _caught(arm, probe: probes.Probe, tmp: Path) -> str:
         await asyncio.to_thread(scene.cleanup)
 
 
-def _defaults():
-    return blockbuster.blockbuster_ctx([PROBE_MODULE])
-
-
-def _strict():
-    return gate.strict_gate(PROBE_MODULE)
-
-
 async def measure() -> dict[str, dict[str, str]]:
+    import blockbuster
+    from tests_blocking import gate
+
+    module = gate._rules.__name__
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n, rule in enumerate(gate.RULES):
             if not rule.applies():
-                results[rule.name] = {"defaults": "n/a", "gate": "n/a"}
+                results[rule.name] = {"area": rule.area, "defaults": "n/a", "gate": "n/a"}
                 continue
-            probe = probes.PROBES[rule.name]
             results[rule.name] = {
-                "defaults": await _caught(_defaults, probe, Path(tmp) / f"d{n}"),
-                "gate": await _caught(_strict, probe, Path(tmp) / f"g{n}"),
+                "area": rule.area,
+                "defaults": await _caught(
+                    lambda: blockbuster.blockbuster_ctx([module]), rule.fires, Path(tmp) / f"d{n}"
+                ),
+                "gate": await _caught(lambda: gate.strict_gate(module), rule.fires, Path(tmp) / f"g{n}"),
             }
     return results
 
 
-def render(out: Path) -> str:
-    runs = {p.stem: json.loads(p.read_text()) for p in sorted(out.glob("py*.json"))}
-    versions = sorted(runs, key=lambda v: int(v[3:]))
-    header = "| primitive (probe) | " + " | ".join(f"{v[2]}.{v[3:]} defaults / gate" for v in versions) + " |"
-    lines = [header, "|---|" + "---|" * len(versions)]
-    names = [rule.name for rule in gate.RULES]
-    for name in names:
-        cells = []
-        for v in versions:
-            r = runs[v]["results"].get(name, {"defaults": "?", "gate": "?"})
-            mark = {"caught": "caught", "missed": "**missed**", "n/a": "n/a"}
-            cells.append(f"{mark.get(r['defaults'], r['defaults'])} / {mark.get(r['gate'], r['gate'])}")
-        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
-    totals = []
-    for v in versions:
-        res = runs[v]["results"].values()
+def census() -> dict[str, Any]:
+    from tests_blocking import classification
+
+    counts = {
+        module: {key: len(names) for key, names in verdicts.items()}
+        for module, verdicts in classification.census().items()
+    }
+    blind = sorted(
+        {
+            (e.pattern, e.why)
+            for e in classification.TABLE
+            if e.verdict == classification.NOT_TRAPPABLE and e.applies()
+        }
+    )
+    return {"modules": counts, "not_trappable": [{"pattern": p, "why": w} for p, w in blind]}
+
+
+def run(out: Path) -> int:
+    from tests_blocking import gate
+
+    out.mkdir(parents=True, exist_ok=True)
+    results = asyncio.run(measure())
+    tag = f"py{sys.version_info[0]}{sys.version_info[1]}"
+    record = {
+        "python": sys.version.split()[0],
+        "system": f"{platform.system()} {platform.machine()}",
+        "rule_counts": gate.rule_counts(),
+        "results": results,
+        "classification": census(),
+    }
+    (out / f"{tag}.json").write_text(json.dumps(record, indent=2) + "\n")
+    report = render_report(load(out))
+    (out / "blind-spots.md").write_text(report)
+    print(report)
+    gate_missed = [name for name, r in results.items() if r["gate"] == "missed"]
+    unclassified = [m for m, c in record["classification"]["modules"].items() if c["unclassified"]]
+    if gate_missed:
+        print(f"the gate misses: {', '.join(gate_missed)}", file=sys.stderr)
+    if unclassified:
+        print(f"unclassified callables in: {', '.join(unclassified)}", file=sys.stderr)
+    return 1 if gate_missed or unclassified else 0
+
+
+# -- rendering (reads only the JSON) ---------------------------------------------------------------
+
+
+def load(out: Path) -> dict[str, dict[str, Any]]:
+    runs = {p.stem: json.loads(p.read_text()) for p in out.glob("py*.json")}
+    return dict(sorted(runs.items(), key=lambda item: int(item[0][3:])))
+
+
+def _version(tag: str) -> str:
+    return f"{tag[2]}.{tag[3:]}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_summary(runs: dict[str, dict[str, Any]]) -> str:
+    versions = list(runs)
+    parts = []
+    for tag, run_ in runs.items():
+        res = [r for r in run_["results"].values() if r["gate"] != "n/a"]
         missed = sum(r["defaults"] == "missed" for r in res)
         gate_missed = sum(r["gate"] == "missed" for r in res)
-        totals.append(f"{v[2]}.{v[3:]}: defaults miss {missed}/{len(res)}, gate misses {gate_missed}")
-    return "\n".join(lines) + "\n\n" + "; ".join(totals) + "\n"
+        gate_text = "the gate misses none" if gate_missed == 0 else f"the gate misses {gate_missed}"
+        parts.append(f"{_version(tag)}: defaults miss {missed} of {len(res)} probes, {gate_text}")
+    summary = "Probes run on the loop (one per rule): " + "; ".join(parts) + "."
+
+    areas = sorted({r["area"] for run_ in runs.values() for r in run_["results"].values()})
+    area_rows = []
+    for area in areas:
+        row = [area]
+        for tag in versions:
+            res = [r for r in runs[tag]["results"].values() if r["area"] == area and r["gate"] != "n/a"]
+            row.append(
+                f"{sum(r['defaults'] == 'missed' for r in res)} / {sum(r['gate'] == 'caught' for r in res)} of {len(res)}"
+            )
+        area_rows.append(row)
+    areas_table = _table(
+        ["rule area", *(f"{_version(t)}: missed by defaults / caught by gate" for t in versions)], area_rows
+    )
+
+    modules = list(next(iter(runs.values()))["classification"]["modules"]) if runs else []
+    module_rows = []
+    totals = {t: {key: 0 for key, _ in (*VERDICT_KEYS, ("unclassified", ""))} for t in versions}
+    for module in modules:
+        row = [f"`{module}`"]
+        for tag in versions:
+            counts = runs[tag]["classification"]["modules"].get(module, {})
+            for key, _ in (*VERDICT_KEYS, ("unclassified", "")):
+                totals[tag][key] += counts.get(key, 0)
+            cell = " / ".join(str(counts.get(key, 0)) for key, _ in VERDICT_KEYS)
+            if counts.get("unclassified"):
+                cell += f" (**{counts['unclassified']} unclassified**)"
+            row.append(cell)
+        module_rows.append(row)
+    module_rows.append(
+        ["**all**", *(" / ".join(str(totals[t][key]) for key, _ in VERDICT_KEYS) for t in versions)]
+    )
+    modules_table = _table(
+        ["module", *(f"{_version(t)}: rule / not blocking / not trappable" for t in versions)], module_rows
+    )
+
+    blind: dict[str, tuple[str, list[str]]] = {}
+    for tag in versions:
+        for item in runs[tag]["classification"]["not_trappable"]:
+            blind.setdefault(item["pattern"], (item["why"], []))[1].append(_version(tag))
+    blind_rows = [
+        [f"`{pattern}`", why if len(pythons) == len(versions) else f"{why} ({', '.join(pythons)})"]
+        for pattern, (why, pythons) in sorted(blind.items())
+    ]
+    blind_table = _table(["blocking, not trappable", "why"], blind_rows)
+    machine = ", ".join(sorted({run_["system"] for run_ in runs.values()}))
+    return "\n\n".join(
+        [
+            summary,
+            areas_table,
+            f"The classification, per module (public callables and class methods; measured on {machine}):",
+            modules_table,
+            "What the gate cannot trap (the classification's `blocking, not trappable` entries):",
+            blind_table,
+        ]
+    )
+
+
+def render_counts(runs: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for tag, run_ in runs.items():
+        c = run_["rule_counts"]
+        project = c["project_patches"] + c["project_audit"]
+        lines.append(
+            f"- {_version(tag)}: `rules armed: {c['blockbuster']} blockbuster defaults + {project} project rules "
+            f"({c['project_patches']} patches, {c['project_audit']} audit events; "
+            f"{c['not_applicable']} not applicable on this Python)`"
+        )
+    return "\n".join(lines)
+
+
+def render_report(runs: dict[str, dict[str, Any]]) -> str:
+    versions = list(runs)
+    names = list(dict.fromkeys(n for run_ in runs.values() for n in run_["results"]))
+    mark = {"caught": "caught", "missed": "**missed**", "n/a": "n/a"}
+    rows = []
+    for name in names:
+        row = [f"`{name}`"]
+        for tag in versions:
+            r = runs[tag]["results"].get(name, {"defaults": "n/a", "gate": "n/a"})
+            row.append(f"{mark[r['defaults']]} / {mark[r['gate']]}")
+        rows.append(row)
+    per_probe = _table(["rule (probe)", *(f"{_version(t)} defaults / gate" for t in versions)], rows)
+    return render_summary(runs) + "\n\n" + per_probe + "\n"
+
+
+def replace_between(text: str, key: str, body: str) -> str:
+    start, end = MARKERS[key]
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(text):
+        raise SystemExit(f"README.md has no {start} ... {end} block")
+    return pattern.sub(lambda _: f"{start}\n{body}\n{end}", text)
+
+
+def write_readme(out: Path, readme: Path = README) -> int:
+    runs = load(out)
+    if not runs:
+        print(f"no py*.json in {out}: run `tox -e blindspots-py310,...` first", file=sys.stderr)
+        return 1
+    text = readme.read_text(encoding="utf-8")
+    text = replace_between(text, "blind-spots", render_summary(runs))
+    text = replace_between(text, "rule-counts", render_counts(runs))
+    readme.write_text(text, encoding="utf-8")
+    print(f"README.md: blind spots and rule counts from {', '.join(_version(t) for t in runs)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "blindspots")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(measure())
-    tag = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    (args.out / f"{tag}.json").write_text(
-        json.dumps({"python": sys.version.split()[0], "results": results}, indent=2) + "\n"
+    parser.add_argument(
+        "--write-readme",
+        action="store_true",
+        help="render the py*.json in --out into README.md; measure nothing",
     )
-    table = render(args.out)
-    (args.out / "blind-spots.md").write_text(table)
-    print(table)
-    gate_missed = [name for name, r in results.items() if r["gate"] == "missed"]
-    if gate_missed:
-        print(f"the gate misses: {', '.join(gate_missed)}", file=sys.stderr)
-    return 1 if gate_missed else 0
+    args = parser.parse_args(argv)
+    return write_readme(args.out) if args.write_readme else run(args.out)
 
 
 if __name__ == "__main__":
