@@ -6,6 +6,7 @@ mutant reverts that one site to a direct call on the loop::
     await asyncio.to_thread(f, *a, **kw)          ->  f(*a, **kw)
     await loop.run_in_executor(ex, f, *a)         ->  f(*a)
     await anyio.to_thread.run_sync(f, *a)         ->  f(*a)
+    await run_in_threadpool(f, *a, **kw)          ->  f(*a, **kw)
 
 (lambdas and ``functools.partial`` targets are called the same way). Then the
 gate tests that ran the site (from the per-test coverage contexts of a
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import text_table
-from tools.offload_inventory import OffloadSite, import_aliases, inventory, offload_kind, target_of
+from tools.offload_inventory import FORMS, OffloadSite, import_aliases, inventory, offload_kind, target_of
 
 REPO = Path(__file__).resolve().parents[1]
 ANYIO_OPTIONS = {"cancellable", "abandon_on_cancel", "limiter"}
@@ -96,10 +97,11 @@ class _Revert(ast.NodeTransformer):
             target = target_of(call, kind) if kind else None
             if target is None:
                 raise Unsupported("offload call without a target")
-            skip = 2 if kind == "run_in_executor" else 1
+            form = FORMS[kind]
+            skip = form.target_index + 1
             keywords = call.keywords
-            if kind == "run_in_executor" and keywords:
-                raise Unsupported("run_in_executor takes no keyword arguments to forward")
+            if not form.forwards_keywords and keywords:
+                raise Unsupported(f"{kind} takes no keyword arguments to forward")
             if kind == "anyio.run_sync":
                 keywords = [k for k in keywords if k.arg not in ANYIO_OPTIONS]
             direct = ast.Call(func=target, args=call.args[skip:], keywords=keywords)
