@@ -53,8 +53,8 @@ async def called_lambda(path):
 
 async def called_partial(path):
     functools.partial(os.unlink, path)()  # blocking: os.unlink
-    rmdir = partial(os.rmdir, path)  # blocking: os.rmdir
-    rmdir()
+    rmdir = partial(os.rmdir, path)
+    rmdir()  # blocking: os.rmdir
 
 
 async def annotated(store: Store, path: Path):
