@@ -47,6 +47,9 @@ class Patch:
     allowed_in: tuple[Exemption, ...] = ()
     min_version: tuple[int, int] = (3, 10)
     platform_has_it: bool = True  # False where the OS lacks the primitive (os.fdatasync on macOS)
+    # Why the static inventory cannot see this rule's primitive in source, if it cannot:
+    # a rule without a static counterpart fails the meta-test unless this says why.
+    runtime_only: str = ""
 
     @property
     def name(self) -> str:
@@ -70,6 +73,8 @@ class Audit:
     # The public callables that raise the event: what the static inventory
     # looks for in source, since an audit event has no name to call.
     raised_by: tuple[str, ...] = ()
+    # Why the static inventory cannot see this rule's primitive in source, if it cannot.
+    runtime_only: str = ""
 
     @property
     def name(self) -> str:
