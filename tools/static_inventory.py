@@ -12,7 +12,7 @@ to a blocking primitive that code running on the loop thread can reach:
   module (imports, aliases, relative imports), methods through ``self`` and
   ``cls`` (inherited ones too), methods of objects whose type is known
   (constructed, annotated, assigned in ``__init__``), constructors, static and
-  class methods, ``__enter__``/``__exit__`` of sync ``with`` statements,
+  class methods, ``__enter__``/``__exit__`` of sync ``with`` statements, property getters,
   nested functions, lambdas and ``functools.partial`` objects that are called,
   and decorated functions. Names and receiver types are resolved by astroid
   (chosen over jedi by measurement: see README, "The static half"); this
@@ -282,6 +282,11 @@ def own_nodes(function: Any) -> Iterator[Any]:
         if isinstance(node, (_nodes.FunctionDef, _nodes.Lambda, _nodes.ClassDef)):
             continue
         stack.extend(reversed(list(node.get_children())))
+
+
+def _is_property(function: Any) -> bool:
+    decorators = function.decorators.nodes if getattr(function, "decorators", None) else []
+    return any(dotted(d).rsplit(".", 1)[-1] in ("property", "cached_property") for d in decorators)
 
 
 def is_abstract(function: Any) -> bool:
@@ -616,8 +621,11 @@ class Inventory:
             self.modules[name] = module
             self._by_path[os.path.realpath(path)] = module
             self.progress.update(f"parsed {done}/{len(files)} files")
+        self.property_names: set[str] = set()
         for module in self.modules.values():
             for node in module.tree.nodes_of_class((_nodes.FunctionDef, _nodes.Lambda, _nodes.ClassDef)):
+                if isinstance(node, _nodes.FunctionDef) and _is_property(node):
+                    self.property_names.add(node.name)
                 if _is_function(node):
                     self.functions[node] = Function(
                         module.name,
@@ -679,6 +687,16 @@ class Inventory:
         for node in own_nodes(function):
             if isinstance(node, _nodes.Call):
                 self._call(node, aliases, calls)
+            elif (
+                isinstance(node, _nodes.Attribute)
+                and node.attrname in self.property_names
+                and not (isinstance(node.parent, _nodes.Call) and node.parent.func is node)
+            ):
+                # Reading a property runs its getter, here on the loop.
+                for cls in self.resolver.instance_classes(node.expr):
+                    calls.enters.extend(
+                        (node.lineno, f) for f in self._class_methods(cls, node.attrname) if _is_property(f)
+                    )
             elif isinstance(node, _nodes.With):
                 for item, _ in node.items:
                     for cls in self.resolver.instance_classes(item):

@@ -72,6 +72,8 @@ class Service:
 
     async def handle(self, path: Path):
         self._store.save("b", b"")
+        if not self._store.entries:
+            return None
         return self.child._load(path)
 
     async def subprocess(self):

@@ -22,6 +22,10 @@ class Store:
         tmp = self.base / (name + ".tmp")
         os.replace(tmp, self.base / name)  # blocking: os.replace
 
+    @property
+    def entries(self) -> list[str]:
+        return sorted(os.listdir(self.base))  # blocking: os.listdir
+
     def size(self, path: Path) -> int:
         return path.stat().st_size  # blocking: pathlib.Path.stat
 
