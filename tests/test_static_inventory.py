@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -19,23 +18,12 @@ import coverage
 import pytest
 from tools import static_inventory
 from tools.static_inventory import main, primitive_table, public_name, rule_names, scan
+from tools.static_resolvers import expected_findings
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "static_fixtures"
 PACKAGES = sorted(p.name for p in FIXTURES.iterdir() if (p / "__init__.py").exists())
-EXPECTED = re.compile(r"#\s*blocking:\s*([\w.]+(?:\s*,\s*[\w.]+)*)\s*$")
 GATE_TEST = "tests_blocking/anchors/test_demo.py::test_guarded"
-
-
-def expected_findings(root: Path, package: str) -> set[tuple[str, int, str]]:
-    found = set()
-    for path in sorted((root / package).rglob("*.py")):
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            match = EXPECTED.search(text)
-            if match:
-                for primitive in match.group(1).split(","):
-                    found.add((path.relative_to(root).as_posix(), number, primitive.strip()))
-    return found
 
 
 @pytest.fixture(scope="module")

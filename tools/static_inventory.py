@@ -180,6 +180,10 @@ class PrimitiveTable:
     def names(self) -> list[str]:
         return sorted(self._rules)
 
+    def last_parts(self) -> set[str]:
+        """The final names (``stat``, ``open``, ``Popen``) any spelling of a primitive ends with."""
+        return {key.rsplit(".", 1)[-1] for key in self._by_key}
+
 
 def primitive_table(rules_file: Path = RULES_FILE) -> PrimitiveTable:
     return PrimitiveTable(load_rules(rules_file), blockbuster_names())
@@ -622,6 +626,9 @@ class Inventory:
             self._by_path[os.path.realpath(path)] = module
             self.progress.update(f"parsed {done}/{len(files)} files")
         self.property_names: set[str] = set()
+        # A method call can only reach a package function or a primitive if its name is one of
+        # theirs: other calls (``.append``, ``.get``) need no inference, which is most of the cost.
+        self.callable_names = set(self.primitives.last_parts())
         for module in self.modules.values():
             for node in module.tree.nodes_of_class((_nodes.FunctionDef, _nodes.Lambda, _nodes.ClassDef)):
                 if isinstance(node, _nodes.FunctionDef) and _is_property(node):
@@ -636,6 +643,7 @@ class Inventory:
                         isinstance(node, _nodes.AsyncFunctionDef),
                     )
                 if isinstance(node, (_nodes.FunctionDef, _nodes.ClassDef)):
+                    self.callable_names.add(node.name)
                     self._definitions.setdefault((module.path, node.lineno), []).append(node)
 
     def owns(self, node: Any) -> bool:
@@ -716,6 +724,8 @@ class Inventory:
         if spelled and offload_form(resolved, method) is not None:
             calls.offloads.append(call.lineno)
             return  # the target is handed over, not called; its arguments are calls of their own
+        if method is not None and method not in self.callable_names:
+            return
         for target in self._callee_targets(func):
             if target.external is not None:
                 primitive = self.primitives.lookup(target.external)
@@ -808,7 +818,7 @@ class Candidate:
 class Result:
     candidates: list[Candidate]
     loop_functions: list[Function]  # every function the loop can run
-    loop_lines: dict[str, set[int]]  # path -> statement lines of those functions' own bodies
+    loop_nodes: list[Any]  # the same, as astroid nodes: loop_lines() reads their bodies
     offloads: list[OffloadSite]
     entry_count: int
     file_count: int
@@ -859,7 +869,7 @@ def reach(inventory: Inventory) -> Result:
     return Result(
         candidates=sorted(found.values(), key=lambda c: (c.path, c.line, c.primitive)),
         loop_functions=sorted(loop_functions, key=lambda f: (f.path, f.line)),
-        loop_lines=_loop_lines(inventory, list(loop)),
+        loop_nodes=list(loop),
         offloads=[
             site
             for module in inventory.modules.values()
@@ -884,8 +894,9 @@ def _path_to(parents: dict[Any, Any], node: Any) -> list[Any]:
     return list(reversed(chain))
 
 
-def _loop_lines(inventory: Inventory, functions: list[Any]) -> dict[str, set[int]]:
-    """Statement lines of the loop functions' own bodies that coverage can record."""
+def loop_lines(inventory: Inventory, functions: list[Any]) -> dict[str, set[int]]:
+    """Statement lines of the loop functions' own bodies that coverage can record (only the
+    runtime join needs them: coverage's parser is not free on a large package)."""
     executable: dict[str, set[int]] = {}
     lines: dict[str, set[int]] = {}
     for node in functions:
@@ -975,7 +986,9 @@ def statement_starts(source: str) -> dict[int, int]:
     return starts
 
 
-def join_coverage(result: Result, sources: dict[str, str], data_file: Path, root: Path) -> dict[str, Any]:
+def join_coverage(
+    result: Result, lines_on_loop: dict[str, set[int]], sources: dict[str, str], data_file: Path, root: Path
+) -> dict[str, Any]:
     """Mark each candidate guarded (with its gate tests) or unguarded; loop-side line coverage."""
     index = CoverageLines(data_file, root)
     starts = {path: statement_starts(text) for path, text in sources.items()}
@@ -986,13 +999,13 @@ def join_coverage(result: Result, sources: dict[str, str], data_file: Path, root
         joined.append({"status": "guarded" if tests else "unguarded", "tests": tests})
     ran: dict[str, list[int]] = {}
     missed: dict[str, list[int]] = {}
-    for path, lines in sorted(result.loop_lines.items()):
+    for path, lines in sorted(lines_on_loop.items()):
         for line in sorted(lines):
             (ran if index.tests_at(path, line) else missed).setdefault(path, []).append(line)
     return {
         "candidates": joined,
         "loop_lines": {
-            "total": sum(len(v) for v in result.loop_lines.values()),
+            "total": sum(len(v) for v in lines_on_loop.values()),
             "ran": sum(len(v) for v in ran.values()),
             "never_ran": missed,
         },
@@ -1266,7 +1279,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     if args.coverage is not None:
         joined = join_coverage(
-            Result(candidates, result.loop_functions, result.loop_lines, result.offloads, 0, 0, 0.0),
+            Result(candidates, result.loop_functions, result.loop_nodes, result.offloads, 0, 0, 0.0),
+            loop_lines(inventory, result.loop_nodes),
             sources,
             args.coverage,
             root,
