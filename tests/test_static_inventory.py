@@ -405,3 +405,42 @@ def test_changed_since_keeps_candidates_whose_chain_changed(repo, tmp_path):
     assert found == [("helper", "os.listdir")]  # untouched's os.scandir is not in the diff
     assert payload["removed_offloads"] == []
     assert code == 0
+
+
+# -- robustness and progress ------------------------------------------------------------------
+
+
+def test_runlog_offloads_every_blocking_call_the_loop_reaches(table):
+    result = scan(REPO / "backend", ["runlog"], table)
+    assert result.entry_count > 40  # every async def of the backend is an entry point
+    assert len(result.loop_functions) > result.entry_count  # and the sync code they call
+    assert [c.to_dict() for c in result.candidates] == []
+    offloaded = {s.function for s in result.offloads}
+    assert "JsonlRunEventStore.put" in offloaded
+
+
+def test_progress_shows_on_a_terminal_only(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = static_inventory.Progress()
+    progress.update("parsed 1/2 files")  # too early: a short run shows nothing
+    assert terminal.getvalue() == ""
+    progress.started -= 10
+    progress.update("followed 3/9 entry points")
+    progress.done()
+    assert "static inventory: followed 3/9 entry points" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\033[K")  # the line is cleared for the report
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    progress = static_inventory.Progress()
+    progress.started -= 10
+    progress.update("parsed 1/2 files")
+    assert piped.getvalue() == ""
