@@ -400,6 +400,13 @@ def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
     covering = covering_tests(args.data, sites, args.rootdir)
     if str(args.source) not in sys.path:
         sys.path.insert(0, str(args.source))
+    # Both halves see every mutant: the static inventory reads each one's source. It runs before
+    # the gate is installed: astroid builds some modules from live C types the gate patches.
+    static = StaticHalf(args.source, args.rootdir, sites)
+    static_verdicts = {}
+    for site in sites:
+        static_verdicts[site] = Verdict(site)
+        static.check(static_verdicts[site])
     plugin = TeethPlugin(sites, covering, args.source, args.rootdir)
     code = pytest.main(
         [
@@ -418,10 +425,13 @@ def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
     )
     if code not in (0, 1) and not plugin.verdicts:
         raise SystemExit(f"teeth: pytest could not run the gate tests (exit {int(code)})")
-    # Both halves see every mutant: the static inventory reads each one's source too.
-    static = StaticHalf(args.source, args.rootdir, sites)
     for verdict in plugin.verdicts:
-        static.check(verdict)
+        seen = static_verdicts[verdict.site]
+        verdict.static, verdict.static_new, verdict.static_detail = (
+            seen.static,
+            seen.static_new,
+            seen.static_detail,
+        )
     return plugin.verdicts, time.perf_counter() - started
 
 
