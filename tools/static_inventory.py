@@ -12,9 +12,9 @@ to a blocking primitive that code running on the loop thread can reach:
   module (imports, aliases, relative imports), methods through ``self`` and
   ``cls`` (inherited ones too), methods of objects whose type is known
   (constructed, annotated, assigned in ``__init__``), constructors, static and
-  class methods, ``__enter__``/``__exit__`` of sync ``with`` statements, property getters,
-  nested functions, lambdas and ``functools.partial`` objects that are called,
-  and decorated functions. Names and receiver types are resolved by astroid
+  class methods, ``__enter__``/``__exit__`` of sync ``with`` statements,
+  property getters, ``__call__`` of called objects, nested functions, lambdas
+  and ``functools.partial`` objects that are called, and decorated functions. Names and receiver types are resolved by astroid
   (chosen over jedi by measurement: see README, "The static half"); this
   module only walks the structure and reads annotations astroid leaves aside.
 * A callable handed to an offload (the offload model in
@@ -334,6 +334,14 @@ class AstroidResolver:
                 value = value.body[0].parent
             else:
                 return None
+        if (
+            isinstance(value, _bases.Instance)
+            and isinstance(value._proxied, _nodes.ClassDef)
+            and self.inventory.owns(value._proxied)
+        ):
+            # Calling an object of a package class runs its __call__.
+            calls = [m for m in self._method(value._proxied, "__call__") if m.node is not None]
+            return calls[0] if calls else None
         if isinstance(value, (_nodes.FunctionDef, _nodes.Lambda, _nodes.ClassDef)):
             if self.inventory.owns(value):
                 return Target(node=value)

@@ -8,7 +8,7 @@ from os import fsync as flush_to_disk
 from pathlib import Path
 
 from reach_pkg import helpers as h
-from reach_pkg.store import Child, FileLock, Store
+from reach_pkg.store import Child, Compactor, FileLock, Store
 
 from .helpers import connect, list_folder, read_config
 
@@ -59,6 +59,11 @@ async def called_partial(path):
 
 async def annotated(store: Store, path: Path):
     return store.size(path)
+
+
+async def callable_object(path: Path):
+    compact = Compactor()
+    compact(path)
 
 
 async def path_method(path: Path):

@@ -53,3 +53,10 @@ class Base:
 
 class Child(Base):
     pass
+
+
+class Compactor:
+    """A callable object: calling it runs __call__."""
+
+    def __call__(self, path: Path) -> None:
+        path.unlink()  # blocking: pathlib.Path.unlink
