@@ -393,6 +393,9 @@ def test_changed_since_reports_a_removed_offload_from_a_deletion_only_change(rep
     [removed] = payload["removed_offloads"]
     assert (removed["path"], removed["function"], removed["target"]) == ("demo/app.py", "offloaded", "_sync")
     assert "offload removed since main: demo/app.py:15 offloaded (to_thread)" in out
+    md = (tmp_path / "out" / "static-inventory.md").read_text()
+    assert "### Offloads removed since the merge base" in md
+    assert "- `demo/app.py:15` `offloaded`: `to_thread(_sync)`" in md
     assert payload["candidates"] == []  # nothing changed on a path to a blocking call
     assert out.rstrip().endswith("static inventory: 0 blocking calls reachable from the loop")
 
@@ -405,6 +408,10 @@ def test_changed_since_keeps_candidates_whose_chain_changed(repo, tmp_path):
     assert found == [("helper", "os.listdir")]  # untouched's os.scandir is not in the diff
     assert payload["removed_offloads"] == []
     assert code == 0
+    assert (
+        "No offload site removed since the merge base"
+        in (tmp_path / "out" / "static-inventory.md").read_text()
+    )
 
 
 # -- robustness and progress ------------------------------------------------------------------

@@ -1181,8 +1181,10 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
                 row += f" {status} | {_cell(tests + more) or '-'} |"
             out.append(row)
     removed = payload.get("removed_offloads")
+    if removed is not None and not removed:
+        out += ["", f"No offload site removed since the merge base ({payload['merge_base'][:12]})."]
     if removed:
-        out += ["", "### Offloads removed since the base", ""]
+        out += ["", f"### Offloads removed since the merge base ({payload['merge_base'][:12]})", ""]
         out += [
             f"- `{s['path']}:{s['line']}` `{s['function']}`: `{s['kind']}({s['target']})`" for s in removed
         ]
@@ -1330,6 +1332,7 @@ def main(argv: list[str] | None = None) -> int:
         last = f"static inventory: {len(rows)} blocking calls reachable from the loop"
     payload["errors"] = errors
     payload["entry_points"] = result.entry_count
+    payload["functions_on_the_loop"] = len(result.loop_functions)
     payload["files"] = result.file_count
     payload["seconds"] = round(time.perf_counter() - started, 2)
     payload["candidates"] = rows
@@ -1341,7 +1344,7 @@ def main(argv: list[str] | None = None) -> int:
         print(render_table(rows))
     print(
         f"\nscanned {result.file_count} files of {', '.join(packages)} under {root}; "
-        f"{result.entry_count} entry points; {payload['seconds']} s"
+        f"{result.entry_count} entry points, {len(result.loop_functions)} functions on the loop; {payload['seconds']} s"
     )
     for site in payload.get("removed_offloads", []):
         print(
