@@ -301,6 +301,17 @@ def test_every_rule_has_a_static_counterpart(tmp_path, table):
     assert missing == {}, "rules without a static counterpart (set runtime_only='why' on the rule)"
 
 
+def test_every_blockbuster_default_has_a_static_counterpart(tmp_path, table):
+    from types import SimpleNamespace
+
+    defaults = [
+        SimpleNamespace(name=f"blockbuster:{name}", target=name, runtime_only="")
+        for name in static_inventory.blockbuster_names()
+    ]
+    assert len(defaults) > 40
+    assert rules_without_counterpart(defaults, table, tmp_path) == {}
+
+
 def test_the_counterpart_check_fails_unless_the_rule_says_why(tmp_path, table):
     from dataclasses import replace
 
