@@ -160,7 +160,11 @@ def target_of(call: ast.Call, kind: str) -> ast.expr | None:
 
 def sites_in_source(source: str, path: str) -> list[OffloadSite]:
     tree = ast.parse(source, filename=path)
-    aliases = import_aliases(tree)
+    return sites_in_tree(tree, path, import_aliases(tree))
+
+
+def sites_in_tree(tree: ast.Module, path: str, aliases: dict[str, str]) -> list[OffloadSite]:
+    """The offload sites of a parsed module (``aliases``: its ``import_aliases``)."""
     sites: list[OffloadSite] = []
 
     def visit(

@@ -63,6 +63,7 @@ from tools.offload_inventory import (
     import_aliases,
     offload_form,
     sites_in_source,
+    sites_in_tree,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -240,6 +241,9 @@ _nodes: Any = None
 _bases: Any = None
 
 
+_ACTIVE: list[Inventory] = []  # the inventory whose package modules astroid builds on import
+
+
 def _load_astroid() -> None:
     global _astroid, _nodes, _bases
     if _astroid is None:
@@ -247,6 +251,25 @@ def _load_astroid() -> None:
         from astroid import bases, nodes
 
         _astroid, _nodes, _bases = astroid, nodes, bases
+        astroid.MANAGER.register_failed_import_hook(_build_on_import)
+
+
+def _build_on_import(name: str) -> Any:
+    """astroid found no module ``name`` on sys.path: a scanned module is built from its source."""
+    for inventory in _ACTIVE:
+        if name in inventory.files:
+            return inventory.module_named(name)
+    raise _astroid.AstroidBuildingError(f"no module {name}", modname=name)
+
+
+def _spelled(node: ast.AST) -> str:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def _is_function(node: Any) -> bool:
@@ -605,58 +628,121 @@ class Inventory:
         self.packages = packages
         self.primitives = primitives
         self.progress = progress or Progress()
-        self.modules: dict[str, Module] = {}
+        self.modules: dict[str, Module] = {}  # the package modules astroid has built, indexed
         self._by_path: dict[str, Module] = {}
+        self.files: dict[str, tuple[str, Path, str]] = {}  # module -> (relative path, file, source)
+        self.aliases: dict[str, dict[str, str]] = {}  # module -> its import aliases
+        self.offload_sites: list[OffloadSite] = []
         self.functions: dict[Any, Function] = {}
         self._definitions: dict[tuple[str, int], list[Any]] = {}
         self._calls: dict[Any, Calls] = {}
+        _ACTIVE[:] = [self]
         self._parse(sources or {})
         self.resolver = RESOLVERS[resolver](self)
 
-    # parsing
+    # parsing: every file by the stdlib's parser; by astroid only the modules with entry points,
+    # and the others when inference imports them (most of a large package is never needed).
     def _parse(self, sources: dict[str, str]) -> None:
-        from astroid.builder import AstroidBuilder
-
         manager = _astroid.MANAGER
         # A module name may have been built from another root (another fixture, a mutant).
         for name in list(manager.astroid_cache):
-            if any(name == p or name.startswith(p + ".") for p in self.packages):
+            if self.is_package_module(name):
                 del manager.astroid_cache[name]
-        files = package_files(self.root, self.packages)
-        builder = AstroidBuilder(manager)
-        for done, (name, path) in enumerate(files, 1):
-            relative = path.relative_to(self.root).as_posix()
-            source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
-            tree = builder.string_build(source, name, str(path))
-            manager.cache_module(tree)
-            module = Module(name, relative, source, tree, import_aliases(ast.parse(source)))
-            self.modules[name] = module
-            self._by_path[os.path.realpath(path)] = module
-            self.progress.update(f"parsed {done}/{len(files)} files")
         self.property_names: set[str] = set()
         # A method call can only reach a package function or a primitive if its name is one of
         # theirs: other calls (``.append``, ``.get``) need no inference, which is most of the cost.
         self.callable_names = set(self.primitives.last_parts())
-        for module in self.modules.values():
-            for node in module.tree.nodes_of_class((_nodes.FunctionDef, _nodes.Lambda, _nodes.ClassDef)):
-                if isinstance(node, _nodes.FunctionDef) and _is_property(node):
-                    self.property_names.add(node.name)
-                if _is_function(node):
-                    self.functions[node] = Function(
-                        module.name,
-                        module.path,
-                        qualname(node),
-                        node.lineno,
-                        node.tolineno,
-                        isinstance(node, _nodes.AsyncFunctionDef),
-                    )
-                if isinstance(node, (_nodes.FunctionDef, _nodes.ClassDef)):
+        files = package_files(self.root, self.packages)
+        seeds = []
+        for done, (name, path) in enumerate(files, 1):
+            relative = path.relative_to(self.root).as_posix()
+            source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
+            self.files[name] = (relative, path, source)
+            seed = relative in sources  # a mutant must be the module astroid uses
+            tree = ast.parse(source, filename=str(path))  # once: the tree is not kept
+            self.aliases[name] = import_aliases(tree)
+            self.offload_sites.extend(sites_in_tree(tree, relative, self.aliases[name]))
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     self.callable_names.add(node.name)
-                    self._definitions.setdefault((module.path, node.lineno), []).append(node)
+                    if not isinstance(node, ast.ClassDef) and any(
+                        _spelled(d).rsplit(".", 1)[-1] in ("property", "cached_property")
+                        for d in node.decorator_list
+                    ):
+                        self.property_names.add(node.name)
+                    seed = seed or isinstance(node, ast.AsyncFunctionDef)
+                elif (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in LOOP_CALLBACKS
+                ):
+                    seed = True
+            if seed:
+                seeds.append(name)
+            self.progress.update(f"read {done}/{len(files)} files")
+        # A copy of the package installed elsewhere would be what astroid imports: build all now.
+        build = list(self.files) if self._installed_elsewhere() else seeds
+        for done, name in enumerate(build, 1):
+            self.module_named(name)
+            self.progress.update(f"parsed {done}/{len(build)} files with entry points")
+
+    def is_package_module(self, name: str) -> bool:
+        return any(name == p or name.startswith(p + ".") for p in self.packages)
+
+    def _installed_elsewhere(self) -> bool:
+        from astroid.modutils import file_from_modpath
+
+        for package in self.packages:
+            try:
+                found = file_from_modpath(package.split("."))
+            except ImportError:
+                continue
+            if found and not Path(os.path.realpath(found)).is_relative_to(self.root):
+                return True
+        return False
+
+    def module_named(self, name: str) -> Any:
+        """The astroid module of a package module: built from our source once, then indexed."""
+        if name in self.modules:
+            return self.modules[name].tree
+        from astroid.builder import AstroidBuilder
+
+        _, path, source = self.files[name]
+        tree = AstroidBuilder(_astroid.MANAGER).string_build(source, name, str(path))
+        _astroid.MANAGER.cache_module(tree)
+        self._index(name, tree)
+        return tree
+
+    def _index(self, name: str, tree: Any) -> None:
+        relative, path, source = self.files[name]
+        module = Module(name, relative, source, tree, self.aliases[name])
+        self.modules[name] = module
+        self._by_path[os.path.realpath(path)] = module
+        for node in tree.nodes_of_class((_nodes.FunctionDef, _nodes.Lambda, _nodes.ClassDef)):
+            if _is_function(node):
+                self.functions[node] = Function(
+                    name,
+                    relative,
+                    qualname(node),
+                    node.lineno,
+                    node.tolineno,
+                    isinstance(node, _nodes.AsyncFunctionDef),
+                )
+            if isinstance(node, (_nodes.FunctionDef, _nodes.ClassDef)):
+                self._definitions.setdefault((relative, node.lineno), []).append(node)
 
     def owns(self, node: Any) -> bool:
         try:
-            if node.root().name not in self.modules:
+            tree = node.root()
+            name = tree.name
+            if name not in self.modules:
+                # astroid built it on an import: ours if it is this root's file (an editable install).
+                if name not in self.files or os.path.realpath(tree.file or "") != os.path.realpath(
+                    self.files[name][1]
+                ):
+                    return False
+                self._index(name, tree)
+            elif self.modules[name].tree is not tree:
                 return False
             return node in self.functions or isinstance(node, _nodes.ClassDef)
         except Exception:
@@ -672,7 +758,14 @@ class Inventory:
     def definition_at(self, path: Path, line: int, name: str) -> Any:
         module = self._by_path.get(os.path.realpath(path))
         if module is None:
-            return None
+            wanted = os.path.realpath(path)
+            for module_name, (_, file, _) in self.files.items():
+                if os.path.realpath(file) == wanted:
+                    self.module_named(module_name)
+                    module = self.modules[module_name]
+                    break
+            else:
+                return None
         for node in self._definitions.get((module.path, line), []):
             if node.name == name:
                 return node
@@ -681,8 +774,9 @@ class Inventory:
     # entry points
     def entry_points(self) -> list[Any]:
         """Every async def (but abstract ones, which never run) and every loop callback."""
+        # Only modules with an async def or a loop callback hold entry points: all built by now.
         entries = [node for node, fn in self.functions.items() if fn.is_async and not is_abstract(node)]
-        for module in self.modules.values():
+        for module in list(self.modules.values()):
             for call in module.tree.nodes_of_class(_nodes.Call):
                 func = call.func
                 if isinstance(func, _nodes.Attribute) and func.attrname in LOOP_CALLBACKS:
@@ -878,13 +972,9 @@ def reach(inventory: Inventory) -> Result:
         candidates=sorted(found.values(), key=lambda c: (c.path, c.line, c.primitive)),
         loop_functions=sorted(loop_functions, key=lambda f: (f.path, f.line)),
         loop_nodes=list(loop),
-        offloads=[
-            site
-            for module in inventory.modules.values()
-            for site in sites_in_source(module.source, module.path)
-        ],
+        offloads=list(inventory.offload_sites),
         entry_count=len(entries),
-        file_count=len(inventory.modules),
+        file_count=len(inventory.files),
         seconds=time.perf_counter() - started,
     )
 
