@@ -59,6 +59,8 @@ from typing import Any
 
 from tools.offload_inventory import (
     LOOP_CALLBACKS,
+    OFFLOAD_METHODS,
+    OFFLOADS,
     OffloadSite,
     import_aliases,
     offload_form,
@@ -262,14 +264,15 @@ def _build_on_import(name: str) -> Any:
     raise _astroid.AstroidBuildingError(f"no module {name}", modname=name)
 
 
-def _spelled(node: ast.AST) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-    return ".".join(reversed(parts))
+_DEFINED = re.compile(r"\b(?:def|class)\s+(\w+)")
+_PROPERTY = re.compile(
+    r"@(?:[\w.]*\.)?(?:property|cached_property)\b[^\n]*\n(?:[ \t]*@[^\n]*\n)*[ \t]*(?:async\s+)?def\s+(\w+)"
+)
+_ENTRY = re.compile(r"\basync\s+def\b|\.\s*(?:" + "|".join(LOOP_CALLBACKS) + r")\b")
+# Every offload form of the model names its function or method in the file (an import at least).
+_OFFLOAD_WORDS = re.compile(
+    r"\b(?:" + "|".join(sorted({n.rsplit(".", 1)[-1] for n in OFFLOADS} | set(OFFLOAD_METHODS))) + r")\b"
+)
 
 
 def _is_function(node: Any) -> bool:
@@ -658,25 +661,15 @@ class Inventory:
             relative = path.relative_to(self.root).as_posix()
             source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
             self.files[name] = (relative, path, source)
-            seed = relative in sources  # a mutant must be the module astroid uses
-            tree = ast.parse(source, filename=str(path))  # once: the tree is not kept
-            self.aliases[name] = import_aliases(tree)
-            self.offload_sites.extend(sites_in_tree(tree, relative, self.aliases[name]))
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                    self.callable_names.add(node.name)
-                    if not isinstance(node, ast.ClassDef) and any(
-                        _spelled(d).rsplit(".", 1)[-1] in ("property", "cached_property")
-                        for d in node.decorator_list
-                    ):
-                        self.property_names.add(node.name)
-                    seed = seed or isinstance(node, ast.AsyncFunctionDef)
-                elif (
-                    isinstance(node, ast.Call)
-                    and isinstance(node.func, ast.Attribute)
-                    and node.func.attr in LOOP_CALLBACKS
-                ):
-                    seed = True
+            # A first look by text, a superset of what the AST holds (a name in a string only
+            # costs an inference): the stdlib parser runs on few files, astroid on fewer.
+            self.callable_names.update(_DEFINED.findall(source))
+            self.property_names.update(_PROPERTY.findall(source))
+            seed = relative in sources or bool(_ENTRY.search(source))  # a mutant: astroid uses ours
+            if _OFFLOAD_WORDS.search(source):
+                tree = ast.parse(source, filename=str(path))
+                self.aliases[name] = import_aliases(tree)
+                self.offload_sites.extend(sites_in_tree(tree, relative, self.aliases[name]))
             if seed:
                 seeds.append(name)
             self.progress.update(f"read {done}/{len(files)} files")
@@ -715,6 +708,8 @@ class Inventory:
 
     def _index(self, name: str, tree: Any) -> None:
         relative, path, source = self.files[name]
+        if name not in self.aliases:
+            self.aliases[name] = import_aliases(ast.parse(source, filename=str(path)))
         module = Module(name, relative, source, tree, self.aliases[name])
         self.modules[name] = module
         self._by_path[os.path.realpath(path)] = module
