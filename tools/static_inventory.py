@@ -584,7 +584,6 @@ class Calls:
 
     enters: list[tuple[int, Any]] = field(default_factory=list)  # (line, astroid function node)
     primitives: list[tuple[int, Primitive]] = field(default_factory=list)
-    offloads: list[int] = field(default_factory=list)
 
 
 class Progress:
@@ -819,7 +818,6 @@ class Inventory:
         resolved = aliases.get(head, head) + (f".{rest}" if rest else "")
         method = func.attrname if isinstance(func, _nodes.Attribute) else None
         if spelled and offload_form(resolved, method) is not None:
-            calls.offloads.append(call.lineno)
             return  # the target is handed over, not called; its arguments are calls of their own
         if method is not None and method not in self.callable_names:
             return
@@ -1080,13 +1078,17 @@ def statement_starts(source: str) -> dict[int, int]:
 
 
 def join_coverage(
-    result: Result, lines_on_loop: dict[str, set[int]], sources: dict[str, str], data_file: Path, root: Path
+    candidates: list[Candidate],
+    lines_on_loop: dict[str, set[int]],
+    sources: dict[str, str],
+    data_file: Path,
+    root: Path,
 ) -> dict[str, Any]:
     """Mark each candidate guarded (with its gate tests) or unguarded; loop-side line coverage."""
     index = CoverageLines(data_file, root)
     starts = {path: statement_starts(text) for path, text in sources.items()}
     joined = []
-    for candidate in result.candidates:
+    for candidate in candidates:
         statement = starts.get(candidate.path, {}).get(candidate.line, candidate.line)
         tests = index.tests_at(candidate.path, candidate.line, statement)
         joined.append({"status": "guarded" if tests else "unguarded", "tests": tests})
@@ -1374,7 +1376,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     if args.coverage is not None:
         joined = join_coverage(
-            Result(candidates, result.loop_functions, result.loop_nodes, result.offloads, 0, 0, 0.0),
+            candidates,
             loop_lines(inventory, result.loop_nodes),
             sources,
             args.coverage,
