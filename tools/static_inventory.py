@@ -1244,7 +1244,7 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
     title = "## Static inventory: blocking calls reachable from the loop"
     if payload.get("changed_since"):
         title += f" (changed since {payload['changed_since']})"
-    out = [title, "", f"**{last_line}**", ""]
+    out = [title, "", f"**{last_line}**"]
     candidates = payload["candidates"]
     joined = bool(candidates) and "status" in candidates[0]
     if candidates:
@@ -1253,7 +1253,7 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
         if joined:
             header += " under gate | tests |"
             rule += "---|---|"
-        out += [header, rule]
+        out += ["", header, rule]
         for c in candidates:
             row = (
                 f"| `{c['path']}:{c['line']}` | `{c['function']}` | `{c['primitive']}` | `{c['rule']}` "
