@@ -403,8 +403,17 @@ class AstroidResolver:
 
     # Annotations: astroid infers values, not declared types; a parameter, an attribute
     # or a function's result annotated with a class is an instance of that class.
-    def _annotated_classes(self, expr: Any) -> list[Any]:
+    def _annotated_classes(self, expr: Any, depth: int = 0) -> list[Any]:
         annotations: list[Any] = []
+        if depth > 4:  # a chain of assignments, never a cycle
+            return []
+        if isinstance(expr, _nodes.BinOp) and expr.op == "/":
+            # Path arithmetic keeps the path's class (astroid does not infer PurePath.__truediv__).
+            return [
+                cls
+                for cls in self._classes_of(expr.left, depth + 1)
+                if not isinstance(cls, str) and cls.qname().startswith("pathlib.")
+            ]
         if isinstance(expr, _nodes.Name):
             try:
                 _, assignments = expr.lookup(expr.name)
@@ -418,6 +427,8 @@ class AstroidResolver:
                     annotations.append(parent.annotation)
                 elif isinstance(parent, _nodes.Assign) and isinstance(parent.value, _nodes.Call):
                     annotations.extend(self._returns(parent.value))
+                elif isinstance(parent, _nodes.Assign) and isinstance(parent.value, _nodes.BinOp):
+                    return self._annotated_classes(parent.value, depth + 1)
         elif isinstance(expr, _nodes.Attribute):
             for owner in self._infer(expr.expr):
                 if isinstance(owner, _bases.Instance) and isinstance(owner._proxied, _nodes.ClassDef):
@@ -428,6 +439,14 @@ class AstroidResolver:
         for annotation in annotations:
             classes.extend(self._annotation_classes(annotation))
         return classes
+
+    def _classes_of(self, expr: Any, depth: int) -> list[Any]:
+        inferred = [
+            v._proxied
+            for v in self._infer(expr)
+            if isinstance(v, _bases.Instance) and isinstance(v._proxied, _nodes.ClassDef)
+        ]
+        return inferred or self._annotated_classes(expr, depth)
 
     def _returns(self, call: Any) -> list[Any]:
         out = []

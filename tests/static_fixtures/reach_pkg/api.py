@@ -70,6 +70,12 @@ async def path_method(path: Path):
     return path.exists()  # blocking: pathlib.Path.exists
 
 
+async def path_arithmetic(path: Path, base: str):
+    (path / "old").unlink()  # blocking: pathlib.Path.unlink
+    target = Path(base) / "threads" / "t.jsonl"
+    return target.stat()  # blocking: pathlib.Path.stat
+
+
 class Service:
     def __init__(self, base: str) -> None:
         self._store = Store(base)
