@@ -216,3 +216,35 @@ def test_mutant_source_keeps_every_other_line_in_place():
     assert mutated.splitlines()[5] == ")  # é"
     assert mutated.splitlines()[6] == "    return x"
     compile(mutated, "m.py", "exec")
+
+
+def test_mutant_source_reverts_every_offload_form():
+    from tools.offload_inventory import sites_in_source
+    from tools.teeth import mutant_source
+
+    source = textwrap.dedent(
+        """\
+        import asyncio, functools
+        import anyio.to_thread
+        from starlette.concurrency import run_in_threadpool
+        async def f(p, loop):
+            a = await asyncio.to_thread(g, p, flag=True)
+            b = await loop.run_in_executor(None, g, p)
+            c = await anyio.to_thread.run_sync(g, p, abandon_on_cancel=True)
+            d = await run_in_threadpool(g, p, flag=False)
+            e = await asyncio.to_thread(functools.partial(g, p))
+            h = await asyncio.to_thread(lambda: g(p))
+        """
+    )
+    reverted = [
+        mutant_source(source, site).splitlines()[site.line - 1].strip().replace("lambda :", "lambda:")
+        for site in sites_in_source(source, "m.py")
+    ]
+    assert reverted == [
+        "a = (g(p, flag=True))",
+        "b = (g(p))",
+        "c = (g(p))",
+        "d = (g(p, flag=False))",
+        "e = (functools.partial(g, p)())",
+        "h = ((lambda: g(p))())",
+    ]

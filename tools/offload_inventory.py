@@ -11,7 +11,7 @@ records), and whether the call is directly awaited (the form the teeth check
 can revert).
 
 This module is the one model of what an offload looks like (``OFFLOADS``,
-``offload_kind``, ``target_of``, ``offloaded_callable``) and of which sync
+``OFFLOAD_METHODS``, ``offload_kind``, ``target_of``) and of which sync
 callables the loop runs on its own thread (``LOOP_CALLBACKS``). The offload
 review (``tools/offload_review.py``), the teeth check (``tools/teeth.py``) and
 the static inventory (``tools/static_inventory.py``) all read it, so a new
@@ -110,33 +110,6 @@ def offload_kind(call: ast.Call, aliases: dict[str, str]) -> str | None:
     method = call.func.attr if isinstance(call.func, ast.Attribute) else None
     form = offload_form(resolve_dotted(call.func, aliases), method)
     return form.kind if form else None
-
-
-def offloaded_callable(target: ast.expr, aliases: dict[str, str], scope: ast.AST | None = None) -> ast.expr:
-    """What runs in the worker for an offload ``target``: a lambda, a partial's function, a
-    variable's value (assigned once in ``scope``), or the target itself."""
-    seen = 0
-    while seen < 8:  # a chain of variables and partials, never a cycle
-        seen += 1
-        if (
-            isinstance(target, ast.Call)
-            and resolve_dotted(target.func, aliases) == "functools.partial"
-            and target.args
-        ):
-            target = target.args[0]
-        elif isinstance(target, ast.Name) and scope is not None:
-            values = [
-                node.value
-                for node in ast.walk(scope)
-                if isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == target.id for t in node.targets)
-            ]
-            if len(values) != 1:
-                return target
-            target = values[0]
-        else:
-            return target
-    return target
 
 
 def import_aliases(tree: ast.Module) -> dict[str, str]:
