@@ -388,7 +388,8 @@ class TeethPlugin:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             runs = sum(v.tests_run for v in self.verdicts)
-            reporter.stats["test runs against mutants"] = [None] * runs
+            # Objects, not None: other plugins (hypothesis's) read every report in the stats.
+            reporter.stats["test runs against mutants"] = [types.SimpleNamespace() for _ in range(runs)]
         return True
 
 
