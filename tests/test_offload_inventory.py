@@ -115,3 +115,24 @@ def test_markdown_names_missing_sites_and_functions():
     assert "offload sites exercised: 1/2" in md
     assert "| `a.py:9` | `h` | `g` | **NO** |" in md
     assert "never run under the gate" in md
+
+
+def test_starlette_and_targets_through_a_variable():
+    source = textwrap.dedent(
+        """
+        import asyncio
+        from starlette.concurrency import run_in_threadpool
+
+
+        async def handler(path):
+            job = read
+            await asyncio.to_thread(job, path)
+            return await run_in_threadpool(read, path, encoding="utf-8")
+
+
+        def read(path, encoding="utf-8"):
+            return path
+        """
+    )
+    found = [(s.kind, s.target, s.awaited) for s in sites_in_source(source, "m.py")]
+    assert found == [("to_thread", "job", True), ("run_in_threadpool", "read", True)]

@@ -144,6 +144,16 @@ def test_verdicts_with_all_tests(demo):
     assert report["killed"] == 2
     assert report["total"] == 5
     assert proc.stdout.rstrip().endswith("teeth: killed 2/5")
+    # The static half on the same mutants: a reverted offload of blocking work is a new
+    # blocking call reachable from the loop, through the function that held the offload.
+    assert sites["guarded"]["static"] == "seen"
+    assert sites["guarded"]["static_new"] == ["builtins.open at demo_pkg/__init__.py:7"]
+    assert sites["lambda_target"]["static"] == "seen"
+    assert sites["unguarded"]["static"] == "NOT SEEN"  # _double blocks on nothing
+    assert sites["fragile"]["static"] == "NOT SEEN"
+    assert sites["not_awaited"]["static"] == "unsupported"
+    assert report["static_seen"] == 2
+    assert "teeth: static half saw 2/5 reverted offloads" in proc.stdout
     assert hashlib.sha256(source.read_bytes()).hexdigest() == before, "teeth touched the source"
     assert sorted(p.name for p in source.parent.iterdir() if p.suffix == ".py") == ["__init__.py"]
 
@@ -185,3 +195,56 @@ def test_covering_tests_come_from_coverage_contexts(demo):
     assert sites["unguarded"]["tests_run"] == 1
     assert sites["unguarded"]["verdict"] == "survived"
     assert report["coverage_data"] == str(demo / ".coverage")
+
+
+def test_mutant_source_keeps_every_other_line_in_place():
+    from tools.offload_inventory import sites_in_source
+    from tools.teeth import mutant_source
+
+    source = (
+        "import asyncio\n"
+        "async def f(p):\n"
+        "    x = await asyncio.to_thread(\n"
+        "        open,\n"
+        "        p,\n"
+        "    )  # é\n"
+        "    return x\n"
+    )
+    [site] = sites_in_source(source, "m.py")
+    mutated = mutant_source(source, site)
+    assert mutated.splitlines()[2] == "    x = (open(p)"
+    assert mutated.splitlines()[5] == ")  # é"
+    assert mutated.splitlines()[6] == "    return x"
+    compile(mutated, "m.py", "exec")
+
+
+def test_mutant_source_reverts_every_offload_form():
+    from tools.offload_inventory import sites_in_source
+    from tools.teeth import mutant_source
+
+    source = textwrap.dedent(
+        """\
+        import asyncio, functools
+        import anyio.to_thread
+        from starlette.concurrency import run_in_threadpool
+        async def f(p, loop):
+            a = await asyncio.to_thread(g, p, flag=True)
+            b = await loop.run_in_executor(None, g, p)
+            c = await anyio.to_thread.run_sync(g, p, abandon_on_cancel=True)
+            d = await run_in_threadpool(g, p, flag=False)
+            e = await asyncio.to_thread(functools.partial(g, p))
+            h = await asyncio.to_thread(lambda: g(p))
+        """
+    )
+    reverted = [
+        mutant_source(source, site).splitlines()[site.line - 1].strip().replace("lambda :", "lambda:")
+        for site in sites_in_source(source, "m.py")
+    ]
+    assert reverted == [
+        "a = (g(p, flag=True))",
+        "b = (g(p))",
+        "c = (g(p))",
+        "d = (g(p, flag=False))",
+        "e = (functools.partial(g, p)())",
+        "h = ((lambda: g(p))())",
+    ]

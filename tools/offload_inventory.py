@@ -1,16 +1,21 @@
 """The static inventory of offload sites: where backend code moves sync work off the loop.
 
 An offload site is a call to ``asyncio.to_thread(f, ...)``,
-``<loop>.run_in_executor(executor, f, ...)`` or
-``anyio.to_thread.run_sync(f, ...)``, found by reading the AST (no import, so
+``<loop>.run_in_executor(executor, f, ...)``, ``anyio.to_thread.run_sync(f, ...)``
+or ``starlette.concurrency.run_in_threadpool(f, ...)``, found by reading the
+AST (no import, so
 the inventory cannot be fooled by what the code does at import time). Each
 site records its enclosing function (the "offloaded method"), the target it
 offloads, the line of the statement that holds it (the line coverage
 records), and whether the call is directly awaited (the form the teeth check
 can revert).
 
-Used by the offload review (``tools/offload_review.py``) and the teeth check
-(``tools/teeth.py``), so both speak about the same sites.
+This module is the one model of what an offload looks like (``OFFLOADS``,
+``OFFLOAD_METHODS``, ``offload_kind``, ``target_of``) and of which sync
+callables the loop runs on its own thread (``LOOP_CALLBACKS``). The offload
+review (``tools/offload_review.py``), the teeth check (``tools/teeth.py``) and
+the static inventory (``tools/static_inventory.py``) all read it, so a new
+offload form is taught here, once.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ class OffloadSite:
     path: str  # as given to the inventory (relative to the repo when run from it)
     line: int  # line of the call
     statement_line: int  # first line of the statement holding it: what coverage records
-    kind: str  # "to_thread", "run_in_executor" or "anyio.run_sync"
+    kind: str  # a kind of OFFLOADS: "to_thread", "run_in_executor", "anyio.run_sync", "run_in_threadpool"
     function: str  # qualified name of the enclosing function, e.g. JsonlRunEventStore.put
     function_is_async: bool
     target: str  # source of the offloaded callable
@@ -54,18 +59,57 @@ def _source(node: ast.expr) -> str:
     return ast.unparse(node).replace("lambda :", "lambda:")
 
 
+@dataclass(frozen=True)
+class OffloadForm:
+    kind: str
+    target_index: int  # position of the offloaded callable among the call's positional arguments
+    forwards_keywords: bool  # keyword arguments of the call reach the callable
+
+
+# Offloads named by the function they call (after import aliases are resolved).
+OFFLOADS: dict[str, OffloadForm] = {
+    "asyncio.to_thread": OffloadForm("to_thread", 0, True),
+    "anyio.to_thread.run_sync": OffloadForm("anyio.run_sync", 0, True),
+    "starlette.concurrency.run_in_threadpool": OffloadForm("run_in_threadpool", 0, True),
+}
+# Offloads named by a method, whatever the receiver: a loop is rarely a name we can resolve.
+OFFLOAD_METHODS: dict[str, OffloadForm] = {
+    "run_in_executor": OffloadForm("run_in_executor", 1, False),
+}
+FORMS: dict[str, OffloadForm] = {f.kind: f for f in (*OFFLOADS.values(), *OFFLOAD_METHODS.values())}
+
+# The opposite of an offload: sync callables the loop runs on its own thread.
+# Method name -> position of the callback among the positional arguments.
+LOOP_CALLBACKS: dict[str, int] = {
+    "call_soon": 0,
+    "call_soon_threadsafe": 0,  # scheduled from another thread, run on the loop's
+    "call_later": 1,
+    "call_at": 1,
+    "add_done_callback": 0,
+}
+
+
+def resolve_dotted(node: ast.AST, aliases: dict[str, str]) -> str:
+    """The dotted name ``node`` spells, with its first part replaced by what it imports."""
+    name = _dotted(node)
+    head, _, rest = name.partition(".")
+    return aliases.get(head, head) + (f".{rest}" if rest else "")
+
+
+def offload_form(dotted: str, method: str | None) -> OffloadForm | None:
+    """The offload a callee is: ``dotted`` its resolved name, ``method`` its attribute name if any."""
+    if dotted in OFFLOADS:
+        return OFFLOADS[dotted]
+    if method is not None:
+        return OFFLOAD_METHODS.get(method)
+    return None
+
+
 def offload_kind(call: ast.Call, aliases: dict[str, str]) -> str | None:
     """The offload kind of ``call``, or None. ``aliases`` maps local names to what they import."""
-    name = _dotted(call.func)
-    head, _, rest = name.partition(".")
-    resolved = aliases.get(head, head) + (f".{rest}" if rest else "")
-    if resolved == "asyncio.to_thread":
-        return "to_thread"
-    if resolved == "anyio.to_thread.run_sync":
-        return "anyio.run_sync"
-    if isinstance(call.func, ast.Attribute) and call.func.attr == "run_in_executor":
-        return "run_in_executor"
-    return None
+    method = call.func.attr if isinstance(call.func, ast.Attribute) else None
+    form = offload_form(resolve_dotted(call.func, aliases), method)
+    return form.kind if form else None
 
 
 def import_aliases(tree: ast.Module) -> dict[str, str]:
@@ -83,13 +127,17 @@ def import_aliases(tree: ast.Module) -> dict[str, str]:
 
 
 def target_of(call: ast.Call, kind: str) -> ast.expr | None:
-    index = 1 if kind == "run_in_executor" else 0
+    index = FORMS[kind].target_index
     return call.args[index] if len(call.args) > index else None
 
 
 def sites_in_source(source: str, path: str) -> list[OffloadSite]:
     tree = ast.parse(source, filename=path)
-    aliases = import_aliases(tree)
+    return sites_in_tree(tree, path, import_aliases(tree))
+
+
+def sites_in_tree(tree: ast.Module, path: str, aliases: dict[str, str]) -> list[OffloadSite]:
+    """The offload sites of a parsed module (``aliases``: its ``import_aliases``)."""
     sites: list[OffloadSite] = []
 
     def visit(

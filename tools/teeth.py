@@ -6,6 +6,7 @@ mutant reverts that one site to a direct call on the loop::
     await asyncio.to_thread(f, *a, **kw)          ->  f(*a, **kw)
     await loop.run_in_executor(ex, f, *a)         ->  f(*a)
     await anyio.to_thread.run_sync(f, *a)         ->  f(*a)
+    await run_in_threadpool(f, *a, **kw)          ->  f(*a, **kw)
 
 (lambdas and ``functools.partial`` targets are called the same way). Then the
 gate tests that ran the site (from the per-test coverage contexts of a
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from tools import text_table
-from tools.offload_inventory import OffloadSite, import_aliases, inventory, offload_kind, target_of
+from tools.offload_inventory import FORMS, OffloadSite, import_aliases, inventory, offload_kind, target_of
 
 REPO = Path(__file__).resolve().parents[1]
 ANYIO_OPTIONS = {"cancellable", "abandon_on_cancel", "limiter"}
@@ -62,6 +63,13 @@ class Verdict:
     failed_otherwise: list[str] = field(default_factory=list)
     tests_run: int = 0
     detail: str = ""
+    static: str = "unsupported"  # the static half: "seen", "NOT SEEN" or "unsupported"
+    static_new: list[str] = field(default_factory=list)  # the new loop-reachable candidates
+    static_detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "killed" and self.static == "seen"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +79,9 @@ class Verdict:
             "failed_otherwise": self.failed_otherwise,
             "tests_run": self.tests_run,
             "detail": self.detail,
+            "static": self.static,
+            "static_new": self.static_new,
+            "static_detail": self.static_detail,
         }
 
 
@@ -84,6 +95,21 @@ def module_name(path: Path, source_root: Path) -> str:
     return ".".join(parts)
 
 
+def direct_call(call: ast.Call, aliases: dict[str, str]) -> ast.Call:
+    """The offload ``call`` reverted: its target called with the arguments it forwards."""
+    kind = offload_kind(call, aliases)
+    target = target_of(call, kind) if kind else None
+    if kind is None or target is None:
+        raise Unsupported("offload call without a target")
+    form = FORMS[kind]
+    keywords = call.keywords
+    if not form.forwards_keywords and keywords:
+        raise Unsupported(f"{kind} takes no keyword arguments to forward")
+    if kind == "anyio.run_sync":
+        keywords = [k for k in keywords if k.arg not in ANYIO_OPTIONS]
+    return ast.Call(func=target, args=call.args[form.target_index + 1 :], keywords=keywords)
+
+
 class _Revert(ast.NodeTransformer):
     def __init__(self, line: int, col: int, aliases: dict[str, str]) -> None:
         self.line, self.col, self.aliases = line, col, aliases
@@ -92,20 +118,42 @@ class _Revert(ast.NodeTransformer):
     def visit_Await(self, node: ast.Await) -> ast.AST:
         call = node.value
         if isinstance(call, ast.Call) and (call.lineno, call.col_offset) == (self.line, self.col):
-            kind = offload_kind(call, self.aliases)
-            target = target_of(call, kind) if kind else None
-            if target is None:
-                raise Unsupported("offload call without a target")
-            skip = 2 if kind == "run_in_executor" else 1
-            keywords = call.keywords
-            if kind == "run_in_executor" and keywords:
-                raise Unsupported("run_in_executor takes no keyword arguments to forward")
-            if kind == "anyio.run_sync":
-                keywords = [k for k in keywords if k.arg not in ANYIO_OPTIONS]
-            direct = ast.Call(func=target, args=call.args[skip:], keywords=keywords)
             self.done = True
-            return ast.copy_location(direct, node)
+            return ast.copy_location(direct_call(call, self.aliases), node)
         return self.generic_visit(node)
+
+
+def mutant_source(source: str, site: OffloadSite) -> str:
+    """The module's text with the site reverted, every other line where it was: what the static
+    half reads. The direct call is parenthesised and padded with the lines the offload spanned."""
+    tree = ast.parse(source)
+    aliases = import_aliases(tree)
+    awaited = next(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Await)
+            and isinstance(n.value, ast.Call)
+            and n.value.lineno == site.line
+            and offload_kind(n.value, aliases)
+        ),
+        None,
+    )
+    if awaited is None:
+        raise Unsupported("no awaited offload call at this line")
+    assert awaited.end_lineno is not None and awaited.end_col_offset is not None
+    replacement = "(" + ast.unparse(direct_call(awaited.value, aliases))
+    replacement += "\n" * (awaited.end_lineno - awaited.lineno) + ")"
+    lines = source.splitlines(keepends=True)
+    first = lines[awaited.lineno - 1].encode("utf-8")  # AST columns count UTF-8 bytes
+    last = lines[awaited.end_lineno - 1].encode("utf-8")
+    return (
+        "".join(lines[: awaited.lineno - 1])
+        + first[: awaited.col_offset].decode("utf-8")
+        + replacement
+        + last[awaited.end_col_offset :].decode("utf-8")
+        + "".join(lines[awaited.end_lineno :])
+    )
 
 
 def mutant_code(source: str, filename: str, site: OffloadSite) -> types.CodeType:
@@ -184,6 +232,44 @@ class Mutant:
 
     def __exit__(self, *exc: object) -> None:
         self.function.__code__ = self.original
+
+
+class StaticHalf:
+    """The static inventory on each mutant: the reverted call must surface as a new blocking call
+    reachable from the loop, through the function that held the offload."""
+
+    def __init__(self, source_root: Path, rootdir: Path, sites: list[OffloadSite]) -> None:
+        from tools import static_inventory
+
+        self.scan = static_inventory.scan
+        self.source_root, self.rootdir = source_root, rootdir
+        self.packages = sorted({self._relative(s).split("/")[0].removesuffix(".py") for s in sites})
+        self.table = static_inventory.primitive_table()
+        self.baseline = (
+            {c.key() for c in self.scan(source_root, self.packages, self.table).candidates}
+            if self.packages
+            else set()
+        )
+
+    def _relative(self, site: OffloadSite) -> str:
+        return (self.rootdir / site.path).resolve().relative_to(self.source_root).as_posix()
+
+    def check(self, verdict: Verdict) -> None:
+        site = verdict.site
+        path = self._relative(site)
+        try:
+            mutated = mutant_source((self.source_root / path).read_text(encoding="utf-8"), site)
+        except Unsupported as exc:
+            verdict.static, verdict.static_detail = "unsupported", str(exc)
+            return
+        result = self.scan(self.source_root, self.packages, self.table, sources={path: mutated})
+        module = path.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        holder = f"{module}.{site.function}"
+        new = [c for c in result.candidates if c.key() not in self.baseline and holder in c.chain]
+        verdict.static = "seen" if new else "NOT SEEN"
+        verdict.static_new = [f"{c.primitive} at {c.path}:{c.line}" for c in new]
+        if not new:
+            verdict.static_detail = "no new blocking call reachable from the loop"
 
 
 # -- which tests ------------------------------------------------------------------
@@ -302,7 +388,8 @@ class TeethPlugin:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             runs = sum(v.tests_run for v in self.verdicts)
-            reporter.stats["test runs against mutants"] = [None] * runs
+            # Objects, not None: other plugins (hypothesis's) read every report in the stats.
+            reporter.stats["test runs against mutants"] = [types.SimpleNamespace() for _ in range(runs)]
         return True
 
 
@@ -314,6 +401,13 @@ def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
     covering = covering_tests(args.data, sites, args.rootdir)
     if str(args.source) not in sys.path:
         sys.path.insert(0, str(args.source))
+    # Both halves see every mutant: the static inventory reads each one's source. It runs before
+    # the gate is installed: astroid builds some modules from live C types the gate patches.
+    static = StaticHalf(args.source, args.rootdir, sites)
+    static_verdicts = {}
+    for site in sites:
+        static_verdicts[site] = Verdict(site)
+        static.check(static_verdicts[site])
     plugin = TeethPlugin(sites, covering, args.source, args.rootdir)
     code = pytest.main(
         [
@@ -336,11 +430,18 @@ def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
     )
     if code not in (0, 1) and not plugin.verdicts:
         raise SystemExit(f"teeth: pytest could not run the gate tests (exit {int(code)})")
+    for verdict in plugin.verdicts:
+        seen = static_verdicts[verdict.site]
+        verdict.static, verdict.static_new, verdict.static_detail = (
+            seen.static,
+            seen.static_new,
+            seen.static_detail,
+        )
     return plugin.verdicts, time.perf_counter() - started
 
 
 def render(verdicts: list[Verdict]) -> tuple[str, str]:
-    rows = [("site", "offloaded method", "verdict", "tests run", "killed by / why")]
+    rows = [("site", "offloaded method", "verdict", "tests run", "static half", "killed by / why")]
     for v in verdicts:
         why = (
             ", ".join(t.split("::", 1)[-1] for t in v.killed_by)
@@ -353,18 +454,30 @@ def render(verdicts: list[Verdict]) -> tuple[str, str]:
                 v.site.function,
                 v.verdict.upper() if v.verdict != "killed" else "killed",
                 str(v.tests_run),
+                _static_cell(v),
                 why,
             )
         )
     killed = sum(v.verdict == "killed" for v in verdicts)
+    seen = sum(v.static == "seen" for v in verdicts)
     md = [
-        f"## Teeth: killed {killed}/{len(verdicts)}",
+        f"## Teeth: killed {killed}/{len(verdicts)}, static half saw {seen}/{len(verdicts)}",
         "",
-        "| site | offloaded method | verdict | tests run | killed by / why |",
-        "|---|---|---|---|---|",
+        "| site | offloaded method | verdict | tests run | static half | killed by / why |",
+        "|---|---|---|---|---|---|",
     ]
-    md += [f"| `{r[0]}` | `{r[1]}` | {r[2]} | {r[3]} | {r[4].replace('|', '/')} |" for r in rows[1:]]
+    md += [
+        f"| `{r[0]}` | `{r[1]}` | {r[2]} | {r[3]} | {r[4].replace('|', '/')} | {r[5].replace('|', '/')} |"
+        for r in rows[1:]
+    ]
     return text_table.render(rows, 70), "\n".join(md) + "\n"
+
+
+def _static_cell(v: Verdict) -> str:
+    if v.static == "seen":
+        first = v.static_new[0].split(" at ")[0]
+        return f"seen: {first}" + (f" (+{len(v.static_new) - 1})" if len(v.static_new) > 1 else "")
+    return v.static + (f": {v.static_detail}" if v.static_detail else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(seconds, 2),
         "coverage_data": str(args.data) if args.data else None,
         "killed": killed,
+        "static_seen": sum(v.static == "seen" for v in verdicts),
         "total": len(verdicts),
         "sites": [v.to_dict() for v in verdicts],
     }
@@ -428,8 +542,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"reports: {args.out / 'teeth.json'}, {args.out / 'teeth.md'} ({seconds:.1f} s)")
     if not verdicts:
         print("teeth: the inventory found no offload site", file=sys.stderr)
+    print(f"teeth: static half saw {payload['static_seen']}/{len(verdicts)} reverted offloads")
     print(f"teeth: killed {killed}/{len(verdicts)}")
-    return 0 if verdicts and killed == len(verdicts) else 1
+    return 0 if verdicts and all(v.passed for v in verdicts) else 1
 
 
 if __name__ == "__main__":

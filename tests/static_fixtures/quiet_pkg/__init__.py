@@ -1,0 +1,1 @@
+"""Code the inventory must stay silent on: offloaded, awaited, same-name, pure, sync-only."""

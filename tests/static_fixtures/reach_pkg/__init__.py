@@ -1,0 +1,1 @@
+"""Blocking calls the loop reaches, one shape each."""

@@ -1,0 +1,465 @@
+"""The static inventory on fixture packages; its coverage join, accepted list and changed mode.
+
+Expected findings live in the fixtures' source (``tests/static_fixtures/``): a
+``# blocking: <primitive>`` comment on each line where the inventory must
+report that primitive, nothing on lines where it must not. One parametrized
+test compares exactly, so a new case is a new fixture line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import coverage
+import pytest
+from tools import static_inventory
+from tools.static_inventory import main, primitive_table, public_name, rule_names, scan
+from tools.static_resolvers import expected_findings
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "static_fixtures"
+PACKAGES = sorted(p.name for p in FIXTURES.iterdir() if (p / "__init__.py").exists())
+GATE_TEST = "tests_blocking/anchors/test_demo.py::test_guarded"
+
+
+@pytest.fixture(scope="module")
+def table():
+    return primitive_table()
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_fixture_findings_match_the_comments(package, table):
+    result = scan(FIXTURES, [package], table)
+    found = {(c.path, c.line, c.primitive) for c in result.candidates}
+    expected = expected_findings(FIXTURES, package)
+    assert sorted(found - expected) == [], "reported, not marked # blocking"
+    assert sorted(expected - found) == [], "marked # blocking, not reported"
+
+
+def test_the_fixtures_pin_something():
+    assert len(expected_findings(FIXTURES, "reach_pkg")) >= 20
+    assert expected_findings(FIXTURES, "quiet_pkg") == set()
+
+
+def test_entries_and_chain(table):
+    result = scan(FIXTURES, ["reach_pkg"], table)
+    by_line = {(c.path, c.primitive): c for c in result.candidates}
+    opened = by_line[("reach_pkg/helpers.py", "builtins.open")]
+    assert opened.function == "read_config"
+    assert opened.rule == "audit:open"
+    assert opened.entries == ["reach_pkg.api.cross_module", "reach_pkg.api.stream"]
+    assert opened.chain == ["reach_pkg.api.cross_module", "reach_pkg.helpers.read_config", "builtins.open"]
+    flock = by_line[("reach_pkg/store.py", "fcntl.flock")]
+    assert flock.chain[-2:] == ["reach_pkg.store.FileLock.__enter__", "fcntl.flock"]
+    callback = by_line[("reach_pkg/api.py", "os.truncate")]
+    assert callback.entries == ["reach_pkg.api._on_done"]  # a loop callback is an entry point
+
+
+def test_public_names_of_defining_modules():
+    assert public_name("pathlib._local.Path.stat") == "pathlib.Path.stat"
+    assert public_name("posix.stat") == "os.stat"
+    assert public_name("_io.open") == "io.open"
+    assert public_name("_sqlite3.connect") == "sqlite3.connect"
+    assert public_name("store.Store._private") == "store.Store._private"
+
+
+def test_one_primitive_for_two_spellings_of_one_callable(table):
+    assert table.lookup("_io.open").name == "builtins.open"
+    assert table.lookup("io.open").name == "builtins.open"
+    assert table.lookup("posix.stat").name == "os.stat"
+    assert table.lookup("reach_pkg.store.Store.save") is None
+
+
+def test_cli_writes_json_markdown_and_the_last_line(tmp_path, capsys):
+    assert main(["--root", str(FIXTURES), "--package", "reach_pkg", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    payload = json.loads((tmp_path / "static-inventory.json").read_text())
+    n = len(payload["candidates"])
+    assert out.rstrip().splitlines()[-1] == f"static inventory: {n} blocking calls reachable from the loop"
+    first = payload["candidates"][0]
+    assert {"path", "line", "function", "primitive", "rule", "entries", "chain"} <= set(first)
+    assert first["path"].startswith("reach_pkg/")
+    md = (tmp_path / "static-inventory.md").read_text()
+    assert f"static inventory: {n} blocking calls reachable from the loop" in md
+    assert "| `reach_pkg/helpers.py:12` | `read_config` | `builtins.open` |" in md
+
+
+def test_no_such_package_is_an_error(tmp_path):
+    with pytest.raises(SystemExit, match="no package or module 'missing_pkg'"):
+        main(["--root", str(FIXTURES), "--package", "missing_pkg", "--out", str(tmp_path)])
+
+
+# -- the runtime join ------------------------------------------------------------------------
+
+
+def coverage_data(path: Path, lines_by_context: dict[str, dict[Path, list[int]]]) -> Path:
+    data = coverage.CoverageData(basename=str(path))
+    for context, files in lines_by_context.items():
+        data.set_context(context)
+        data.add_lines({str(file): lines for file, lines in files.items()})
+    data.write()
+    return path
+
+
+def run_joined(tmp_path, data: Path, unguarded: str | None = None) -> tuple[int, str, dict]:
+    accepted = tmp_path / "unguarded.toml"
+    accepted.write_text(unguarded or "")
+    out = tmp_path / "out"
+    args = ["--root", str(FIXTURES), "--package", "reach_pkg", "--out", str(out)]
+    args += ["--coverage", str(data), "--unguarded", str(accepted)]
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(args)
+    return code, buffer.getvalue(), json.loads((out / "static-inventory.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def reach_candidates(table):
+    return scan(FIXTURES, ["reach_pkg"], table).candidates
+
+
+def test_guarded_and_unguarded(tmp_path, reach_candidates):
+    helpers = FIXTURES / "reach_pkg" / "helpers.py"
+    # read_config's open (line 12) and settle's sleep (17) ran under the gate; connect (21)
+    # ran only in a test that opted out; nothing else ran.
+    data = coverage_data(
+        tmp_path / ".coverage",
+        {
+            GATE_TEST: {helpers: [11, 12, 13, 17]},
+            "tests_blocking/anchors/test_demo.py::test_opted|ungated": {helpers: [21]},
+            "tests/test_unit.py::test_x": {helpers: [25]},
+        },
+    )
+    code, out, payload = run_joined(tmp_path, data)
+    rows = {(c["path"], c["line"]): c for c in payload["candidates"]}
+    assert rows[("reach_pkg/helpers.py", 12)]["status"] == "guarded"
+    assert rows[("reach_pkg/helpers.py", 12)]["tests"] == [GATE_TEST]
+    assert rows[("reach_pkg/helpers.py", 17)]["status"] == "guarded"
+    assert rows[("reach_pkg/helpers.py", 21)]["status"] == "unguarded"  # |ungated never counts
+    assert rows[("reach_pkg/helpers.py", 25)]["status"] == "unguarded"  # not a gate test
+    n = len(reach_candidates)
+    assert out.rstrip().splitlines()[-1] == (
+        f"static inventory: {n} reachable from the loop, 2 ran under the gate, {n - 2} never did"
+    )
+    assert code == 1
+    assert "unguarded: reach_pkg/helpers.py:21 connect calls sqlite3.connect" in out
+    loop = payload["loop_lines"]
+    assert loop["ran"] == 3  # lines 12, 13 and 17: the statements of loop functions that ran
+    assert 21 in loop["never_ran"]["reach_pkg/helpers.py"]
+    assert "loop-side coverage: 3/" in out
+
+
+def accepted_all(candidates, skip: int = 0) -> str:
+    entries = []
+    for c in candidates[skip:]:
+        entries.append(
+            f'[[unguarded]]\npath = "{c.path}"\nfunction = "{c.function}"\nprimitive = "{c.primitive}"\n'
+            'reason = "fixture: exercised elsewhere"\n'
+        )
+    return "\n".join(entries)
+
+
+def test_accepted_entries_suppress_unguarded(tmp_path, reach_candidates):
+    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {}})
+    code, out, payload = run_joined(tmp_path, data, accepted_all(reach_candidates))
+    assert code == 0, out
+    assert all(c["accepted"] == "fixture: exercised elsewhere" for c in payload["candidates"])
+    # The last line still counts what the gate never ran: accepting is not guarding.
+    n = len(reach_candidates)
+    assert out.rstrip().endswith(f"{n} reachable from the loop, 0 ran under the gate, {n} never did")
+
+
+def test_one_missing_entry_fails(tmp_path, reach_candidates):
+    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {}})
+    code, out, _ = run_joined(tmp_path, data, accepted_all(reach_candidates, skip=1))
+    assert code == 1
+    assert out.count("  unguarded: ") == 1
+
+
+def test_stale_and_reasonless_entries_are_errors(tmp_path, reach_candidates):
+    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {}})
+    stale = (
+        '[[unguarded]]\npath = "reach_pkg/gone.py"\nfunction = "f"\nprimitive = "os.stat"\nreason = "old"\n'
+    )
+    reasonless = (
+        '[[unguarded]]\npath = "reach_pkg/helpers.py"\nfunction = "settle"\nprimitive = "time.sleep"\n'
+    )
+    code, out, payload = run_joined(tmp_path, data, accepted_all(reach_candidates) + "\n" + stale)
+    assert code == 1
+    assert "stale entry in unguarded.toml: reach_pkg/gone.py f os.stat matches no candidate" in out
+    code, out, payload = run_joined(tmp_path, data, accepted_all(reach_candidates) + "\n" + reasonless)
+    assert code == 1
+    assert any("missing reason" in e for e in payload["errors"])
+
+
+def test_an_entry_for_a_guarded_candidate_is_stale(tmp_path):
+    helpers = FIXTURES / "reach_pkg" / "helpers.py"
+    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {helpers: [17]}})
+    entry = '[[unguarded]]\npath = "reach_pkg/helpers.py"\nfunction = "settle"\nprimitive = "time.sleep"\nreason = "r"\n'
+    _, out, _ = run_joined(tmp_path, data, entry)
+    assert "settle time.sleep ran under the gate now" in out
+
+
+def test_runlogs_accepted_list_is_empty():
+    entries, errors = static_inventory.accepted_unguarded(static_inventory.UNGUARDED_FILE)
+    assert static_inventory.UNGUARDED_FILE.exists()
+    assert (entries, errors) == ([], [])
+
+
+# -- the rule table: one list for both halves ------------------------------------------------
+
+
+def load_rules():
+    spec = importlib.util.spec_from_file_location("rules_for_meta", REPO / "tests_blocking" / "rules.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.RULES
+
+
+def exists_here(name: str) -> bool:
+    """The callable exists on this Python and system (os.lchmod does not on Linux)."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def probe_line(name: str, index: int) -> tuple[list[str], str, str]:
+    """(imports, parameter, call) calling the stdlib callable ``name`` from an async def."""
+    parts = name.split(".")
+    if parts[0] == "builtins":
+        return [], "", f"{parts[1]}()"
+    cut = len(parts)
+    while cut > 1:
+        try:
+            importlib.import_module(".".join(parts[:cut]))
+            break
+        except ImportError:
+            cut -= 1
+    module, rest = ".".join(parts[:cut]), parts[cut:]
+    imports = [f"import {module}"]
+    if len(rest) == 2:  # Class.method: on an annotated receiver
+        return imports, f"obj{index}: {module}.{rest[0]}", f"obj{index}.{rest[1]}()"
+    return imports, "", f"{name}()"
+
+
+def rules_without_counterpart(rules, table, workdir: Path) -> dict[str, list[str]]:
+    """Rule name -> the callables it names that the inventory does not report when an async def
+    calls them, for rules that do not say why they are runtime-only."""
+    imports: set[str] = set()
+    params: list[str] = []
+    lines: dict[int, tuple[object, str]] = {}
+    calls: list[str] = []
+    for rule in rules:
+        # A callable this system lacks cannot be called here: the rule is checked where it exists.
+        for name in filter(exists_here, rule_names(rule)):
+            more, param, call = probe_line(name, len(params))
+            imports.update(more)
+            if param:
+                params.append(param)
+            lines[len(calls)] = (rule, name)
+            calls.append(call)
+    package = workdir / "probe_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    header = sorted(imports)
+    first_call = len(header) + 3  # the imports, a blank line, the def line
+    body = "\n".join(f"    {c}" for c in calls)
+    (package / "probes.py").write_text(
+        "\n".join(header) + f"\n\nasync def probe({', '.join(params)}):\n" + body + "\n"
+    )
+    seen: dict[int, set[str]] = {}
+    for c in scan(workdir, ["probe_pkg"], table).candidates:
+        seen.setdefault(c.line, set()).update(c.rules)
+    missing: dict[str, list[str]] = {}
+    for offset, (rule, name) in lines.items():
+        if rule.name not in seen.get(first_call + offset, set()) and not getattr(rule, "runtime_only", ""):
+            missing.setdefault(rule.name, []).append(name)
+    return missing
+
+
+def test_every_rule_has_a_static_counterpart(tmp_path, table):
+    """A rule of the gate the static half cannot see fails here, unless it says why (runtime_only)."""
+    rules = [r for r in load_rules() if r.applies()]
+    assert sum(len(rule_names(r)) for r in rules) > 60  # the whole table, not a sample
+    missing = rules_without_counterpart(rules, table, tmp_path)
+    assert missing == {}, "rules without a static counterpart (set runtime_only='why' on the rule)"
+
+
+def test_every_blockbuster_default_has_a_static_counterpart(tmp_path, table):
+    from types import SimpleNamespace
+
+    defaults = [
+        SimpleNamespace(name=f"blockbuster:{name}", target=name, runtime_only="")
+        for name in static_inventory.blockbuster_names()
+    ]
+    assert len(defaults) > 40
+    assert rules_without_counterpart(defaults, table, tmp_path) == {}
+
+
+def test_the_counterpart_check_fails_unless_the_rule_says_why(tmp_path, table):
+    from dataclasses import replace
+
+    [known] = [r for r in load_rules() if r.name == "os.fsync"]
+    unknown = replace(known, target="json.dumps")  # no rule table entry: the inventory cannot see it
+    (tmp_path / "a").mkdir()
+    assert rules_without_counterpart([known, unknown], table, tmp_path / "a") == {
+        "json.dumps": ["json.dumps"]
+    }
+    excused = replace(unknown, runtime_only="fixture: seen only at run time")
+    (tmp_path / "b").mkdir()
+    assert rules_without_counterpart([known, excused], table, tmp_path / "b") == {}
+
+
+# -- --changed-since --------------------------------------------------------------------------
+
+BASE = textwrap.dedent(
+    """\
+    import asyncio
+    import os
+
+
+    def _sync(path):
+        return os.stat(path)
+
+
+    def helper(path):
+        value = 1
+        return os.listdir(path), value
+
+
+    async def offloaded(path):
+        await asyncio.to_thread(_sync, path)
+        return None
+
+
+    async def lists(path):
+        return helper(path)
+
+
+    async def untouched(path):
+        return os.scandir(path)
+    """
+)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def repo(tmp_path):
+    work = tmp_path / "repo"
+    (work / "src" / "demo").mkdir(parents=True)
+    (work / "src" / "demo" / "__init__.py").write_text("")
+    (work / "src" / "demo" / "app.py").write_text(BASE)
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")
+    git(work, "checkout", "-qb", "change")
+    return work
+
+
+def changed_run(repo: Path, tmp_path: Path) -> tuple[int, dict, str]:
+    out = tmp_path / "out"
+    import contextlib
+    import io
+    import os
+
+    buffer = io.StringIO()
+    cwd = Path.cwd()
+    os.chdir(repo)
+    try:
+        with contextlib.redirect_stdout(buffer):
+            code = main(["--root", "src", "--package", "demo", "--changed-since", "main", "--out", str(out)])
+    finally:
+        os.chdir(cwd)
+    return code, json.loads((out / "static-inventory.json").read_text()), buffer.getvalue()
+
+
+def test_changed_since_reports_a_removed_offload_from_a_deletion_only_change(repo, tmp_path):
+    app = repo / "src" / "demo" / "app.py"
+    # Delete the offload line and nothing else.
+    app.write_text(BASE.replace("    await asyncio.to_thread(_sync, path)\n", ""))
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "drop the offload")
+    diff = git(repo, "diff", "-U0", "main").splitlines()
+    assert [line for line in diff if line.startswith("+") and not line.startswith("+++")] == []
+    code, payload, out = changed_run(repo, tmp_path)
+    assert code == 0
+    [removed] = payload["removed_offloads"]
+    assert (removed["path"], removed["function"], removed["target"]) == ("demo/app.py", "offloaded", "_sync")
+    assert "offload removed since main: demo/app.py:15 offloaded (to_thread)" in out
+    md = (tmp_path / "out" / "static-inventory.md").read_text()
+    assert "### Offloads removed since the merge base" in md
+    assert "- `demo/app.py:15` `offloaded`: `to_thread(_sync)`" in md
+    assert payload["candidates"] == []  # nothing changed on a path to a blocking call
+    assert out.rstrip().endswith("static inventory: 0 blocking calls reachable from the loop")
+
+
+def test_changed_since_keeps_candidates_whose_chain_changed(repo, tmp_path):
+    app = repo / "src" / "demo" / "app.py"
+    app.write_text(BASE.replace("    value = 1\n", "    value = 2\n"))  # inside helper, not the call
+    code, payload, _ = changed_run(repo, tmp_path)
+    found = [(c["function"], c["primitive"]) for c in payload["candidates"]]
+    assert found == [("helper", "os.listdir")]  # untouched's os.scandir is not in the diff
+    assert payload["removed_offloads"] == []
+    assert code == 0
+    assert (
+        "No offload site removed since the merge base"
+        in (tmp_path / "out" / "static-inventory.md").read_text()
+    )
+
+
+# -- robustness and progress ------------------------------------------------------------------
+
+
+def test_runlog_offloads_every_blocking_call_the_loop_reaches(table):
+    result = scan(REPO / "backend", ["runlog"], table)
+    assert result.entry_count > 40  # every async def of the backend is an entry point
+    assert len(result.loop_functions) > result.entry_count  # and the sync code they call
+    assert [c.to_dict() for c in result.candidates] == []
+    offloaded = {s.function for s in result.offloads}
+    # One offload per storage hook of the JSONL store, and the SQL store's engine creation.
+    assert {"JsonlRunEventStore._put", "JsonlRunEventStore._list_messages"} <= offloaded
+
+
+def test_progress_shows_on_a_terminal_only(monkeypatch):
+    import io
+    import sys
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = static_inventory.Progress()
+    progress.update("parsed 1/2 files")  # too early: a short run shows nothing
+    assert terminal.getvalue() == ""
+    progress.started -= 10
+    progress.update("followed 3/9 entry points")
+    progress.done()
+    assert "static inventory: followed 3/9 entry points" in terminal.getvalue()
+    assert terminal.getvalue().endswith("\r\033[K")  # the line is cleared for the report
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    progress = static_inventory.Progress()
+    progress.started -= 10
+    progress.update("parsed 1/2 files")
+    assert piped.getvalue() == ""
