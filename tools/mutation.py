@@ -147,8 +147,9 @@ def _natural(name: str) -> tuple[str, int]:
     return stem, int(number)
 
 
-def explained_survivors(doc: Path = SURVIVORS_DOC) -> set[str]:
+def explained_survivors(doc: Path | None = None) -> set[str]:
     """Mutant names the survivors document gives a reason for (each in backticks)."""
+    doc = doc or SURVIVORS_DOC
     if not doc.exists():
         return set()
     return set(MUTANT_NAME.findall(doc.read_text(encoding="utf-8")))
