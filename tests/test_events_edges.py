@@ -30,6 +30,8 @@ BAD_CALLS = [
     (lambda s: s.put_if_absent(**event(content=object())), TypeError, "content "),
     (lambda s: s.list_messages("a b"), ValueError, "thread_id must"),
     (lambda s: s.list_messages("t1", limit=0), ValueError, "limit must"),
+    (lambda s: s.list_messages("t1", limit="5"), ValueError, "limit must"),
+    (lambda s: s.list_events("t1", "r1", limit=True), ValueError, "limit must"),
     (lambda s: s.list_messages("t1", before_seq="3"), ValueError, "before_seq must"),
     (lambda s: s.list_messages("t1", after_seq="3"), ValueError, "after_seq must"),
     (lambda s: s.list_messages_by_run("a b", "r1"), ValueError, "thread_id must"),
@@ -168,10 +170,10 @@ async def test_metadata_is_normalized_whatever_its_keys_and_values(store):
     record = await store.put(**event(metadata=nested))
     assert record["metadata"] == {"inner": {"pair": [1, 2]}}
     nested["inner"]["pair"] = "changed"
-    int_key = await store.put(**event(metadata={3: "three", "flat": "x"}))
-    assert int_key["metadata"] == {"3": "three", "flat": "x"}
+    int_keys = await store.put(**event(metadata={3: "three", 4: "four"}))
+    assert int_keys["metadata"] == {"3": "three", "4": "four"}
     stored = [m["metadata"] for m in await store.list_messages("t1")]
-    assert stored == [{"inner": {"pair": [1, 2]}}, {"3": "three", "flat": "x"}]
+    assert stored == [{"inner": {"pair": [1, 2]}}, {"3": "three", "4": "four"}]
 
 
 async def test_delete_by_run_keeps_every_other_record_intact(store):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from pathlib import Path
 
 import filelock
 import pytest
@@ -112,13 +114,35 @@ async def test_a_failed_rewrite_leaves_the_thread_and_no_temporary_file(tmp_path
     def refuse(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)  # the rewrite fails at its last step
     with pytest.raises(OSError, match=r"^disk full$"):
         await store.delete_by_run("t1", "a")
     monkeypatch.undo()
     assert sorted(p.name for p in thread_file(tmp_path).parent.iterdir()) == ["t1.jsonl"]
     assert thread_file(tmp_path).read_bytes() == before
     assert await contents(store) == ["one", "two"]
+
+
+async def test_a_rewrite_is_staged_beside_the_thread_file(tmp_path, monkeypatch):
+    """The temporary file sits in the thread's folder (same filesystem: the replace is atomic),
+    named so that a crash's leftover is recognizably one and never taken for a thread file."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(run_id="a"))
+    await store.put(**event(run_id="b", content="kept"))
+    staged = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        staged.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    assert await store.delete_by_run("t1", "a") == 1
+    [(src, dst)] = staged
+    assert dst == thread_file(tmp_path)
+    assert src.parent == dst.parent
+    assert re.fullmatch(r"\.t1\..+\.tmp", src.name), src.name
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["kept"]
 
 
 # -- malformed lines --------------------------------------------------------------
@@ -192,18 +216,20 @@ async def test_a_malformed_line_is_logged_once_per_file_not_once_per_parse(tmp_p
     await store.put(**event(content="one"))
     path = thread_file(tmp_path)
     with path.open("a") as f:
-        f.write("{not json\n")
+        f.write('{not json\n{"seq": 5}\n')  # not JSON, then not an event record
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         for _ in range(2):
             assert await contents(store) == ["one"]
             assert await contents(store, "t2") == []  # evicts t1: the next read parses it again
-        assert len(caplog.records) == 1
+        assert len(caplog.records) == 2
         replacement = path.with_suffix(".new")
-        replacement.write_text(path.read_text().replace("{not json", "{still no"))
-        os.replace(replacement, path)  # a new file: its malformed line is news
+        replacement.write_text(path.read_text().replace("{not json", "{still no").replace("5}", "6}"))
+        os.replace(replacement, path)  # a new file: its malformed lines are news
         assert await contents(store) == ["one"]
     lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
-    assert [line.split(": ", 1)[0] for line in lines] == [f"skipping malformed line {path}:2"] * 2
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        f"skipping malformed line {path}:{n}" for n in (2, 3, 2, 3)
+    ]
 
 
 # -- what the cache re-reads ---------------------------------------------------------

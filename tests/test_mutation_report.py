@@ -40,9 +40,9 @@ def work(tmp_path: Path) -> Path:
 
 def test_scores_per_module_count_timeouts_as_killed_and_leave_out_skipped(work):
     scores = mutation.collect(work)
-    assert [(s.path, s.counted, s.killed, round(s.score, 1)) for s in scores] == [
-        ("backend/runlog/events/base.py", 10, 8, 80.0),
-        ("tools/offload_review.py", 1, 1, 100.0),
+    assert [(s.path, s.counted, s.killed, s.score, round(s.reached_score, 1)) for s in scores] == [
+        ("backend/runlog/events/base.py", 10, 8, 80.0, 88.9),
+        ("tools/offload_review.py", 1, 1, 100.0, 100.0),
     ]
     assert scores[0].survivors == [
         "runlog.events.base.x_check_id__mutmut_9",
@@ -91,7 +91,7 @@ def test_report_only_scores_the_last_run_and_fails_below_the_goal(work, tmp_path
         {"name": "runlog.events.base.x_check_id__mutmut_10", "explained": True},
     ]
     markdown = (out / "mutation.md").read_text()
-    assert "| `backend/runlog/events/base.py` | 10 | 7 | 1 | 1 | 1 | 0 | 80.0% |" in markdown
+    assert "| `backend/runlog/events/base.py` | 10 | 7 | 1 | 1 | 1 | 0 | 80.0% | 88.9% |" in markdown
     assert "Survivors: 2, of which 1 not explained in `docs/mutation-survivors.md`." in markdown
     assert "## `runlog.events.base.x_check_id__mutmut_9` (NOT EXPLAINED)" in markdown
     assert "## `runlog.events.base.x_check_id__mutmut_10`\n\n```diff\n- old\n+ new (10)\n```" in markdown

@@ -16,7 +16,9 @@ Only the tests that cover each mutated function run against its mutants
 costs a small multiple of the selected tests.
 
 A module scores killed / (mutants - skipped): a mutant no test reaches counts
-as a survivor, and a timeout as killed (the tests did not pass). Survivors
+as a survivor, and a timeout as killed (the tests did not pass). The report
+also gives the score among the mutants some test reaches, which tells the
+tests' strength apart from code no test calls (dead code, say). Survivors
 judged equivalent or harmless are listed with their reason in
 ``docs/mutation-survivors.md``; the report marks any survivor not listed
 there, so a new one is seen.
@@ -97,6 +99,12 @@ class ModuleScore:
     def score(self) -> float:
         return 100.0 * self.killed / self.counted if self.counted else 100.0
 
+    @property
+    def reached_score(self) -> float:
+        """The score among the mutants some selected test runs: how good the tests are where they look."""
+        reached = self.counted - self.verdicts["no tests"]
+        return 100.0 * self.killed / reached if reached else 100.0
+
 
 def stage(work: Path) -> None:
     """A fresh copy of what the run needs, with the package at src/runlog."""
@@ -176,18 +184,18 @@ def render_markdown(
     if seconds is not None:
         out += [f"`python -m tools.mutation` (`tox -e mutation`): mutmut ran for {seconds:.0f} s.", ""]
     out += [
-        "| module | mutants | killed | timeout | survived | no tests | other | score |",
-        "|---|---|---|---|---|---|---|---|",
+        "| module | mutants | killed | timeout | survived | no tests | other | score | score where reached |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
         v = s.verdicts
         other = s.counted - v["killed"] - v["timeout"] - v["survived"] - v["no tests"]
         out.append(
             f"| `{s.path}` | {s.counted} | {v['killed']} | {v['timeout']} | {v['survived']} "
-            f"| {v['no tests']} | {other} | {s.score:.1f}% |"
+            f"| {v['no tests']} | {other} | {s.score:.1f}% | {s.reached_score:.1f}% |"
         )
     overall = 100.0 * total_killed / total if total else 100.0
-    out += [f"| all | {total} | | | | | | {overall:.1f}% |", ""]
+    out += [f"| all | {total} | | | | | | {overall:.1f}% | |", ""]
     survivors = [name for s in scores for name in s.survivors]
     unexplained = [name for name in survivors if name not in explained]
     out += [
@@ -246,13 +254,14 @@ def main(argv: list[str] | None = None) -> int:
                 "mutants": s.counted,
                 "killed": s.killed,
                 "score": round(s.score, 1),
+                "reached_score": round(s.reached_score, 1),
                 "survivors": [{"name": n, "explained": n in explained} for n in s.survivors],
             }
             for s in scores
         ],
     }
     (args.out / "mutation.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    rows = [("module", "mutants", "killed", "survivors", "unexplained", "score")]
+    rows = [("module", "mutants", "killed", "survivors", "unexplained", "score", "where reached")]
     for s in scores:
         unexplained = sum(n not in explained for n in s.survivors)
         rows.append(
@@ -263,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 str(len(s.survivors)),
                 str(unexplained),
                 f"{s.score:.1f}%",
+                f"{s.reached_score:.1f}%",
             )
         )
     print(text_table.render(rows, 60))
