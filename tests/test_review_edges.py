@@ -217,3 +217,29 @@ def test_without_arguments_it_reviews_the_backend_with_the_blocking_envs_data(ch
     assert out.splitlines()[-1] == "offload sites exercised: 3/3"
     assert "  never under the gate: src/pkg/extra.py:1 helper" in out.splitlines()
     assert (expected.parent / "offload-review.md").exists()
+
+
+def test_the_json_report_is_indented_for_people(checkout, partial_data, capsys):
+    assert review(checkout, partial_data) == 1
+    text = (partial_data.parent / "offload-review.json").read_text()
+    assert text.startswith('{\n  "python": "')
+    assert '\n  "sites": [\n    {\n      "path": "src/pkg/__init__.py",\n' in text
+    assert text.endswith('\n  "exercised": 2,\n  "total": 3\n}\n')
+    capsys.readouterr()
+
+
+def test_help_says_what_the_review_is_and_what_each_option_means(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exit_info:
+        offload_review.main(["--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "The offload coverage review: which offload sites ran under the gate, and by which tests." in text
+    assert "Joins the static inventory" not in text  # the first paragraph only
+    for option, meaning in [
+        ("--data DATA", "combined coverage data file"),
+        ("--out OUT", "folder for the JSON and Markdown (default: the data file's folder)"),
+        ("--source SOURCE", "folder of the reviewed package(s)"),
+        ("--root ROOT", "paths in the report are relative to it"),
+    ]:
+        assert f"{option} {meaning}" in text
