@@ -40,6 +40,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if not scores:
         print(f"mutation: no mutmut results under {args.work / 'mutants'}", file=sys.stderr)
         return 2
-    diffs = {name: show(args.work, name) for s in scores for name in s.survivors}
+    names = [name for s in scores for name in s.survivors]
+    with ThreadPoolExecutor(max_workers=max(1, args.max_children)) as pool:  # one mutmut process per diff
+        diffs = dict(zip(names, pool.map(lambda name: show(args.work, name), names), strict=True))
     explained = explained_survivors()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mutation.md").write_text(
