@@ -48,6 +48,11 @@ def stealth_edit(path, old: str, new: str) -> None:
     )
 
 
+async def stamps(store):
+    """The created_at of the last message of t1."""
+    return [m["created_at"] for m in await store.list_messages("t1", limit=1)]
+
+
 async def contents(store, thread_id="t1"):
     return [m["content"] for m in await store.list_messages(thread_id, limit=100)]
 
@@ -145,6 +150,31 @@ async def test_a_rewrite_is_staged_beside_the_thread_file(tmp_path, monkeypatch)
     assert await contents(JsonlRunEventStore(tmp_path)) == ["kept"]
 
 
+@pytest.mark.parametrize("fsync", [True, False, None])
+async def test_writes_reach_stable_storage_unless_told_not_to(tmp_path, monkeypatch, fsync):
+    synced = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    store = JsonlRunEventStore(tmp_path) if fsync is None else JsonlRunEventStore(tmp_path, fsync=fsync)
+    await store.put(**event(run_id="a"))
+    await store.put_batch([event(run_id="b"), event(run_id="b")])
+    await store.put_if_absent(**event(run_id="c"))
+    await store.delete_by_run("t1", "b")
+    # fsync is the default: one per append and one per rewrite.
+    assert len(synced) == (0 if fsync is False else 4)
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["", ""]
+
+
+def test_a_cache_of_no_thread_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"^max_cached_threads must be >= 1$"):
+        JsonlRunEventStore(tmp_path, max_cached_threads=0)
+
+
 # -- malformed lines --------------------------------------------------------------
 
 
@@ -238,11 +268,13 @@ async def test_a_malformed_line_is_logged_once_per_file_not_once_per_parse(tmp_p
 async def test_an_unchanged_stat_is_answered_from_the_cache(tmp_path):
     store = JsonlRunEventStore(tmp_path)
     await store.put(**event(content="one"))
-    await store.put(**event(content="last-original"))
-    assert await contents(store) == ["one", "last-original"]
-    stealth_edit(thread_file(tmp_path), "last-original", "last-EDITED!!")  # inside the last 64 bytes
-    assert await contents(store) == ["one", "last-original"]
-    assert await contents(JsonlRunEventStore(tmp_path)) == ["one", "last-EDITED!!"]
+    await store.put(**event(content="two", created_at="2026-01-01T00:00:00+00:00"))
+    assert await stamps(store) == ["2026-01-01T00:00:00+00:00"]
+    # created_at ends the line: the edit lands in the last 64 bytes, the ones the
+    # store compares before trusting its offset, so only a kept cache misses it.
+    stealth_edit(thread_file(tmp_path), "T00:00:00+00:00", "T11:11:11+00:00")
+    assert await stamps(store) == ["2026-01-01T00:00:00+00:00"]
+    assert await stamps(JsonlRunEventStore(tmp_path)) == ["2026-01-01T11:11:11+00:00"]
 
 
 async def test_each_thread_keeps_its_own_cache(tmp_path):
