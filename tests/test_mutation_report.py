@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tools import mutation
+from tools import mutation, readme_sections
 
 
 def write_meta(work: Path, staged: str, exit_codes: dict[str, int | None]) -> None:
@@ -35,6 +35,7 @@ def work(tmp_path: Path) -> Path:
     )
     write_meta(work, "tools/offload_review.py", {"tools.offload_review.x_main__mutmut_1": 1})
     write_meta(work, "src/runlog/events/__init__.py", {})
+    (work / "run.json").write_text(json.dumps({"date": "2026-11-29", "seconds": 1500.4}))
     return work
 
 
@@ -91,7 +92,18 @@ def test_report_only_scores_the_last_run_and_fails_below_the_goal(work, tmp_path
         {"name": "runlog.events.base.x_check_id__mutmut_10", "explained": True},
     ]
     markdown = (out / "mutation.md").read_text()
-    assert "| `backend/runlog/events/base.py` | 10 | 7 | 1 | 1 | 1 | 0 | 80.0% | 88.9% |" in markdown
+    summary = (out / "summary.md").read_text()
+    assert summary == (
+        "Latest run (2026-11-29, `tox -e mutation`, mutmut 1500 s):\n"
+        "\n"
+        "| module | mutants | killed | timeout | survived | no tests | other | score | where reached |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
+        "| `backend/runlog/events/base.py` | 10 | 7 | 1 | 1 | 1 | 0 | 80.0% | 88.9% |\n"
+        "| `tools/offload_review.py` | 1 | 1 | 0 | 0 | 0 | 0 | 100.0% | 100.0% |\n"
+        "| all | 11 | 9 (with timeouts) | | | | | 81.8% | |\n"
+    )
+    assert markdown.startswith("# Mutation score (mutmut)\n\n" + summary)
+    assert (report["date"], report["seconds"]) == ("2026-11-29", 1500.4)
     assert "Survivors: 2, of which 1 not explained in `docs/mutation-survivors.md`." in markdown
     assert "## `runlog.events.base.x_check_id__mutmut_9` (NOT EXPLAINED)" in markdown
     assert "## `runlog.events.base.x_check_id__mutmut_10`\n\n```diff\n- old\n+ new (10)\n```" in markdown
@@ -112,3 +124,19 @@ def test_staging_puts_the_package_under_src(tmp_path):
     assert not list((tmp_path / "stage").rglob("__pycache__"))
     assert mutation.repo_path("src/runlog/events/jsonl.py") == "backend/runlog/events/jsonl.py"
     assert mutation.repo_path("tools/offload_review.py") == "tools/offload_review.py"
+
+
+def test_the_readme_section_is_the_summary(work, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(mutation, "show", lambda work, name: "")
+    reports = tmp_path / "reports"
+    mutation.main(["--report-only", "--work", str(work), "--out", str(reports / "mutation")])
+    readme = tmp_path / "README.md"
+    readme.write_text("## Mutation score\n\n<!-- mutation:start -->\nold\n<!-- mutation:end -->\n\nafter\n")
+    assert readme_sections.main(["mutation", "--readme", str(readme), "--reports", str(reports)]) == 0
+    summary = (reports / "mutation" / "summary.md").read_text()
+    assert readme.read_text() == (
+        f"## Mutation score\n\n<!-- mutation:start -->\n\n{summary.strip()}\n\n<!-- mutation:end -->\n\nafter\n"
+    )
+    capsys.readouterr()
+    assert readme_sections.main(["mutation", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
+    assert "run tox -e mutation first" in capsys.readouterr().err

@@ -2,7 +2,9 @@
 
 Runs mutmut 3 over the modules named in ``setup.cfg`` ``[mutmut]`` and
 writes, per module, how many mutants the tests killed and which survived
-(with the diff of each), so the README's score comes from a command.
+(with the diff of each), so the README's score comes from a command: the
+table alone goes to ``summary.md``, which ``python -m tools.readme_sections
+mutation`` copies into the README.
 
 Why a staging copy: mutmut names each mutant after its file's path
 (``src/runlog/events/base.py`` -> ``runlog.events.base``) and only knows the
@@ -42,6 +44,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from tools import text_table
@@ -176,16 +179,16 @@ def show(work: Path, name: str) -> str:
     return (result.stdout or result.stderr).strip()
 
 
-def render_markdown(
-    scores: list[ModuleScore], diffs: dict[str, str], explained: set[str], seconds: float | None
-) -> str:
+def render_summary(scores: list[ModuleScore], run: dict) -> str:
+    """The score table, headed by when the run was and how long mutmut took (README section)."""
     total_killed = sum(s.killed for s in scores)
     total = sum(s.counted for s in scores)
-    out = ["# Mutation score (mutmut)", ""]
-    if seconds is not None:
-        out += [f"`python -m tools.mutation` (`tox -e mutation`): mutmut ran for {seconds:.0f} s.", ""]
-    out += [
-        "| module | mutants | killed | timeout | survived | no tests | other | score | score where reached |",
+    seconds = run.get("seconds")
+    took = f"mutmut {seconds:.0f} s" if seconds is not None else "duration not recorded"
+    out = [
+        f"Latest run ({run.get('date', 'date not recorded')}, `tox -e mutation`, {took}):",
+        "",
+        "| module | mutants | killed | timeout | survived | no tests | other | score | where reached |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in scores:
@@ -196,7 +199,12 @@ def render_markdown(
             f"| {v['no tests']} | {other} | {s.score:.1f}% | {s.reached_score:.1f}% |"
         )
     overall = 100.0 * total_killed / total if total else 100.0
-    out += [f"| all | {total} | | | | | | {overall:.1f}% | |", ""]
+    out.append(f"| all | {total} | {total_killed} (with timeouts) | | | | | {overall:.1f}% | |")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(scores: list[ModuleScore], diffs: dict[str, str], explained: set[str], run: dict) -> str:
+    out = ["# Mutation score (mutmut)", "", render_summary(scores, run)]
     survivors = [name for s in scores for name in s.survivors]
     unexplained = [name for name in survivors if name not in explained]
     out += [
@@ -222,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "--report-only", action="store_true", help="report the last run's results in --work; run nothing"
     )
     args = parser.parse_args(argv)
-    seconds = None
+    run_file = args.work / "run.json"  # when mutmut ran and for how long, for --report-only
     if not args.report_only:
         stage(args.work)
         started = time.monotonic()
@@ -231,10 +239,13 @@ def main(argv: list[str] | None = None) -> int:
             cwd=args.work,
             check=False,
         )
-        seconds = time.monotonic() - started
         if run.returncode != 0:
             print(f"mutation: mutmut exited {run.returncode}", file=sys.stderr)
             return 2
+        run_file.write_text(
+            json.dumps({"date": date.today().isoformat(), "seconds": time.monotonic() - started}) + "\n"
+        )
+    run_info = json.loads(run_file.read_text()) if run_file.exists() else {}
     scores = collect(args.work)
     if not scores:
         print(f"mutation: no mutmut results under {args.work / 'mutants'}", file=sys.stderr)
@@ -245,10 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     explained = explained_survivors()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mutation.md").write_text(
-        render_markdown(scores, diffs, explained, seconds), encoding="utf-8"
+        render_markdown(scores, diffs, explained, run_info), encoding="utf-8"
     )
+    (args.out / "summary.md").write_text(render_summary(scores, run_info), encoding="utf-8")
     payload = {
-        "seconds": seconds,
+        **run_info,
         "goal": args.goal,
         "modules": [
             {

@@ -5,11 +5,12 @@ in the README. Sections and where their text comes from:
 
 * ``bench``: ``reports/bench/bench.md`` and the run's date and duration from
   ``bench.json`` (written by ``tox -e bench``).
+* ``mutation``: ``reports/mutation/summary.md`` (written by ``tox -e mutation``).
 
 ``--check`` changes nothing and exits 1 if the README is not what the reports
 say (the reports must exist).
 
-Usage: python -m tools.readme_sections bench [--reports reports] [--readme README.md] [--check]
+Usage: python -m tools.readme_sections {bench,mutation} [--reports reports] [--readme README.md] [--check]
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ def bench_section(reports: Path) -> str:
     return f"Latest run ({when}, `tox -e bench`, {result['seconds']:.0f} s):\n\n{table.read_text()}"
 
 
-SECTIONS: dict[str, Callable[[Path], str]] = {"bench": bench_section}
+def mutation_section(reports: Path) -> str:
+    summary = reports / "mutation" / "summary.md"
+    if not summary.exists():
+        raise SectionError(f"no mutation report in {summary.parent}: run tox -e mutation first")
+    return summary.read_text()
+
+
+SECTIONS: dict[str, Callable[[Path], str]] = {"bench": bench_section, "mutation": mutation_section}
 
 
 def main(argv: list[str] | None = None) -> int:
