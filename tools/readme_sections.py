@@ -7,12 +7,13 @@ in the README. Sections and where their text comes from:
   ``bench.json`` (written by ``tox -e bench``);
 * ``service``: the service bench's table from ``reports/bench/service.json``
   (``tox -e bench`` or ``python -m tools.service_bench``), and its picture,
-  copied to ``docs/service-under-load.png`` where the README shows it.
+  copied to ``docs/service-under-load.png`` where the README shows it;
+* ``mutation``: ``reports/mutation/summary.md`` (written by ``tox -e mutation``).
 
 ``--check`` changes nothing and exits 1 if the README is not what the reports
 say (the reports must exist).
 
-Usage: python -m tools.readme_sections bench|service [--reports reports] [--readme README.md] [--check]
+Usage: python -m tools.readme_sections {bench,service,mutation} [--reports reports] [--readme README.md] [--check]
 """
 
 from __future__ import annotations
@@ -68,7 +69,18 @@ def service_section(reports: Path) -> str:
     return f"{table}\n![loop lag and latency, offloaded vs on the loop]({PICTURE.as_posix()})"
 
 
-SECTIONS: dict[str, Callable[[Path], str]] = {"bench": bench_section, "service": service_section}
+def mutation_section(reports: Path) -> str:
+    summary = reports / "mutation" / "summary.md"
+    if not summary.exists():
+        raise SectionError(f"no mutation report in {summary.parent}: run tox -e mutation first")
+    return summary.read_text()
+
+
+SECTIONS: dict[str, Callable[[Path], str]] = {
+    "bench": bench_section,
+    "service": service_section,
+    "mutation": mutation_section,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

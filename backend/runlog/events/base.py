@@ -241,17 +241,12 @@ def with_seq(event: NewEvent, seq: int) -> dict[str, Any]:
     }
 
 
-def seq_of(record: Mapping[str, Any]) -> int:
-    seq: int = record["seq"]
-    return seq
-
-
 def page(
     records: Sequence[T],
     limit: int,
     before_seq: int | None,
     after_seq: int | None,
-    key: Callable[[T], int] = seq_of,  # type: ignore[assignment]  # the default reads records, which are mappings
+    key: Callable[[T], int],
 ) -> Sequence[T]:
     """Select a page from records sorted ascending by seq (``key`` reads it).
 
@@ -263,29 +258,6 @@ def page(
         return records[lo : lo + limit]
     hi = len(records) if before_seq is None else bisect.bisect_left(records, before_seq, key=key)
     return records[max(0, hi - limit) : hi]
-
-
-def filter_events(
-    records: Iterable[dict[str, Any]],
-    *,
-    event_types: Iterable[str] | None,
-    task_id: str | None,
-    after_seq: int | None,
-    limit: int,
-) -> list[dict[str, Any]]:
-    wanted = None if event_types is None else frozenset(event_types)
-    out = []
-    for record in records:
-        if after_seq is not None and record["seq"] <= after_seq:
-            continue
-        if wanted is not None and record["event_type"] not in wanted:
-            continue
-        if task_id is not None and record["metadata"].get("task_id") != task_id:
-            continue
-        out.append(record)
-        if len(out) == limit:
-            break
-    return out
 
 
 def check_event_types(event_types: object) -> list[str] | None:

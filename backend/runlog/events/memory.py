@@ -128,7 +128,7 @@ def _from_mapping(index: int, event: object) -> dict[str, Any]:
 
 
 def _is_message(record: dict[str, Any]) -> bool:
-    return record["category"] == "message"
+    return bool(record["category"] == "message")
 
 
 def _page(

@@ -1,0 +1,346 @@
+"""JSONL store edges the mutation run (``tox -e mutation``) found untested: locks, the log of
+malformed lines, failed rewrites and what the read cache re-reads.
+
+The cache tests edit a thread file behind the store's back without changing
+what ``stat`` reports (same inode, size and mtime). The design says a read
+whose stat is unchanged, or that only sees appends, parses nothing but the
+new tail; such an edit is therefore invisible to a store that kept its
+cache, and visible to one that re-read the file. That is how these tests see
+a cache that is thrown away or never kept, which answers stay right but
+costs a full parse per call (300 ms at 100k events, see the README).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+import filelock
+import pytest
+
+from runlog.events import JsonlRunEventStore
+from tests.factories import event
+
+LOGGER = "runlog.events.jsonl"
+
+
+def thread_file(base, thread_id="t1"):
+    return base / "threads" / f"{thread_id}.jsonl"
+
+
+def stealth_edit(path, old: str, new: str) -> None:
+    """Overwrite ``old`` with ``new`` (same length) in place and restore the mtime: stat sees nothing."""
+    assert len(old) == len(new)
+    before = os.stat(path)
+    data = path.read_bytes()
+    assert data.count(old.encode()) == 1
+    with path.open("r+b") as f:
+        f.seek(data.index(old.encode()))
+        f.write(new.encode())
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(path)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino,
+        before.st_size,
+        before.st_mtime_ns,
+    )
+
+
+async def stamps(store):
+    """The created_at of the last message of t1."""
+    return [m["created_at"] for m in await store.list_messages("t1", limit=1)]
+
+
+async def contents(store, thread_id="t1"):
+    return [m["content"] for m in await store.list_messages(thread_id, limit=100)]
+
+
+# -- locks ---------------------------------------------------------------------
+
+WRITERS = {
+    "put": lambda s: s.put(**event()),
+    "put_batch": lambda s: s.put_batch([event(), event()]),
+    "put_if_absent": lambda s: s.put_if_absent(**event()),
+    "delete_by_run": lambda s: s.delete_by_run("t1", "r1"),
+    "delete_by_thread": lambda s: s.delete_by_thread("t1"),
+}
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+async def test_a_writer_waits_for_the_threads_lock_file_then_times_out(tmp_path, writer):
+    store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
+    await store.put(**event(content="kept"))
+    other_process = filelock.FileLock(tmp_path / "locks" / "t1.lock")  # the documented lock file
+    with other_process.acquire(timeout=5):
+        with pytest.raises(TimeoutError):
+            await WRITERS[writer](store)
+        # Readers take no file lock: they answer while a writer of another process holds it.
+        assert await contents(store) == ["kept"]
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["kept"]
+
+
+async def test_each_thread_has_its_own_lock_file(tmp_path):
+    store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
+    with filelock.FileLock(tmp_path / "locks" / "t1.lock").acquire(timeout=5):
+        assert (await store.put(**event(thread_id="t2")))["seq"] == 1
+    assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == ["t1.lock", "t2.lock"]
+
+
+# -- what another store did -----------------------------------------------------
+
+
+async def test_a_thread_deleted_by_another_store_starts_over_even_after_a_deleted_run(tmp_path):
+    writer, reader = JsonlRunEventStore(tmp_path), JsonlRunEventStore(tmp_path)
+    await writer.put(**event(run_id="a"))
+    await writer.delete_by_run("t1", "a")  # the file now holds only the last seq handed out
+    assert await reader.list_messages("t1") == []
+    assert await writer.delete_by_thread("t1") == 0
+    assert (await reader.put(**event()))["seq"] == 1
+
+
+async def test_task_ids_are_read_back_from_disk(tmp_path):
+    writer = JsonlRunEventStore(tmp_path)
+    await writer.put(**event(metadata={"task_id": "k"}))
+    await writer.put_batch([event(metadata={"task_id": "k"}), event(metadata={"task_id": "other"})])
+    await writer.put(**event(metadata={"task_id": "other"}))
+    fresh = JsonlRunEventStore(tmp_path)
+    assert [e["seq"] for e in await fresh.list_events("t1", "r1", task_id="k")] == [1, 2]
+    assert [e["seq"] for e in await fresh.list_events("t1", "r1", task_id="other")] == [3, 4]
+
+
+async def test_a_failed_rewrite_leaves_the_thread_and_no_temporary_file(tmp_path, monkeypatch):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(run_id="a", content="one"))
+    await store.put(**event(run_id="b", content="two"))
+    before = thread_file(tmp_path).read_bytes()
+
+    def refuse(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)  # the rewrite fails at its last step
+    with pytest.raises(OSError, match=r"^disk full$"):
+        await store.delete_by_run("t1", "a")
+    monkeypatch.undo()
+    assert sorted(p.name for p in thread_file(tmp_path).parent.iterdir()) == ["t1.jsonl"]
+    assert thread_file(tmp_path).read_bytes() == before
+    assert await contents(store) == ["one", "two"]
+
+
+async def test_a_rewrite_is_staged_beside_the_thread_file(tmp_path, monkeypatch):
+    """The temporary file sits in the thread's folder (same filesystem: the replace is atomic),
+    named so that a crash's leftover is recognizably one and never taken for a thread file."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(run_id="a"))
+    await store.put(**event(run_id="b", content="kept"))
+    staged = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        staged.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    assert await store.delete_by_run("t1", "a") == 1
+    [(src, dst)] = staged
+    assert dst == thread_file(tmp_path)
+    assert src.parent == dst.parent
+    assert re.fullmatch(r"\.t1\..+\.tmp", src.name), src.name
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["kept"]
+
+
+@pytest.mark.parametrize("fsync", [True, False, None])
+async def test_writes_reach_stable_storage_unless_told_not_to(tmp_path, monkeypatch, fsync):
+    synced = []
+    real_fsync = os.fsync
+
+    def spy(fd):
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    store = JsonlRunEventStore(tmp_path) if fsync is None else JsonlRunEventStore(tmp_path, fsync=fsync)
+    await store.put(**event(run_id="a"))
+    await store.put_batch([event(run_id="b"), event(run_id="b")])
+    await store.put_if_absent(**event(run_id="c"))
+    await store.delete_by_run("t1", "b")
+    # fsync is the default: one per append and one per rewrite.
+    assert len(synced) == (0 if fsync is False else 4)
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["", ""]
+
+
+def test_a_cache_of_no_thread_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"^max_cached_threads must be >= 1$"):
+        JsonlRunEventStore(tmp_path, max_cached_threads=0)
+
+
+# -- malformed lines --------------------------------------------------------------
+
+
+def record_line(seq="1", **fields) -> str:
+    values = {
+        "thread_id": '"t1"',
+        "run_id": '"r1"',
+        "event_type": '"user"',
+        "category": '"message"',
+        "content": '"x"',
+        "metadata": "{}",
+        "created_at": '"2026-01-01T00:00:00+00:00"',
+        **fields,
+    }
+    return '{"seq":' + seq + "," + ",".join(f'"{k}":{v}' for k, v in values.items()) + "}\n"
+
+
+async def test_each_malformed_line_is_logged_with_its_reason(tmp_path, caplog):
+    path = thread_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    lines = [
+        record_line("1", content='"first"'),
+        "{not json\n",
+        '{"seq": 5}\n',
+        "[1, 2]\n",
+        record_line("true"),
+        record_line('"2"'),
+        record_line("1"),
+        record_line("2", thread_id='"other"'),
+        record_line("2", metadata="[]"),
+        record_line("2", run_id="5"),
+        record_line("2", created_at="null"),
+        record_line("2", content='"second"'),
+    ]
+    path.write_text("".join(lines))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert await contents(JsonlRunEventStore(tmp_path)) == ["first", "second"]
+    messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    prefix = f"skipping malformed line {path}:"
+    assert messages[0].startswith(f"{prefix}2: not JSON (")
+    assert messages[1:] == [
+        f"{prefix}3: not an event record",
+        f"{prefix}4: not an event record",
+        f"{prefix}5: seq True does not follow 1",
+        f"{prefix}6: seq '2' does not follow 1",
+        f"{prefix}7: seq 1 does not follow 1",
+        f"{prefix}8: thread_id 'other' in the file of 't1'",
+        f"{prefix}9: metadata is not an object",
+        f"{prefix}10: run_id is not a string",
+        f"{prefix}11: created_at is not a string",
+    ]
+
+
+async def test_line_numbers_count_the_stores_own_appends(tmp_path, caplog):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="one"))
+    await store.put_batch([event(content="two"), event(content="three")])  # one line
+    with thread_file(tmp_path).open("a") as f:
+        f.write("{not json\n")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        await store.put(**event(content="four"))
+    assert await contents(store) == ["one", "two", "three", "four"]
+    [message] = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert message.startswith(f"skipping malformed line {thread_file(tmp_path)}:3: not JSON")
+
+
+async def test_a_malformed_line_is_logged_once_per_file_not_once_per_parse(tmp_path, caplog):
+    store = JsonlRunEventStore(tmp_path, max_cached_threads=1)
+    await store.put(**event(content="one"))
+    path = thread_file(tmp_path)
+    with path.open("a") as f:
+        f.write('{not json\n{"seq": 5}\n')  # not JSON, then not an event record
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for _ in range(2):
+            assert await contents(store) == ["one"]
+            assert await contents(store, "t2") == []  # evicts t1: the next read parses it again
+        assert len(caplog.records) == 2
+        replacement = path.with_suffix(".new")
+        replacement.write_text(path.read_text().replace("{not json", "{still no").replace("5}", "6}"))
+        os.replace(replacement, path)  # a new file: its malformed lines are news
+        assert await contents(store) == ["one"]
+    lines = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert [line.split(": ", 1)[0] for line in lines] == [
+        f"skipping malformed line {path}:{n}" for n in (2, 3, 2, 3)
+    ]
+
+
+# -- what the cache re-reads ---------------------------------------------------------
+
+
+async def test_an_unchanged_stat_is_answered_from_the_cache(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="one"))
+    await store.put(**event(content="two", created_at="2026-01-01T00:00:00+00:00"))
+    assert await stamps(store) == ["2026-01-01T00:00:00+00:00"]
+    # created_at ends the line: the edit lands in the last 64 bytes, the ones the
+    # store compares before trusting its offset, so only a kept cache misses it.
+    stealth_edit(thread_file(tmp_path), "T00:00:00+00:00", "T11:11:11+00:00")
+    assert await stamps(store) == ["2026-01-01T00:00:00+00:00"]
+    assert await stamps(JsonlRunEventStore(tmp_path)) == ["2026-01-01T11:11:11+00:00"]
+
+
+async def test_each_thread_keeps_its_own_cache(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="t1-original"))
+    await store.put(**event(thread_id="t2", content="t2"))
+    assert await contents(store) == ["t1-original"]
+    assert await contents(store, "t2") == ["t2"]
+    stealth_edit(thread_file(tmp_path), "t1-original", "t1-EDITED!!")
+    assert await contents(store) == ["t1-original"]
+    assert await contents(store, "t2") == ["t2"]
+
+
+async def test_after_another_writer_appends_only_the_tail_is_parsed(tmp_path):
+    reader, writer = JsonlRunEventStore(tmp_path), JsonlRunEventStore(tmp_path)
+    await writer.put(**event(content="early-original"))
+    await writer.put(**event(content="padding " * 20))  # puts the early record far from the end
+    assert len(await contents(reader)) == 2
+    # A short line (under 128 bytes): the fingerprint must still hold its last 64 bytes.
+    await writer.put(thread_id="t1", run_id="r", event_type="u", category="c", created_at="2026-01-01")
+    assert len(thread_file(tmp_path).read_text().splitlines()[-1]) < 128
+    assert [e["seq"] for e in await reader.list_events("t1", "r")] == [3]
+    stealth_edit(thread_file(tmp_path), "early-original", "early-EDITED!!")
+    await writer.put(**event(content="appended"))
+    assert await contents(reader) == ["early-original", "padding " * 20, "appended"]
+    assert (await contents(JsonlRunEventStore(tmp_path)))[0] == "early-EDITED!!"
+
+
+async def test_the_least_recently_read_thread_is_evicted(tmp_path):
+    store = JsonlRunEventStore(tmp_path, max_cached_threads=2)
+    for thread_id in ("t0", "t1", "t2"):
+        await store.put(**event(thread_id=thread_id, content=f"{thread_id}-original"))
+    fresh = JsonlRunEventStore(tmp_path, max_cached_threads=2)
+    for thread_id in ("t0", "t1", "t0", "t2"):  # t1 is now the least recently read: evicted
+        assert await contents(fresh, thread_id) == [f"{thread_id}-original"]
+    for thread_id in ("t0", "t1", "t2"):
+        stealth_edit(thread_file(tmp_path, thread_id), f"{thread_id}-original", f"{thread_id}-EDITED!!")
+    assert await contents(fresh, "t0") == ["t0-original"]
+    assert await contents(fresh, "t2") == ["t2-original"]
+    assert await contents(fresh, "t1") == ["t1-EDITED!!"]
+
+
+async def test_the_cache_follows_the_stores_own_rewrite(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(run_id="a", content="kept-original"))
+    await store.put(**event(run_id="b", content="deleted"))
+    assert await store.delete_by_run("t1", "b") == 1
+    stealth_edit(thread_file(tmp_path), "kept-original", "kept-EDITED!!")
+    assert await contents(store) == ["kept-original"]
+
+
+async def test_the_cache_is_kept_after_a_reload(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="one-original"))
+    await store.put(**event(content="two-original"))
+    assert len(await contents(store)) == 2
+    path = thread_file(tmp_path)
+    # Same inode, grown, old last bytes changed: the store must reload, then keep what it read.
+    path.write_text(path.read_text().replace("two-original", "two-REWRITTEN"))
+    assert await contents(store) == ["one-original", "two-REWRITTEN"]
+    stealth_edit(path, "one-original", "one-EDITED!!")
+    assert await contents(store) == ["one-original", "two-REWRITTEN"]
+    # A new inode reloads too, and is kept as well.
+    replacement = path.with_suffix(".new")
+    replacement.write_text(path.read_text().replace("one-EDITED!!", "one-REPLACED"))
+    os.replace(replacement, path)
+    assert await contents(store) == ["one-REPLACED", "two-REWRITTEN"]
+    stealth_edit(path, "one-REPLACED", "one-STEALTHY")
+    assert await contents(store) == ["one-REPLACED", "two-REWRITTEN"]
