@@ -39,6 +39,7 @@ def canned(monkeypatch):
         monkeypatch.setattr(bench, "measure_throughput", lambda *a, **k: figures["throughput"])
         monkeypatch.setattr(bench, "measure_scaling", lambda *a, **k: figures["scaling"])
         monkeypatch.setattr(bench.service_bench, "measure", lambda *a, **k: {"variants": {}})
+        monkeypatch.setattr(bench.bench_sql, "measure", lambda *a, **k: {"stores": {}})
         monkeypatch.setattr(bench, "render", lambda r: "| table |\n")
 
     return use
