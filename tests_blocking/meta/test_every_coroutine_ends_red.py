@@ -32,6 +32,8 @@ REPO = GATE_DIR.parent
 SOURCE = REPO / "backend"
 TESTS_PER_COROUTINE = 3
 SECONDS_PER_RUN = 120  # a run takes seconds, more on a loaded machine; a hang is what this bound catches
+# The recording run drives every anchor once (every store, PostgreSQL included): minutes, not seconds.
+RECORDING_SECONDS = 900
 PARALLEL_RUNS = 2
 
 
@@ -41,7 +43,7 @@ def _environment() -> dict[str, str]:
 
 
 def gate_run(
-    tmp_path: Path, name: str, targets: list[str], *options: str
+    tmp_path: Path, name: str, targets: list[str], *options: str, seconds: int = SECONDS_PER_RUN
 ) -> tuple[subprocess.CompletedProcess, dict]:
     outcomes = tmp_path / f"{name}.outcomes.json"
     command = [
@@ -79,11 +81,11 @@ def gate_run(
             env=_environment(),
             capture_output=True,
             text=True,
-            timeout=SECONDS_PER_RUN,
+            timeout=seconds,
         )
     except subprocess.TimeoutExpired as exc:
         output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
-        raise TimeoutError(f"no exit within {SECONDS_PER_RUN} s:\n{output[-3000:]}") from exc
+        raise TimeoutError(f"no exit within {seconds} s:\n{output[-3000:]}") from exc
     results = json.loads(outcomes.read_text()) if outcomes.exists() else {}
     return done, results
 
@@ -107,7 +109,14 @@ def verdict(coroutine: str, tests: list[str], tmp_path: Path, label: str) -> str
 
 def test_a_blocking_call_in_any_coroutine_ends_the_gate_run_red(tmp_path):
     record = tmp_path / "entered.json"
-    done, _ = gate_run(tmp_path, "record", [str(GATE_DIR / "anchors")], "--inject-record", str(record))
+    done, _ = gate_run(
+        tmp_path,
+        "record",
+        [str(GATE_DIR / "anchors")],
+        "--inject-record",
+        str(record),
+        seconds=RECORDING_SECONDS,
+    )
     assert done.returncode == 0, f"the recording run failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
     reached = json.loads(record.read_text())
 
