@@ -299,6 +299,16 @@ def _command_line(pid: int) -> str:
         return "?"
 
 
+# Helpers the standard library starts on first use and ends itself when the
+# interpreter exits (a process pool's resource tracker): not left behind.
+_STDLIB_SERVICES = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+
+def _stdlib_service(pid: int) -> bool:
+    command = _command_line(pid)
+    return any(service in command for service in _STDLIB_SERVICES)
+
+
 @dataclass
 class _LeftRunning:
     """Non-daemon threads and child processes a gate test started and did not end, by test."""
@@ -321,7 +331,8 @@ class _LeftRunning:
         children = _child_pids()
         if children is not None and self._processes_before is not None:
             for pid in children - self._processes_before:
-                self.processes.setdefault(pid, item.nodeid)
+                if not _stdlib_service(pid):
+                    self.processes.setdefault(pid, item.nodeid)
 
     def settle(self) -> None:
         """At session end: a short grace, then terminate child processes and list what is left."""
