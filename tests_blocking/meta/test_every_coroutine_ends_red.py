@@ -107,6 +107,13 @@ def verdict(coroutine: str, tests: list[str], tmp_path: Path, label: str) -> str
     return None
 
 
+@pytest.mark.xfail(
+    reason=(
+        "the recording run's process (every anchor under the gate, in a subprocess) crashes with SIGSEGV "
+        "at interpreter exit after every test passed, not every time; under investigation (issue 9)"
+    ),
+    strict=False,
+)
 def test_a_blocking_call_in_any_coroutine_ends_the_gate_run_red(tmp_path):
     record = tmp_path / "entered.json"
     # The schema fuzzer is left out of the recording: it reaches no coroutine the other anchors do
