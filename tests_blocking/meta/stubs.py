@@ -331,3 +331,31 @@ def public_callables(module: str, version: tuple[int, int], system: str) -> list
                 if version > NOT_METHODS_AT_RUN_TIME.get(f"{module}.{name}.{m}", (0, 0))
             )
     return found
+
+
+def census(version: tuple[int, int], system: str) -> dict[str, dict[str, list[str]]]:
+    """Per module, the stub names of each verdict on ``system`` with Python ``version``, like
+    ``classification.census()`` here (exceptions and enums are types: not blocking)."""
+    table = [
+        e
+        for e in (
+            *classification.rule_entries(version, system),
+            *classification.BLOCKBUSTER,
+            *classification.TABLE,
+        )
+        if e.applies(version, system)
+    ]
+    index = classification.Index(table)
+    result: dict[str, dict[str, list[str]]] = {}
+    for module in classification.MODULES:
+        counts: dict[str, list[str]] = {v: [] for v in (*classification.VERDICTS, "unclassified", "conflict")}
+        for found in public_callables(module, version, system):
+            if found.kind != "callable":
+                counts[classification.NOT_BLOCKING].append(found.name)
+                continue
+            entries = index.classify(found.name)
+            verdicts = {e.verdict for e in entries}
+            key = "unclassified" if not entries else "conflict" if len(verdicts) > 1 else entries[0].verdict
+            counts[key].append(found.name)
+        result[module] = counts
+    return result

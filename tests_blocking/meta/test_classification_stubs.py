@@ -15,40 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests_blocking import classification
 from tests_blocking.meta import stubs
-
-
-def _index(version: tuple[int, int], system: str) -> classification.Index:
-    table = [
-        e
-        for e in (
-            *classification.rule_entries(version, system),
-            *classification.BLOCKBUSTER,
-            *classification.TABLE,
-        )
-        if e.applies(version, system)
-    ]
-    return classification.Index(table)
-
-
-def census(version: tuple[int, int], system: str) -> dict[str, dict[str, list[str]]]:
-    """Per module, the stub names of each verdict (exceptions and enums are types: not blocking)."""
-    index = _index(version, system)
-    result: dict[str, dict[str, list[str]]] = {}
-    for module in classification.MODULES:
-        counts: dict[str, list[str]] = {v: [] for v in (*classification.VERDICTS, "unclassified", "conflict")}
-        for found in stubs.public_callables(module, version, system):
-            if found.kind != "callable":
-                counts[classification.NOT_BLOCKING].append(found.name)
-                continue
-            entries = index.classify(found.name)
-            verdicts = {e.verdict for e in entries}
-            key = "unclassified" if not entries else "conflict" if len(verdicts) > 1 else entries[0].verdict
-            counts[key].append(found.name)
-        result[module] = counts
-    return result
-
 
 CASES = [(system, version) for system in stubs.SYSTEMS for version in stubs.VERSIONS]
 
@@ -56,7 +23,7 @@ CASES = [(system, version) for system in stubs.SYSTEMS for version in stubs.VERS
 @pytest.fixture(scope="module", params=CASES, ids=[f"{s}-{v[0]}.{v[1]}" for s, v in CASES])
 def stub_census(request):
     system, version = request.param
-    return census(version, system)
+    return stubs.census(version, system)
 
 
 def test_every_stub_callable_is_classified(stub_census):
