@@ -571,6 +571,7 @@ _OS_NOT_BLOCKING = (
     blind(
         "os.initgroups",
         "reads the group database (NSS: maybe the network), then changes the process's groups: no probe can run it safely in the test process",
+        systems=_POSIX_SYSTEMS,
     ),
     fine("os.DirEntry", "made by iterating os.scandir (blockbuster:os.scandir), never called"),
     fine("os.DirEntry.inode", "the inode number from the listing: no syscall on POSIX"),
