@@ -1704,19 +1704,44 @@ _OTHERS = (
             "python_version_tuple",
             "system_alias",
             "uname_result",
-            "machine",
-            "node",
-            "release",
-            "system",
-            "version",
             "java_ver",
-            "win32_edition",
-            "win32_is_iot",
-            "win32_ver",
         )
     ),
-    fine("platform.uname", "os.uname, cached (its processor field is computed lazily)"),
-    rule("platform.processor", "audit:subprocess.Popen"),  # runs `uname -p` on Linux
+    *(
+        fine(f"platform.{n}", "reads a registry value (the hive is mapped in memory)", systems=_WINDOWS)
+        for n in ("win32_edition", "win32_is_iot")
+    ),
+    *(
+        fine(f"platform.{n}", "returns an empty answer at once off Windows", systems=_POSIX_SYSTEMS)
+        for n in ("win32_edition", "win32_is_iot", "win32_ver")
+    ),
+    # uname's fields: os.uname on POSIX; on Windows, up to 3.11, sys.getwindowsversion and the
+    # registry (from 3.12 WMI, another process: audit:_wmi.exec_query); cached after the first call
+    *(
+        fine(f"platform.{n}", "uname's field: os.uname, cached", systems=_POSIX_SYSTEMS)
+        for n in ("machine", "node", "release", "system", "version")
+    ),
+    *(
+        fine(
+            f"platform.{n}",
+            "the Windows version and the environment, cached",
+            until=(3, 11),
+            systems=_WINDOWS,
+        )
+        for n in ("machine", "node", "release", "system", "version", "uname", "win32_ver")
+    ),
+    fine(
+        "platform.uname",
+        "os.uname, cached (its processor field is computed lazily)",
+        systems=_POSIX_SYSTEMS,
+    ),
+    rule("platform.processor", "audit:subprocess.Popen", systems=_POSIX_SYSTEMS),  # runs `uname -p` on Linux
+    fine(
+        "platform.processor",
+        "reads PROCESSOR_IDENTIFIER from the environment",
+        until=(3, 11),
+        systems=_WINDOWS,
+    ),
     rule(
         "platform.platform", "audit:open"
     ),  # libc_ver reads the executable; freedesktop_os_release reads /etc

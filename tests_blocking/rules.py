@@ -1436,6 +1436,29 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     Audit(
         "subprocess",
+        "_wmi.exec_query",
+        "asks the WMI service, another process, and waits for its answer (platform on Windows)",
+        fires=Probe(lambda s: _lookup("_wmi.exec_query")("SELECT Name FROM Win32_Processor")),
+        # platform's Windows answers come from WMI from 3.12 (uname's first call, then cached)
+        raised_by=tuple(
+            f"platform.{n}"
+            for n in (
+                "machine",
+                "node",
+                "platform",
+                "processor",
+                "release",
+                "system",
+                "uname",
+                "version",
+                "win32_ver",
+            )
+        ),
+        min_version=(3, 12),
+        systems=("win32",),  # its probe runs there only
+    ),
+    Audit(
+        "subprocess",
         "os.system",
         "runs a shell and waits for it",
         fires=Probe(lambda s: os.system("true")),
