@@ -24,7 +24,16 @@ literal part beats a shorter one; equally specific entries must agree.
 An entry may be version-specific (``since``, ``until``: the first and last
 Python that have the name); outside that range it classifies nothing, and
 inside it, it must match something (``tests_blocking/meta/test_classification.py``
-fails on stale entries, as on unclassified names).
+fails on stale entries, as on unclassified names). Likewise ``systems``: the
+``sys.platform`` prefixes where the verdict holds (a name only macOS or
+Windows has, or a verdict that differs there); ``optional``: why a Python that
+should have the name may lack it (a build option), which exempts the entry
+from the stale check. ``posix.<name>`` and, on Windows, ``nt.<name>`` share
+the verdict of a non-rule ``os.<name>`` entry (twins, checked through it).
+
+``meta/test_classification_stubs.py`` checks the table for macOS and Windows
+on every supported Python from typeshed's stubs (``meta/stubs.py``): what
+Linux cannot enumerate is classified before those systems' jobs run.
 
 Enumerated on the running interpreter (``public_callables``): a module's
 ``__all__`` when it has one, else its public names defined by the module

@@ -11,14 +11,21 @@ context it is given).
 The enumeration follows the runtime one; where stubs and runtime differ in
 shape, these rules bridge them:
 
-* a module's names: its stub's ``__all__`` when it has one; else its public
-  names defined in the stub itself, or re-exported (``from x import y as y``,
-  ``from _x import *``) from a private module (the C accelerator: ``_socket``,
-  ``_io``), or, for ``posix`` and ``nt``, from ``os`` (typeshed writes those
-  two as re-exports of ``os``; at run time ``os`` takes them from there);
-* callable: a ``def`` (overloads included), a class, or a variable annotated as
-  a class or a callable (``type[X]``, ``Callable[...]``) or assigned another
-  callable name (``error = OSError``); constants and other variables are not;
+* a module's names: its stub's ``__all__`` when it has one (``os.path``
+  takes ``posixpath``'s or ``ntpath``'s), minus underscored names; else its
+  public names whose definition, followed through re-exports and aliases,
+  lives in the stub itself or a private module (the C accelerator:
+  ``_socket``, ``_io``), or, for ``posix`` and ``nt``, in ``os`` (typeshed
+  writes those two as re-exports of ``os``; at run time ``os`` takes them from
+  there). So ``sqlite3.DateFromTicks`` (defined in ``sqlite3.dbapi2``) and
+  ``select.error`` (``OSError``) are not counted, as at run time;
+* callable: a ``def`` (overloads included), a class, a variable annotated as a
+  class or a callable (``type[X]``, ``Callable[...]``) or as an instance of a
+  class with ``__call__`` (``shutil.rmtree``), or a name assigned another
+  callable (``error = OSError``, ``Lock = context._default_context.Lock``:
+  followed through modules, classes and annotated variables); constants and
+  other variables are not;
+* an alias of a class (``SocketType = socket``) lists that class's methods;
 * a class's methods: its public ``def``\\ s and nested classes, inherited ones
   included (its bases are looked up in the stubs), but not properties (a
   property is not callable at run time) nor what ``object``, the builtin
@@ -27,6 +34,16 @@ shape, these rules bridge them:
 * exceptions and enums are types, not IO: their methods are not listed, and
   the type itself is reported with its kind, so the test can give it the
   verdict ``type_entries`` gives at run time.
+
+Where the stubs say more than the runtime has, two small tables below name
+the cases (``FACTORIES_AT_RUN_TIME``: a class in the stubs, a factory function
+at run time; ``NOT_METHODS_AT_RUN_TIME``: a method in the stubs, an instance
+attribute or nothing at run time), each up to the Python it holds for.
+Compared on Linux (3.10-3.13), stub and runtime enumeration agree except for
+names the stubs add (``io.IOBase.read``, ``posix.stat_result``, build options
+such as ``sqlite3.Connection.load_extension``, security backports such as
+``tarfile.TarFile.makelink_with_filter``), which the table classifies anyway,
+and ``shelve.DbfilenameShelf.clear`` on 3.13, which the stubs omit.
 
 Stubs describe the public interface, so a name the runtime exposes without
 documenting it may be missing here; that is why the runtime census stays the
