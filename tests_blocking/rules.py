@@ -1701,6 +1701,7 @@ RULES: tuple[Patch | Audit, ...] = (
         fires=Probe(lambda s: _lookup("select.select")([s.extra["mine"]], [], [], 0.5), _ready_socket),
         nonblocking_if=_select_nonblocking,
         passes=Probe(lambda s: _lookup("select.select")([s.extra["mine"]], [], [], 0), _ready_socket),
+        exempt_callers=_LOOP_WAIT,  # a selector event loop on Windows waits through select.select
     ),
     Patch(
         "descriptors",
