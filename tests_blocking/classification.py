@@ -926,7 +926,6 @@ _SOCKET = (
             "close",
             "dup",
             "fromfd",
-            "socketpair",
             "getdefaulttimeout",
             "setdefaulttimeout",
             "has_dualstack_ipv6",
@@ -937,6 +936,9 @@ _SOCKET = (
             "sethostname",
         )
     ),
+    fine("socket.socketpair", _NOW, systems=_POSIX_SYSTEMS),
+    # Windows has no socketpair(2): socket.py listens on localhost, connects and accepts
+    rule("socket.socketpair", "blockbuster:socket.socket.accept", systems=_WINDOWS),
     fine("socket.socket", "creates a socket"),
     fine("socket.SocketType", "the C socket type: creating one makes a socket"),
     *(fine(f"socket.socket.{m}", _NOW) for m in ("dup", "get_inheritable", "set_inheritable")),
