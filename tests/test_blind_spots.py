@@ -12,6 +12,7 @@ def _record(python: str, defaults: str, extra_blind: bool) -> dict:
     blind = [{"pattern": "signal.pause", "why": "waits for any signal"}]
     if extra_blind:
         blind.append({"pattern": "shelve.*Shelf.clear", "why": "dbm C slots"})
+    blind.append({"pattern": "msvcrt.get*ch*", "why": "waits for a key press", "systems": ["Windows"]})
     return {
         "python": python,
         "system": "Linux x86_64",
@@ -37,6 +38,20 @@ def _record(python: str, defaults: str, extra_blind: bool) -> dict:
                     "conflict": 0,
                 },
             },
+            "other_systems": {
+                "macOS": {
+                    "rule": 1000,
+                    "not blocking": 1500,
+                    "blocking, not trappable": 30,
+                    "unclassified": 0,
+                },
+                "Windows": {
+                    "rule": 900,
+                    "not blocking": 1400,
+                    "blocking, not trappable": 40,
+                    "unclassified": 3,
+                },
+            },
             "not_trappable": blind,
         },
     }
@@ -58,6 +73,9 @@ def test_summary_counts_each_python(out):
     assert "| `time` | 1 / 26 / 0 (**2 unclassified**) | 1 / 26 / 0 (**2 unclassified**) |" in text
     assert "| **all** | 81 / 146 / 1 | 81 / 146 / 1 |" in text
     assert "| `signal.pause` | waits for any signal |" in text
+    assert "| `msvcrt.get*ch*` | waits for a key press (Windows only) |" in text
+    assert "| macOS | 1000 / 1500 / 30 | 1000 / 1500 / 30 |" in text
+    assert "| Windows | 900 / 1400 / 40 (**3 unclassified**) | 900 / 1400 / 40 (**3 unclassified**) |" in text
     assert "| `shelve.*Shelf.clear` | dbm C slots (3.13) |" in text  # only some Pythons: named
 
 

@@ -24,7 +24,16 @@ literal part beats a shorter one; equally specific entries must agree.
 An entry may be version-specific (``since``, ``until``: the first and last
 Python that have the name); outside that range it classifies nothing, and
 inside it, it must match something (``tests_blocking/meta/test_classification.py``
-fails on stale entries, as on unclassified names).
+fails on stale entries, as on unclassified names). Likewise ``systems``: the
+``sys.platform`` prefixes where the verdict holds (a name only macOS or
+Windows has, or a verdict that differs there); ``optional``: why a Python that
+should have the name may lack it (a build option), which exempts the entry
+from the stale check. ``posix.<name>`` and, on Windows, ``nt.<name>`` share
+the verdict of a non-rule ``os.<name>`` entry (twins, checked through it).
+
+``meta/test_classification_stubs.py`` checks the table for macOS and Windows
+on every supported Python from typeshed's stubs (``meta/stubs.py``): what
+Linux cannot enumerate is classified before those systems' jobs run.
 
 Enumerated on the running interpreter (``public_callables``): a module's
 ``__all__`` when it has one, else its public names defined by the module
@@ -60,12 +69,14 @@ MODULES = (
     "os",
     "os.path",
     "posix",
+    "nt",  # posix's counterpart on Windows: os takes its functions from whichever the system has
     "pathlib",
     "io",
     "shutil",
     "glob",
     "tempfile",
     "fcntl",
+    "msvcrt",  # Windows: file locks (fcntl's family) and console reads (getpass's)
     "select",
     "selectors",
     "socket",
@@ -125,10 +136,20 @@ class Entry:
     why: str  # for RULE: the rule's name; otherwise the reason
     since: tuple[int, int] = (3, 10)
     until: tuple[int, int] | None = None
+    # The systems (``sys.platform`` prefixes) where the verdict holds; None: every system.
+    systems: tuple[str, ...] | None = None
+    # Why a Python that should have the name may lack it (a build option, a patch release);
+    # the stale check then leaves the entry alone.
+    optional: str = ""
+    twin: bool = False  # posix.<name> or nt.<name> made from os.<name>: checked through os
 
-    def applies(self, version: tuple[int, int] | None = None) -> bool:
+    def applies(self, version: tuple[int, int] | None = None, system: str | None = None) -> bool:
         version = version or sys.version_info[:2]
-        return self.since <= version and (self.until is None or version <= self.until)
+        return (
+            self.since <= version
+            and (self.until is None or version <= self.until)
+            and on_system(self.systems, system)
+        )
 
     @property
     def is_pattern(self) -> bool:
@@ -159,6 +180,12 @@ def _bb(pattern: str, name: str | None = None, **kw: object) -> Entry:
     return rule(pattern, f"blockbuster:{name or pattern}", **kw)
 
 
+def on_system(systems: tuple[str, ...] | None, system: str | None = None) -> bool:
+    """``system`` (default: this one) is one of ``systems`` (None: every system)."""
+    system = system or sys.platform
+    return systems is None or any(system.startswith(s) for s in systems)
+
+
 # -- enumeration ------------------------------------------------------------------------
 
 
@@ -187,7 +214,7 @@ def public_callables(module_name: str) -> list[str]:
     try:
         module = importlib.import_module(module_name)
     except ImportError:
-        return []  # not on this system (fcntl, pwd on Windows)
+        return []  # not on this system (fcntl, pwd on Windows; nt, msvcrt elsewhere)
     listed = getattr(module, "__all__", None)
     names = ONLY.get(module_name) or listed or [n for n in dir(module) if not n.startswith("_")]
     found = []
@@ -212,12 +239,27 @@ def all_public_callables() -> dict[str, list[str]]:
 # -- the table ------------------------------------------------------------------------------
 
 
-def rule_entries() -> list[Entry]:
-    """What the project's rules catch, read from each rule's entry."""
+def rule_entries(version: tuple[int, int] | None = None, system: str | None = None) -> list[Entry]:
+    """What the project's rules catch, read from each rule's entry.
+
+    Here (no arguments): the rules armed on this interpreter. For another
+    system or Python (the stub check): the rules whose ``systems`` and
+    ``min_version`` admit it. An audit event is raised by the C function under
+    either of its names, and a patched type is one type under both, so what
+    such a rule catches as ``posix.<name>`` it catches as ``nt.<name>`` on Windows.
+    """
+    here = version is None and system is None
     found = []
     for r in _rules.RULES:
-        if r.applies():
-            found.extend(rule(name, r.name) for name in r.catches)
+        if not (
+            r.applies() if here else r.applies_on(version or sys.version_info[:2], system or sys.platform)
+        ):
+            continue
+        for name in r.catches:
+            found.append(rule(name, r.name))
+            native_too = isinstance(r, _rules.Audit) or name.count(".") > 1
+            if name.startswith("posix.") and native_too:
+                found.append(rule(f"nt.{name[6:]}", r.name, systems=("win32",)))
     return found
 
 
@@ -314,7 +356,9 @@ def stale() -> list[Entry]:
     def used(e: Entry) -> bool:
         return any(e.matches(n) for n in names) if e.is_pattern else e.pattern in names
 
-    return [e for e in (*BLOCKBUSTER, *TABLE) if e.applies() and not used(e)]
+    return [
+        e for e in (*BLOCKBUSTER, *TABLE) if e.applies() and not e.twin and not e.optional and not used(e)
+    ]
 
 
 # -- blockbuster's defaults (blockbuster.BlockBuster().functions, by their names) -------------
@@ -379,6 +423,9 @@ BLOCKBUSTER: tuple[Entry, ...] = (
 
 # -- the rest, module by module ---------------------------------------------------------------
 
+_POSIX_SYSTEMS = ("linux", "darwin")
+_MACOS = ("darwin",)
+_WINDOWS = ("win32",)
 _PURE = "pure computation"
 _RECORD = "a result record: pure data"
 _MAKES = "only creates the object; its blocking methods are classified on their own"
@@ -533,6 +580,7 @@ _OS_NOT_BLOCKING = (
     blind(
         "os.initgroups",
         "reads the group database (NSS: maybe the network), then changes the process's groups: no probe can run it safely in the test process",
+        systems=_POSIX_SYSTEMS,
     ),
     fine("os.DirEntry", "made by iterating os.scandir (blockbuster:os.scandir), never called"),
     fine("os.DirEntry.inode", "the inode number from the listing: no syscall on POSIX"),
@@ -540,24 +588,43 @@ _OS_NOT_BLOCKING = (
         "os.DirEntry.is_symlink",
         "the entry's type from the listing (an lstat only where the filesystem reports no type)",
     ),
-    fine("os.DirEntry.is_junction", "always False on POSIX", since=(3, 12)),
+    fine("os.DirEntry.is_junction", "always False on POSIX", since=(3, 12), systems=_POSIX_SYSTEMS),
+    fine(
+        "os.DirEntry.is_junction",
+        "the reparse tag from the listing: no syscall",
+        since=(3, 12),
+        systems=_WINDOWS,
+    ),
 )
 _OS_RULES = (
-    rule("os.spawn*", "os.waitpid"),  # P_WAIT: os._spawnvef waits through os.waitpid(pid, 0)
+    # P_WAIT: on POSIX os._spawnvef waits through os.waitpid(pid, 0)
+    rule("os.spawn*", "os.waitpid", systems=_POSIX_SYSTEMS),
     rule("os.DirEntry.is_dir", "os.DirEntry.is_dir"),
     rule("os.DirEntry.is_file", "os.DirEntry.is_file"),
 )
 
 
-def _posix_twins(table: tuple[Entry, ...]) -> list[Entry]:
-    """``posix.<name>`` shares the verdict of ``os.<name>`` when it is not a rule (rules name their twins)."""
-    names = public_callables("posix")
+def _native_twins(table: tuple[Entry, ...]) -> list[Entry]:
+    """``posix.<name>`` (``nt.<name>`` on Windows) shares the verdict of ``os.<name>`` when it is
+    not a rule (rules name their twins). Twins are checked through their os entry, not as stale."""
     twins = []
     for e in table:
         if e.pattern.startswith("os.") and not e.pattern.startswith("os.path.") and e.verdict != RULE:
-            twin = Entry(f"posix.{e.pattern[3:]}", e.verdict, e.why, e.since, e.until)
-            if any(twin.matches(n) for n in names):
-                twins.append(twin)
+            for module, systems in (("posix", _POSIX_SYSTEMS), ("nt", ("win32",))):
+                where = tuple(s for s in systems if on_system(e.systems, s))
+                if where:
+                    twins.append(
+                        Entry(
+                            f"{module}.{e.pattern[3:]}",
+                            e.verdict,
+                            e.why,
+                            e.since,
+                            e.until,
+                            where,
+                            e.optional,
+                            True,
+                        )
+                    )
     return twins
 
 
@@ -580,16 +647,18 @@ _OS_PATH = (
         )
     ),
     fine("os.path.splitroot", "path arithmetic", since=(3, 12)),
-    fine("os.path.isjunction", "always False on POSIX", since=(3, 12)),
-    fine("os.path.isdevdrive", "always False on POSIX", since=(3, 13)),
+    fine("os.path.isjunction", "always False on POSIX", since=(3, 12), systems=_POSIX_SYSTEMS),
+    fine("os.path.isdevdrive", "always False on POSIX", since=(3, 13), systems=_POSIX_SYSTEMS),
+    # on Windows some of these are C functions of nt, with rules of their own (below, and rules.py)
     *(
-        rule(f"os.path.{n}", "blockbuster:os.stat")
+        rule(f"os.path.{n}", "blockbuster:os.stat", systems=_POSIX_SYSTEMS)
         for n in ("exists", "isdir", "isfile", "getsize", "getatime", "getctime", "getmtime", "samefile")
     ),
-    rule("os.path.lexists", "os.lstat"),
-    rule("os.path.realpath", "os.lstat"),
+    rule("os.path.lexists", "os.lstat", systems=_POSIX_SYSTEMS),
+    rule("os.path.realpath", "os.lstat", systems=_POSIX_SYSTEMS),
     rule("os.path.relpath", "blockbuster:os.path.abspath"),
-    rule("os.path.expanduser", "pwd.getpwuid"),  # with HOME set it reads only the environment
+    # with HOME set it reads only the environment
+    rule("os.path.expanduser", "pwd.getpwuid", systems=_POSIX_SYSTEMS),
 )
 
 _PATH_CLASSES = ("pathlib.Path", "pathlib.PosixPath", "pathlib.WindowsPath")
@@ -617,7 +686,14 @@ _PATHLIB = (
     ),
     *_each(NOT_BLOCKING, "path arithmetic", _PATH_CLASSES, ("with_segments",), since=(3, 12)),
     *_each(NOT_BLOCKING, "path arithmetic", _PATH_CLASSES, ("full_match", "from_uri"), since=(3, 13)),
-    *_each(NOT_BLOCKING, "always False on POSIX", _PATH_CLASSES, ("is_junction",), since=(3, 12)),
+    *_each(
+        NOT_BLOCKING,
+        "always False on POSIX",
+        _PATH_CLASSES,
+        ("is_junction",),
+        since=(3, 12),
+        systems=_POSIX_SYSTEMS,
+    ),
     *_each(
         RULE,
         "pathlib.Path.stat",
@@ -627,7 +703,7 @@ _PATHLIB = (
     *_each(RULE, "pathlib.Path.chmod", _PATH_CLASSES, ("lchmod",)),
     *_each(RULE, "audit:os.link", _PATH_CLASSES, ("link_to",), until=(3, 11)),
     *_each(
-        RULE, "pwd.getpwuid", _PATH_CLASSES, ("expanduser", "home")
+        RULE, "pwd.getpwuid", _PATH_CLASSES, ("expanduser", "home"), systems=_POSIX_SYSTEMS
     ),  # with HOME set: the environment only
 )
 
@@ -850,7 +926,6 @@ _SOCKET = (
             "close",
             "dup",
             "fromfd",
-            "socketpair",
             "getdefaulttimeout",
             "setdefaulttimeout",
             "has_dualstack_ipv6",
@@ -861,6 +936,9 @@ _SOCKET = (
             "sethostname",
         )
     ),
+    fine("socket.socketpair", _NOW, systems=_POSIX_SYSTEMS),
+    # Windows has no socketpair(2): socket.py listens on localhost, connects and accepts
+    rule("socket.socketpair", "blockbuster:socket.socket.accept", systems=_WINDOWS),
     fine("socket.socket", "creates a socket"),
     fine("socket.SocketType", "the C socket type: creating one makes a socket"),
     *(fine(f"socket.socket.{m}", _NOW) for m in ("dup", "get_inheritable", "set_inheritable")),
@@ -1637,19 +1715,44 @@ _OTHERS = (
             "python_version_tuple",
             "system_alias",
             "uname_result",
-            "machine",
-            "node",
-            "release",
-            "system",
-            "version",
             "java_ver",
-            "win32_edition",
-            "win32_is_iot",
-            "win32_ver",
         )
     ),
-    fine("platform.uname", "os.uname, cached (its processor field is computed lazily)"),
-    rule("platform.processor", "audit:subprocess.Popen"),  # runs `uname -p` on Linux
+    *(
+        fine(f"platform.{n}", "reads a registry value (the hive is mapped in memory)", systems=_WINDOWS)
+        for n in ("win32_edition", "win32_is_iot")
+    ),
+    *(
+        fine(f"platform.{n}", "returns an empty answer at once off Windows", systems=_POSIX_SYSTEMS)
+        for n in ("win32_edition", "win32_is_iot", "win32_ver")
+    ),
+    # uname's fields: os.uname on POSIX; on Windows, up to 3.11, sys.getwindowsversion and the
+    # registry (from 3.12 WMI, another process: audit:_wmi.exec_query); cached after the first call
+    *(
+        fine(f"platform.{n}", "uname's field: os.uname, cached", systems=_POSIX_SYSTEMS)
+        for n in ("machine", "node", "release", "system", "version")
+    ),
+    *(
+        fine(
+            f"platform.{n}",
+            "the Windows version and the environment, cached",
+            until=(3, 11),
+            systems=_WINDOWS,
+        )
+        for n in ("machine", "node", "release", "system", "version", "uname", "win32_ver")
+    ),
+    fine(
+        "platform.uname",
+        "os.uname, cached (its processor field is computed lazily)",
+        systems=_POSIX_SYSTEMS,
+    ),
+    rule("platform.processor", "audit:subprocess.Popen", systems=_POSIX_SYSTEMS),  # runs `uname -p` on Linux
+    fine(
+        "platform.processor",
+        "reads PROCESSOR_IDENTIFIER from the environment",
+        until=(3, 11),
+        systems=_WINDOWS,
+    ),
     rule(
         "platform.platform", "audit:open"
     ),  # libc_ver reads the executable; freedesktop_os_release reads /etc
@@ -1667,6 +1770,122 @@ _OTHERS = (
     rule("uuid.getnode", "audit:subprocess.Popen + audit:open"),  # may run ip/ifconfig or read /sys
     rule("uuid.uuid1", "audit:subprocess.Popen + audit:open"),  # through getnode when the C library cannot
     fine("uuid.main", "the command-line entry point: prints UUIDs", since=(3, 12)),
+)
+
+
+# -- what only macOS or Windows has, and what differs there ---------------------------------
+#
+# Checked on Linux from typeshed's stubs (meta/test_classification_stubs.py); the runtime
+# census on each system in the workflow stays the authority.
+
+_LOCKS_AND_CONSOLE = "a console call that returns at once (no key is awaited)"
+_OTHER_SYSTEMS = (
+    # macOS (and the BSDs): kqueue, file flags, no mremap
+    fine("select.kqueue", "creates a kqueue", systems=_MACOS),
+    *(fine(f"select.kqueue.{m}", _NOW, systems=_MACOS) for m in ("close", "fileno", "fromfd")),
+    fine("select.kevent", "an event record: pure data", systems=_MACOS),
+    fine("mmap.mmap.resize", "raises at once on macOS: no mremap", systems=_MACOS),
+    # which class DefaultSelector is, per system
+    rule("selectors.DefaultSelector.select", "selectors.EpollSelector.select", systems=("linux",)),
+    rule("selectors.DefaultSelector.select", "selectors.KqueueSelector.select", systems=_MACOS),
+    rule("selectors.DefaultSelector.select", "selectors.SelectSelector.select", systems=_WINDOWS),
+    # Windows: os (and its nt twins)
+    fine(
+        "os.startfile",
+        "hands the file to the shell and returns once the application is launched, without waiting for it",
+        systems=_WINDOWS,
+    ),
+    *(fine(f"os.{n}", _NOW, systems=_WINDOWS) for n in ("get_handle_inheritable", "set_handle_inheritable")),
+    fine(
+        "os.listdrives",
+        "asks the kernel for the drive letters: no disk read",
+        since=(3, 12),
+        systems=_WINDOWS,
+    ),
+    *(
+        fine(
+            f"os.{n}", "asks the mount manager for its volumes: no disk read", since=(3, 12), systems=_WINDOWS
+        )
+        for n in ("listmounts", "listvolumes")
+    ),
+    fine("os.getlogin", "GetUserNameW: the user of the process's token, no file", systems=_WINDOWS),
+    blind(
+        "os.waitpid",
+        "on Windows, waits on a process handle; the waitpid rule and its probe are POSIX-only so far",
+        systems=_WINDOWS,
+    ),
+    blind(
+        "os.spawn*",
+        "on Windows, P_WAIT waits inside nt's C spawn; its os.spawn audit event could trap it, "
+        "but no rule is proven on Windows yet",
+        systems=_WINDOWS,
+    ),
+    *(
+        blind(
+            f"nt.{n}",
+            f"blockbuster patches the os name only; nt.{n} has no rule on Windows yet "
+            "(the posix twin's must-pass probe needs a non-blocking pipe, Windows has them from 3.12)",
+            systems=_WINDOWS,
+        )
+        for n in ("read", "write")
+    ),
+    fine("os.path.isreserved", "path arithmetic", since=(3, 13), systems=_WINDOWS),
+    rule("os.path.isdevdrive", "blockbuster:os.path.abspath", since=(3, 12), systems=_WINDOWS),
+    rule("os.path.lexists", "os.lstat", until=(3, 12), systems=_WINDOWS),  # then a C function: its own rule
+    *(
+        rule(f"os.path.{n}", "blockbuster:os.stat", until=(3, 11), systems=_WINDOWS)
+        for n in ("exists", "isfile")  # then C functions: their own rules
+    ),
+    *(
+        rule(f"os.path.{n}", "blockbuster:os.stat", systems=_WINDOWS)
+        for n in ("getsize", "getatime", "getctime", "getmtime", "samefile")
+    ),
+    fine(
+        "os.path.expanduser",
+        "reads USERPROFILE (or HOMEDRIVE and HOMEPATH) from the environment",
+        systems=_WINDOWS,
+    ),
+    *_each(
+        NOT_BLOCKING,
+        "reads USERPROFILE (or HOMEDRIVE and HOMEPATH) from the environment",
+        _PATH_CLASSES,
+        ("expanduser", "home"),
+        systems=_WINDOWS,
+    ),
+    *_each(RULE, "os.path.isjunction", _PATH_CLASSES, ("is_junction",), since=(3, 12), systems=_WINDOWS),
+    fine(
+        "shutil.chown",
+        "fails at once on Windows, which has no os.chown (after its audit event)",
+        systems=_WINDOWS,
+    ),
+    # Windows: sockets, TLS, subprocess
+    *(
+        fine(f"{c}.{m}", _NOW, systems=_WINDOWS)
+        for c in ("socket.socket", "socket.SocketType", "ssl.SSLSocket")
+        for m in ("ioctl", "share")
+    ),
+    fine("socket.fromshare", "makes a socket from shared data: " + _NOW, systems=_WINDOWS),
+    fine("subprocess.STARTUPINFO*", _RECORD, systems=_WINDOWS),
+    # Windows: msvcrt (file locks, console, descriptors)
+    blind(
+        "msvcrt.get*ch*",
+        "waits for a key press on the console; no probe can press a key, so no rule can prove itself",
+        systems=_WINDOWS,
+    ),
+    *(
+        fine(f"msvcrt.{n}", _LOCKS_AND_CONSOLE, systems=_WINDOWS)
+        for n in ("kbhit", "putch", "putwch", "ungetch", "ungetwch")
+    ),
+    *(
+        fine(f"msvcrt.{n}", _NOW, systems=_WINDOWS)
+        for n in ("setmode", "open_osfhandle", "get_osfhandle", "heapmin", "SetErrorMode", "GetErrorMode")
+    ),
+    # build options
+    fine(
+        "sqlite3.Connection.enable_load_extension",
+        "sets a flag on the connection",
+        optional="only where sqlite3 is built with extension loading",
+    ),
 )
 
 TABLE: tuple[Entry, ...] = (
@@ -1691,5 +1910,6 @@ TABLE: tuple[Entry, ...] = (
     *_ARCHIVES,
     *_PROTOCOLS,
     *_OTHERS,
+    *_OTHER_SYSTEMS,
 )
-TABLE = (*TABLE, *_posix_twins(TABLE), *_path_twins())
+TABLE = (*TABLE, *_native_twins(TABLE), *_path_twins())

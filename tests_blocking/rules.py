@@ -39,7 +39,10 @@ One rule is one entry, and the entry holds everything about its primitive:
   (``EXEMPT_CALLERS`` holds those that may make any blocking call);
 * ``classifies``: the public callables it catches besides its own target or
   ``raised_by`` names (``classification.py`` reads them);
-* ``min_version``, ``platform_has_it``: where the primitive exists.
+* ``min_version``, ``systems``, ``platform_has_it``: where the primitive
+  exists: from which Python, on which systems (``sys.platform`` prefixes,
+  declared, so the classification can ask about another system), and whether
+  this machine has it (``hasattr``: a build or kernel may lack it).
 
 The probes are defined in this module on purpose: the meta-tests scan it, so
 a probe's call is "scanned code on the loop". This module imports nothing
@@ -55,7 +58,10 @@ import io
 import itertools
 import os
 import queue
+import select
+import selectors
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -73,6 +79,9 @@ Exemption = tuple[str, frozenset[str]]
 _HAS_FCNTL = sys.platform != "win32"
 _POSIX = os.name == "posix"
 _LINUX = sys.platform.startswith("linux")
+# Declared systems (Patch.systems, Audit.systems): sys.platform prefixes.
+POSIX_SYSTEMS = ("linux", "darwin")
+LINUX_ONLY = ("linux",)
 
 
 # -- probes -----------------------------------------------------------------------------
@@ -133,6 +142,9 @@ class Patch:
     classifies: tuple[str, ...] = ()
     min_version: tuple[int, int] = (3, 10)
     platform_has_it: bool = True  # False where the OS lacks the primitive (os.fdatasync on macOS)
+    # The systems (sys.platform prefixes) the rule is made for; None: every system. Elsewhere
+    # it is not applicable, like a primitive the running system lacks.
+    systems: tuple[str, ...] | None = None
     # Why the static inventory cannot see this rule's primitive in source, if it cannot:
     # a rule without a static counterpart fails the meta-test unless this says why.
     runtime_only: str = ""
@@ -147,7 +159,12 @@ class Patch:
         return (self.target, *self.classifies)
 
     def applies(self) -> bool:
-        return self.platform_has_it and sys.version_info[:2] >= self.min_version
+        return self.platform_has_it and self.applies_on(sys.version_info[:2], sys.platform)
+
+    def applies_on(self, version: tuple[int, int], system: str) -> bool:
+        """Armed on ``system`` (a ``sys.platform``) with Python ``version``, where the primitive exists."""
+        on_system = self.systems is None or any(system.startswith(s) for s in self.systems)
+        return on_system and version >= self.min_version
 
 
 @dataclass(frozen=True)
@@ -164,6 +181,7 @@ class Audit:
     classifies: tuple[str, ...] = ()
     min_version: tuple[int, int] = (3, 10)
     platform_has_it: bool = True  # False where the OS lacks the primitive (fcntl on Windows)
+    systems: tuple[str, ...] | None = None  # as for Patch
     # The public callables that raise the event: what the static inventory
     # looks for in source, since an audit event has no name to call.
     raised_by: tuple[str, ...] = ()
@@ -179,7 +197,12 @@ class Audit:
         return (*self.raised_by, *self.classifies)
 
     def applies(self) -> bool:
-        return self.platform_has_it and sys.version_info[:2] >= self.min_version
+        return self.platform_has_it and self.applies_on(sys.version_info[:2], sys.platform)
+
+    def applies_on(self, version: tuple[int, int], system: str) -> bool:
+        """Armed on ``system`` (a ``sys.platform``) with Python ``version``, where the primitive exists."""
+        on_system = self.systems is None or any(system.startswith(s) for s in self.systems)
+        return on_system and version >= self.min_version
 
 
 def _in(filename: str, *functions: str) -> Exemption:
@@ -347,6 +370,12 @@ def _not_following_a_link(entry: Any, *, follow_symlinks: bool = True) -> bool:
     return not follow_symlinks or not entry.is_symlink()
 
 
+def _msvcrt_locking_nonblocking(args: tuple[Any, ...]) -> bool:
+    import msvcrt
+
+    return args[1] in (msvcrt.LK_NBLCK, msvcrt.LK_NBRLCK, msvcrt.LK_UNLCK)
+
+
 def _os_lockf_nonblocking(args: tuple[Any, ...]) -> bool:
     return args[1] != os.F_LOCK  # F_TLOCK fails at once, F_ULOCK and F_TEST never wait
 
@@ -365,6 +394,10 @@ def _select_nonblocking(_r: Any, _w: Any, _x: Any, timeout: float | None = None)
 
 def _poll_nonblocking(_poller: Any, timeout: float | None = -1, *_: Any, **__: Any) -> bool:
     return timeout is not None and timeout == 0
+
+
+def _kqueue_nonblocking(_kq: Any, _changes: Any, max_events: int = 0, timeout: float | None = None) -> bool:
+    return max_events == 0 or _zero_timeout(timeout)  # max_events 0: only registers changes
 
 
 def _selector_nonblocking(_selector: Any, timeout: float | None = None) -> bool:
@@ -531,6 +564,11 @@ def _sqlite(scene: Scene) -> None:
     scene.keep("conn", conn, conn.close)  # when the gate stopped the probe's close
 
 
+def _sqlite_extensions(scene: Scene) -> None:
+    _sqlite(scene)
+    scene.extra["conn"].enable_load_extension(True)
+
+
 def _sqlite_pair(scene: Scene) -> None:
     _sqlite(scene)
     target = sqlite3.connect(":memory:", check_same_thread=False)
@@ -618,14 +656,23 @@ def _epoll(scene: Scene) -> None:
     scene.keep("poller", ep, ep.close)
 
 
+def _ready_socket(scene: Scene) -> None:
+    _socket_pair(scene, blocking=True)  # the peer has sent: readable at once
+
+
+def _kqueue(scene: Scene) -> None:
+    kq = select.kqueue()
+    scene.keep("poller", kq, kq.close)
+
+
 def _selector(kind: str) -> Callable[[Scene], None]:
     def prepare(scene: Scene) -> None:
         import selectors
 
         sel = getattr(selectors, kind)()
         scene.keep("selector", sel, sel.close)
-        _pipe(scene)
-        sel.register(scene.extra["r"], selectors.EVENT_READ)
+        _ready_socket(scene)  # a socket: SelectSelector on Windows takes nothing else
+        sel.register(scene.extra["mine"], selectors.EVENT_READ)
 
     return prepare
 
@@ -706,7 +753,9 @@ def _sigwait_pending(which: str) -> Callable[[Scene], Any]:
             signal.pthread_kill(threading.get_ident(), sig)
             return getattr(signal, which)({sig}, *(() if which != "sigtimedwait" else (0.5,)))
         finally:
-            signal.sigtimedwait({sig}, 0)  # consume it if the gate stopped the wait
+            if sig in signal.sigpending():  # the gate stopped the wait: discard the signal
+                # (ignoring a pending signal discards it, POSIX; macOS has no sigtimedwait)
+                signal.signal(sig, signal.signal(sig, signal.SIG_IGN))
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
     call.__name__ = f"signal_{which}"
@@ -715,9 +764,11 @@ def _sigwait_pending(which: str) -> Callable[[Scene], Any]:
 
 # -- os functions and their posix twins --------------------------------------------------
 #
-# ``os.fsync`` and ``posix.fsync`` are one C function reachable by two names;
-# a patch replaces one name. Each os primitive caught by a patch therefore has a
-# twin rule for ``posix``; audit rules see both names (and bound ones) anyway.
+# ``os.fsync`` and ``posix.fsync`` (``nt.fsync`` on Windows) are one C function
+# reachable by two names; a patch replaces one name. Each os primitive caught by a
+# patch therefore has a twin rule for ``posix`` (and ``nt``, for the rules whose
+# probes hold on Windows: a file, a descriptor, a path); audit rules see both
+# names (and bound ones) anyway.
 
 
 def _os_patches(
@@ -729,17 +780,21 @@ def _os_patches(
     prepare: Callable[[Scene], None] | None = None,
     run: Callable[[Callable[[], Any]], Any] = lambda call: call(),
     os_too: bool = True,
+    windows: bool = False,
     passes_with: tuple[Callable[[Scene], tuple[Any, ...]], Callable[[Scene], None] | None] | None = None,
     **kw: Any,
 ) -> list[Patch]:
-    """The ``os.<name>`` rule (unless blockbuster's defaults patch it) and its ``posix.<name>`` twin.
+    """The ``os.<name>`` rule (unless blockbuster's defaults patch it) and its ``posix.<name>`` twin;
+    with ``windows``, the rule holds on Windows too, and ``nt.<name>`` is the twin there.
 
-    Both probes call through the rule's own name; ``passes_with`` gives the
+    Each probe calls through its rule's own name; ``passes_with`` gives the
     arguments (and preparation) of the non-blocking form, for the must-pass probe.
     """
     rules = []
-    platform = kw.pop("platform_has_it", _POSIX and hasattr(os, name))
-    for module in ("os", "posix") if os_too else ("posix",):
+    platform = kw.pop("platform_has_it", hasattr(os, name))
+    natives = {"posix": POSIX_SYSTEMS, **({"nt": ("win32",)} if windows else {})}
+    names = {**({"os": None if windows else POSIX_SYSTEMS} if os_too else {}), **natives}
+    for module, systems in names.items():
         dotted = f"{module}.{name}"
 
         def call(scene: Scene, dotted: str = dotted) -> Any:
@@ -757,10 +812,11 @@ def _os_patches(
             Patch(
                 area,
                 dotted,
-                reason if module == "os" else f"{reason} (the posix name of os.{name})",
+                reason if module == "os" else f"{reason} (the {module} name of os.{name})",
                 fires=Probe(call, prepare),
                 passes=passes,
                 platform_has_it=platform,
+                systems=systems,
                 **kw,
             )
         )
@@ -957,14 +1013,19 @@ RULES: tuple[Patch | Audit, ...] = (
         run=_ignore_os_error,  # some filesystems refuse it, after the call
     ),
     # -- metadata ------------------------------------------------------------
-    *_os_patches("metadata", "lstat", _STAT, lambda s: (s.file,)),
+    *_os_patches("metadata", "lstat", _STAT, lambda s: (s.file,), windows=True),
     *_os_patches(
-        "metadata", "fstat", "a stat syscall on an open file", lambda s: (s.extra["fd"],), prepare=_fd
+        "metadata",
+        "fstat",
+        "a stat syscall on an open file",
+        lambda s: (s.extra["fd"],),
+        prepare=_fd,
+        windows=True,
     ),
     *_os_patches(
-        "metadata", "stat", _STAT, lambda s: (s.file,), os_too=False
+        "metadata", "stat", _STAT, lambda s: (s.file,), os_too=False, windows=True
     ),  # os.stat: a blockbuster default
-    *_os_patches("metadata", "access", _STAT, lambda s: (s.file, os.R_OK), os_too=False),
+    *_os_patches("metadata", "access", _STAT, lambda s: (s.file, os.R_OK), os_too=False, windows=True),
     *_os_patches(
         "metadata", "statvfs", "asks the filesystem for its usage", lambda s: (s.tmp,), os_too=False
     ),
@@ -978,11 +1039,19 @@ RULES: tuple[Patch | Audit, ...] = (
         lambda s: (s.extra["link"],),
         prepare=_symlink,
         os_too=False,
+        windows=True,  # the pathlib.Path.readlink rule's probe makes the same link everywhere
     ),
     *_os_patches(
-        "metadata", "getcwd", "reads the current directory from the kernel", lambda s: (), os_too=False
+        "metadata",
+        "getcwd",
+        "reads the current directory from the kernel",
+        lambda s: (),
+        os_too=False,
+        windows=True,
     ),
-    *_os_patches("metadata", "getcwdb", "reads the current directory from the kernel", lambda s: ()),
+    *_os_patches(
+        "metadata", "getcwdb", "reads the current directory from the kernel", lambda s: (), windows=True
+    ),
     *_os_patches(
         "metadata",
         "pathconf",
@@ -1009,6 +1078,25 @@ RULES: tuple[Patch | Audit, ...] = (
         for method, call in (
             ("is_dir", lambda s: s.extra["entry"].is_dir()),
             ("is_file", lambda s: s.extra["entry"].is_file()),
+        )
+    ),
+    # ntpath binds these to C functions of nt that ask the disk themselves, past the os.stat rule
+    *(
+        Patch(
+            "metadata",
+            f"os.path.{function}",
+            reason,
+            fires=Probe(lambda s, function=function: _lookup(f"os.path.{function}")(s.file)),
+            systems=("win32",),  # its probe runs there only
+            min_version=since,
+        )
+        for function, since, reason in (
+            ("isdir", (3, 10), "on Windows nt._isdir (3.12: _path_isdir) stats the disk from C"),
+            ("isfile", (3, 12), "on Windows nt._path_isfile stats the disk from C"),
+            ("exists", (3, 12), "on Windows nt._path_exists stats the disk from C"),
+            ("lexists", (3, 13), "on Windows nt._path_lexists stats the disk from C"),
+            ("isjunction", (3, 12), "on Windows it reads the reparse point (3.13: from C)"),
+            ("realpath", (3, 10), "on Windows it opens the file to ask its final path, from C"),
         )
     ),
     _path_patch("metadata", "stat", _PATHLIB_STAT, lambda s: s.file.stat()),
@@ -1179,7 +1267,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "changes file ownership on disk",
         fires=Probe(lambda s: shutil.chown(s.file, user=os.getuid())),
         raised_by=("shutil.chown",),
-        platform_has_it=_POSIX,
+        systems=POSIX_SYSTEMS,
     ),
     _path_patch("directories", "iterdir", "lists directories on disk", lambda s: list(s.tmp.iterdir())),
     _path_patch("directories", "glob", "lists directories on disk", lambda s: list(s.tmp.glob("*.txt"))),
@@ -1214,6 +1302,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "waits until the disk has the data: milliseconds to seconds",
         lambda s: (s.extra["fd"],),
         prepare=_fd,
+        windows=True,
     ),
     *_os_patches(
         "durability",
@@ -1240,11 +1329,19 @@ RULES: tuple[Patch | Audit, ...] = (
     ),
     Audit(
         "permissions",
+        "os.chflags",
+        "changes file flags on disk (macOS, BSD: os.chflags and os.lchflags)",
+        fires=Probe(lambda s: _lookup("os.chflags")(s.file, 0)),
+        raised_by=("os.chflags", "os.lchflags", "posix.chflags", "posix.lchflags"),
+        platform_has_it=hasattr(os, "chflags"),  # its probe runs where chflags exists, never on Linux
+    ),
+    Audit(
+        "permissions",
         "os.chown",
         "changes file ownership on disk",
         fires=Probe(lambda s: os.chown(s.file, os.getuid(), -1)),
         raised_by=("os.chown", "os.fchown", "os.lchown", "posix.chown", "posix.fchown", "posix.lchown"),
-        platform_has_it=_POSIX,
+        systems=POSIX_SYSTEMS,
     ),
     Audit(
         "permissions",
@@ -1300,7 +1397,8 @@ RULES: tuple[Patch | Audit, ...] = (
             f"signal.{which}",
             "waits for a signal to arrive",
             fires=Probe(_sigwait_pending(which)),
-            platform_has_it=_LINUX,
+            systems=POSIX_SYSTEMS,
+            platform_has_it=hasattr(signal, which),  # macOS has sigwait only
             **(
                 {
                     "nonblocking_if": _signals_timeout_zero,
@@ -1335,6 +1433,29 @@ RULES: tuple[Patch | Audit, ...] = (
             "subprocess.getstatusoutput",
             "os.popen",
         ),
+    ),
+    Audit(
+        "subprocess",
+        "_wmi.exec_query",
+        "asks the WMI service, another process, and waits for its answer (platform on Windows)",
+        fires=Probe(lambda s: _lookup("_wmi.exec_query")("SELECT Name FROM Win32_Processor")),
+        # platform's Windows answers come from WMI from 3.12 (uname's first call, then cached)
+        raised_by=tuple(
+            f"platform.{n}"
+            for n in (
+                "machine",
+                "node",
+                "platform",
+                "processor",
+                "release",
+                "system",
+                "uname",
+                "version",
+                "win32_ver",
+            )
+        ),
+        min_version=(3, 12),
+        systems=("win32",),  # its probe runs there only
     ),
     Audit(
         "subprocess",
@@ -1541,6 +1662,16 @@ RULES: tuple[Patch | Audit, ...] = (
             ),
         )
     ),
+    *(
+        Patch(
+            "network",
+            f"ssl.{function}",
+            "reads the Windows certificate store (the registry, on disk)",
+            fires=Probe(lambda s, function=function: _lookup(f"ssl.{function}")("CA")),
+            systems=("win32",),  # its probe runs there only
+        )
+        for function in ("enum_certificates", "enum_crls")
+    ),
     Patch(
         "network",
         "ssl.SSLSocket.do_handshake",
@@ -1566,10 +1697,11 @@ RULES: tuple[Patch | Audit, ...] = (
         "descriptors",
         "select.select",
         "waits until a descriptor is ready or the timeout passes",
-        fires=Probe(lambda s: _lookup("select.select")([s.extra["r"]], [], [], 0.5), _pipe),
+        # a socket: Windows' select waits on sockets only
+        fires=Probe(lambda s: _lookup("select.select")([s.extra["mine"]], [], [], 0.5), _ready_socket),
         nonblocking_if=_select_nonblocking,
-        passes=Probe(lambda s: _lookup("select.select")([s.extra["r"]], [], [], 0), _pipe),
-        platform_has_it=_POSIX,
+        passes=Probe(lambda s: _lookup("select.select")([s.extra["mine"]], [], [], 0), _ready_socket),
+        exempt_callers=_LOOP_WAIT,  # a selector event loop on Windows waits through select.select
     ),
     Patch(
         "descriptors",
@@ -1579,7 +1711,18 @@ RULES: tuple[Patch | Audit, ...] = (
         nonblocking_if=_poll_nonblocking,
         passes=Probe(lambda s: s.extra["poller"].poll(0), _epoll),
         exempt_callers=_LOOP_WAIT,
-        platform_has_it=_LINUX,
+        systems=LINUX_ONLY,
+    ),
+    Patch(
+        "descriptors",
+        "select.kqueue.control",
+        "with events to return, waits until one fires or the timeout passes (macOS, BSD)",
+        fires=Probe(lambda s: s.extra["poller"].control(None, 1, 0.001), _kqueue),
+        nonblocking_if=_kqueue_nonblocking,
+        passes=Probe(lambda s: s.extra["poller"].control(None, 1, 0), _kqueue),
+        exempt_callers=_LOOP_WAIT,
+        # where kqueue exists (macOS, the BSDs): its probe runs there, never on Linux
+        platform_has_it=hasattr(select, "kqueue"),
     ),
     *(
         Patch(
@@ -1590,13 +1733,15 @@ RULES: tuple[Patch | Audit, ...] = (
             nonblocking_if=_selector_nonblocking,
             passes=Probe(lambda s: s.extra["selector"].select(0), _selector(kind)),
             exempt_callers=_LOOP_WAIT,
-            platform_has_it=has_it,
-            classifies=classifies,
+            systems=systems,
+            platform_has_it=hasattr(selectors, kind),
         )
-        for kind, has_it, classifies in (
-            ("SelectSelector", True, ()),
-            ("PollSelector", _POSIX, ()),
-            ("EpollSelector", _LINUX, ("selectors.DefaultSelector.select",) if _LINUX else ()),
+        # selectors.DefaultSelector is one of these classes (the classification says which, per system)
+        for kind, systems in (
+            ("SelectSelector", None),
+            ("PollSelector", POSIX_SYSTEMS),
+            ("EpollSelector", LINUX_ONLY),
+            ("KqueueSelector", None),  # where kqueue exists: platform_has_it below
         )
     ),
     # -- waits on threads, futures and queues ---------------------------------------
@@ -1778,7 +1923,7 @@ RULES: tuple[Patch | Audit, ...] = (
             f"{module}.{function}",
             "reads the account database: /etc files, or NSS (LDAP, SSSD: the network)",
             fires=Probe(call),
-            platform_has_it=_POSIX,
+            systems=POSIX_SYSTEMS,
         )
         for module, function, call in (
             ("pwd", "getpwuid", lambda s: _lookup("pwd.getpwuid")(os.getuid())),
@@ -1817,6 +1962,19 @@ RULES: tuple[Patch | Audit, ...] = (
         "sqlite3.Connection.close",
         "closing may checkpoint and write the database file",
         fires=Probe(lambda s: s.extra["conn"].close(), _sqlite),
+    ),
+    Patch(
+        "sqlite",
+        "sqlite3.Connection.load_extension",
+        "loads a shared library from disk",
+        fires=Probe(
+            lambda s: _ignoring(sqlite3.OperationalError)(
+                lambda: s.extra["conn"].load_extension(str(s.tmp / "missing-extension"))
+            ),
+            _sqlite_extensions,
+        ),
+        # a build option: python.org's macOS and Windows builds have it, this Linux build may not
+        platform_has_it=hasattr(sqlite3.Connection, "load_extension"),
     ),
     Patch(
         "sqlite",
@@ -1878,7 +2036,7 @@ RULES: tuple[Patch | Audit, ...] = (
         fires=Probe(lambda s: _lookup("fcntl.flock")(s.extra["fd"], _lookup("fcntl.LOCK_EX")), _fd),
         nonblocking_if=_flock_nonblocking,
         passes=Probe(lambda s: _flock_try_and_release(s.extra["fd"], "flock"), _fd),
-        platform_has_it=_HAS_FCNTL,
+        systems=POSIX_SYSTEMS,
         raised_by=("fcntl.flock",),
     ),
     Audit(
@@ -1888,7 +2046,7 @@ RULES: tuple[Patch | Audit, ...] = (
         fires=Probe(lambda s: _lookup("fcntl.lockf")(s.extra["fd"], _lookup("fcntl.LOCK_EX")), _fd),
         nonblocking_if=_lockf_nonblocking,
         passes=Probe(lambda s: _flock_try_and_release(s.extra["fd"], "lockf"), _fd),
-        platform_has_it=_HAS_FCNTL,
+        systems=POSIX_SYSTEMS,
         raised_by=("fcntl.lockf",),
     ),
     Audit(
@@ -1903,8 +2061,18 @@ RULES: tuple[Patch | Audit, ...] = (
         ),
         nonblocking_if=_fcntl_nonblocking,
         passes=Probe(lambda s: _lookup("fcntl.fcntl")(s.extra["fd"], _lookup("fcntl.F_GETFL")), _fd),
-        platform_has_it=_HAS_FCNTL,
+        systems=POSIX_SYSTEMS,
         raised_by=("fcntl.fcntl",),
+    ),
+    Audit(
+        "locks",
+        "msvcrt.locking",
+        "LK_LOCK and LK_RLCK retry a held lock once a second, ten times (Windows)",
+        fires=Probe(lambda s: _msvcrt_lock_and_release(s.extra["fd"], "LK_LOCK"), _fd),
+        nonblocking_if=_msvcrt_locking_nonblocking,
+        passes=Probe(lambda s: _msvcrt_lock_and_release(s.extra["fd"], "LK_NBLCK"), _fd),
+        systems=("win32",),  # its probes run there only
+        raised_by=("msvcrt.locking",),
     ),
     Audit(
         "locks",
@@ -1930,7 +2098,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "mmap.mmap.resize",
         "resizes the mapped file on disk (ftruncate) and remaps it",
         fires=Probe(lambda s: s.extra["map"].resize(32), _mapped),
-        platform_has_it=_LINUX,
+        systems=("linux", "win32"),  # macOS has no mremap: resize raises at once there
     ),
     # -- outbound protocols ----------------------------------------------------------------
     Audit(
@@ -1978,6 +2146,16 @@ def _flock_struct() -> bytes:
     import struct
 
     return struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+
+
+def _msvcrt_lock_and_release(fd: int, mode: str) -> None:
+    """Lock the file's first byte (free: returns at once), then unlock it."""
+    import msvcrt
+
+    os.lseek(fd, 0, os.SEEK_SET)
+    msvcrt.locking(fd, getattr(msvcrt, mode), 1)
+    os.lseek(fd, 0, os.SEEK_SET)
+    msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 
 def _flock_try_and_release(fd: int, which: str) -> None:

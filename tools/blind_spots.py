@@ -86,21 +86,46 @@ async def measure() -> dict[str, dict[str, str]]:
     return results
 
 
-def census() -> dict[str, Any]:
-    from tests_blocking import classification
+SYSTEMS = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}  # the workflow's systems
 
+
+def census() -> dict[str, Any]:
+    """This Python's classification: measured here per module; for the other systems of the
+    workflow, the totals the stub check finds (``tests_blocking/meta/stubs.py``); and the
+    blind spots of every system, each with the systems it holds on."""
+    from tests_blocking import classification
+    from tests_blocking.meta import stubs
+
+    version = sys.version_info[:2]
     counts = {
         module: {key: len(names) for key, names in verdicts.items()}
         for module, verdicts in classification.census().items()
     }
-    blind = sorted(
-        {
-            (e.pattern, e.why)
-            for e in classification.TABLE
-            if e.verdict == classification.NOT_TRAPPABLE and e.applies()
-        }
-    )
-    return {"modules": counts, "not_trappable": [{"pattern": p, "why": w} for p, w in blind]}
+    others = {}
+    for system in stubs.SYSTEMS:
+        totals: dict[str, int] = {}
+        for verdicts in stubs.census(version, system).values():
+            for key, names in verdicts.items():
+                totals[key] = totals.get(key, 0) + len(names)
+        others[SYSTEMS[system]] = totals
+    blind: dict[tuple[str, str], list[str]] = {}
+    for e in classification.TABLE:
+        if e.verdict != classification.NOT_TRAPPABLE:
+            continue
+        key = (e.pattern, e.why)
+        here = {name for system, name in SYSTEMS.items() if e.applies(version, system)} | set(
+            blind.get(key, ())
+        )
+        if here:
+            blind[key] = [name for name in SYSTEMS.values() if name in here]
+    return {
+        "modules": counts,
+        "other_systems": others,
+        "not_trappable": [
+            {"pattern": p, "why": w, **({} if len(where) == len(SYSTEMS) else {"systems": where})}
+            for (p, w), where in sorted(blind.items())
+        ],
+    }
 
 
 def run(out: Path) -> int:
@@ -193,26 +218,51 @@ def render_summary(runs: dict[str, dict[str, Any]]) -> str:
         ["module", *(f"{_version(t)}: rule / not blocking / not trappable" for t in versions)], module_rows
     )
 
-    blind: dict[str, tuple[str, list[str]]] = {}
+    blind: dict[tuple[str, str], tuple[str, list[str]]] = {}
     for tag in versions:
         for item in runs[tag]["classification"]["not_trappable"]:
-            blind.setdefault(item["pattern"], (item["why"], []))[1].append(_version(tag))
-    blind_rows = [
-        [f"`{pattern}`", why if len(pythons) == len(versions) else f"{why} ({', '.join(pythons)})"]
-        for pattern, (why, pythons) in sorted(blind.items())
-    ]
+            where = ", ".join(item.get("systems", ()))  # absent: every system
+            blind.setdefault((item["pattern"], where), (item["why"], []))[1].append(_version(tag))
+    blind_rows = []
+    for (pattern, where), (why, pythons) in sorted(blind.items()):
+        notes = [f"{where} only"] if where else []
+        if len(pythons) != len(versions):
+            notes.append(", ".join(pythons))
+        blind_rows.append([f"`{pattern}`", f"{why} ({'; '.join(notes)})" if notes else why])
     blind_table = _table(["blocking, not trappable", "why"], blind_rows)
     machine = ", ".join(sorted({run_["system"] for run_ in runs.values()}))
-    return "\n\n".join(
-        [
-            summary,
-            areas_table,
-            f"The classification, per module (public callables and class methods; measured on {machine}):",
-            modules_table,
-            "What the gate cannot trap (the classification's `blocking, not trappable` entries):",
-            blind_table,
-        ]
+    parts = [
+        summary,
+        areas_table,
+        f"The classification, per module (public callables and class methods; measured on {machine}):",
+        modules_table,
+    ]
+    systems = list(
+        dict.fromkeys(s for run_ in runs.values() for s in run_["classification"].get("other_systems", {}))
     )
+    if systems:
+        rows = []
+        for system in systems:
+            row = [system]
+            for tag in versions:
+                counts = runs[tag]["classification"].get("other_systems", {}).get(system, {})
+                cell = " / ".join(str(counts.get(key, 0)) for key, _ in VERDICT_KEYS)
+                if counts.get("unclassified"):
+                    cell += f" (**{counts['unclassified']} unclassified**)"
+                row.append(cell)
+            rows.append(row)
+        parts += [
+            "The same modules on the workflow's other systems, enumerated from typeshed's stubs "
+            "(`tests_blocking/meta/stubs.py`; the runtime census on each system stays the authority):",
+            _table(
+                ["system", *(f"{_version(t)}: rule / not blocking / not trappable" for t in versions)], rows
+            ),
+        ]
+    parts += [
+        "What the gate cannot trap (the classification's `blocking, not trappable` entries):",
+        blind_table,
+    ]
+    return "\n\n".join(parts)
 
 
 def render_counts(runs: dict[str, dict[str, Any]]) -> str:

@@ -105,9 +105,13 @@ def test_what_each_rule_catches_exists_here():
 
 
 def test_every_blind_spot_is_listed_in_the_readme():
+    """Those of every system in the workflow (the README's table is rendered on Linux)."""
     text = README.read_text(encoding="utf-8")
     listed = {
-        e.pattern for e in classification.TABLE if e.verdict == classification.NOT_TRAPPABLE and e.applies()
+        e.pattern
+        for e in classification.TABLE
+        if e.verdict == classification.NOT_TRAPPABLE
+        and any(e.applies(system=system) for system in ("linux", "darwin", "win32"))
     }
     assert sorted(p for p in listed if f"`{p}`" not in text) == []
 

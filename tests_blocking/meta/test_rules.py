@@ -38,7 +38,7 @@ def expected_primitive(rule) -> str:
 def applies(rule) -> None:
     if sys.version_info[:2] < rule.min_version:
         pytest.skip(f"{rule.name} applies from Python {'.'.join(map(str, rule.min_version))}")
-    if not rule.platform_has_it:
+    if not rule.platform_has_it or not rule.applies_on(sys.version_info[:2], sys.platform):
         pytest.skip(f"{sys.platform} has no {rule.name}")
 
 
