@@ -102,6 +102,14 @@ async def test_bad_input_is_422(client):
     assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}
 
 
+async def test_unknown_path_and_wrong_method_answer_through_the_http_error_handler(client):
+    r = await client.get("/no/such/route")
+    assert (r.status_code, r.json()) == (404, {"detail": "Not Found"})
+    r = await client.delete("/health")
+    assert (r.status_code, r.json()) == (405, {"detail": "Method Not Allowed"})
+    assert r.headers["allow"] == "GET"
+
+
 async def test_limits_refuse_on_the_loop_without_blocking(tmp_path):
     """413 for a body over the limit (declared and chunked), 422 for an event over its limit."""
     app = create_app(Settings(data_dir=tmp_path / "data", max_body_bytes=1000, max_event_bytes=200))

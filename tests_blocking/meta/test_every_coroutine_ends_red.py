@@ -109,8 +109,9 @@ def verdict(coroutine: str, tests: list[str], tmp_path: Path, label: str) -> str
 
 def test_a_blocking_call_in_any_coroutine_ends_the_gate_run_red(tmp_path):
     record = tmp_path / "entered.json"
-    # The schema fuzzer is left out of the recording: it reaches no coroutine the other anchors do
-    # not. The recording process ends without the interpreter's teardown (inject.py says why).
+    # The schema fuzzer is left out of the recording (its generated requests are slow and random):
+    # a coroutine only it reaches shows up below as unreached. The recording process ends without
+    # the interpreter's teardown (inject.py says why).
     done, _ = gate_run(
         tmp_path,
         "record",
