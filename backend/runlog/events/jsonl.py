@@ -736,7 +736,15 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                     return
                 # Each file needs its own fsync: a writer takes a few threads
                 # and leaves the rest to another, so their fsyncs overlap.
-                taken = {t: queue.pending.pop(t) for t in free[:_THREADS_PER_GROUP]}
+                taken = {}
+                for thread_id in free[:_THREADS_PER_GROUP]:
+                    # A caller cancelled since it queued has a cancelled future
+                    # (its task has not run its except clause yet): leave it out.
+                    waiting = [w for w in queue.pending.pop(thread_id) if not w.future.done()]
+                    if waiting:
+                        taken[thread_id] = waiting
+                if not taken:
+                    continue
                 queue.busy.update(taken)
                 if len(free) > _THREADS_PER_GROUP:
                     self._start_writer(loop, queue)
