@@ -69,3 +69,33 @@ async def test_a_cancelled_first_caller(tmp_path, taken):
     assert [r["seq"] for r in done[1:]] == list(range(len(written) - 2, len(written) + 1))
     assert await contents(tmp_path, "t1") == written
     assert (await store.put(**ev("t1", "next")))["seq"] == len(written) + 1
+
+
+async def test_a_caller_cancelled_while_queued_behind_a_write(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**ev("t1", "first")))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the writer took "first" and is in its offload
+    queued = [asyncio.ensure_future(store.put(**ev("t1", f"q{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # queued behind the write on disk
+    queued[1].cancel()
+    done = await asyncio.gather(first, *queued, return_exceptions=True)
+    assert isinstance(done[2], asyncio.CancelledError)
+    assert [done[0]["seq"], done[1]["seq"], done[3]["seq"]] == [1, 2, 3]
+    assert await contents(tmp_path, "t1") == ["first", "q0", "q2"]
+
+
+async def test_a_failing_thread_fails_its_whole_group_and_no_other(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    # A folder where the thread's file should be: every write to it fails.
+    await asyncio.to_thread((tmp_path / "threads" / "bad.jsonl").mkdir, parents=True)
+    outcomes = await asyncio.gather(
+        store.put(**ev("bad", "a")),
+        store.put(**ev("good", "b")),
+        store.put_batch([ev("bad", "c"), ev("bad", "d")]),
+        store.put(**ev("good", "e")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], IsADirectoryError) and outcomes[2] is outcomes[0]
+    assert [outcomes[1]["seq"], outcomes[3]["seq"]] == [1, 2]
+    assert await contents(tmp_path, "good") == ["b", "e"]
