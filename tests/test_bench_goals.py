@@ -108,6 +108,7 @@ def test_readme_without_markers_or_reports_is_an_error(tmp_path):
 def test_group_commit_ratios_are_judged_and_rendered():
     figures = {
         "put_vs_floor": 0.19,
+        "thread_hop_vs_floor": 0.3,
         "put_batch_vs_floor": 0.6,
         "concurrent_puts_one_thread_vs_put_batch_fsync": 0.5,
         "concurrent_puts_64_threads_vs_put_batch_fsync": 0.29,
@@ -122,6 +123,7 @@ def test_group_commit_ratios_are_judged_and_rendered():
     rates = {
         "put": 19,
         "put_floor": 100,
+        "thread_hop": 30,
         "put_batch": 60,
         "put_batch_floor": 100,
         "put_batch_fsync": 1000,

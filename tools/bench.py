@@ -144,6 +144,7 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         for k in (
             "put",
             "put_floor",
+            "thread_hop",
             "put_batch",
             "put_batch_floor",
             "put_batch_fsync",
@@ -172,6 +173,12 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         for e in events:
             await store.put(**e)
         results["put"].append(singles / (time.perf_counter() - started))
+
+        # The least any offloaded put pays: a round trip to a worker thread doing nothing.
+        started = time.perf_counter()
+        for _ in events:
+            await asyncio.to_thread(int)
+        results["thread_hop"].append(singles / (time.perf_counter() - started))
 
         floor_path = base / "floor-put.jsonl"
         started = time.perf_counter()
@@ -227,6 +234,7 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         "events_per_s": med,
         "samples": results,
         "put_vs_floor": med["put"] / med["put_floor"],
+        "thread_hop_vs_floor": med["thread_hop"] / med["put_floor"],
         "put_batch_vs_floor": med["put_batch"] / med["put_batch_floor"],
         # Group commit: many producers of single events reach what one batching producer does.
         "concurrent_puts_one_thread_vs_put_batch_fsync": med["concurrent_puts_one_thread_fsync"]
@@ -467,6 +475,7 @@ def render(result: dict[str, Any]) -> str:
         b = result["batch"]
         lines += [
             f"| put events/s / floor (fsync off on both) | {t['put_vs_floor']:.2f} ({e['put']:.0f} / {e['put_floor']:.0f}) | {_goal('put_vs_floor')} |",
+            f"| bare thread hops (asyncio.to_thread of a no-op)/s / put floor | {t['thread_hop_vs_floor']:.2f} ({e['thread_hop']:.0f} / {e['put_floor']:.0f}) | - |",
             f"| put_batch({b}) events/s / floor | {t['put_batch_vs_floor']:.2f} ({e['put_batch']:.0f} / {e['put_batch_floor']:.0f}) | {_goal('put_batch_vs_floor')} |",
             f"| put_batch({b}) with fsync, events/s | {e['put_batch_fsync']:.0f} | - |",
             f"| {PRODUCERS} producers of single puts, one thread, fsync: events/s / put_batch({b}) | {t['concurrent_puts_one_thread_vs_put_batch_fsync']:.2f} ({e['concurrent_puts_one_thread_fsync']:.0f} / {e['put_batch_fsync']:.0f}) | {_goal('concurrent_puts_one_thread_vs_put_batch_fsync')} |",
