@@ -270,3 +270,38 @@ async def test_a_store_used_from_two_event_loops(tmp_path):
     second = await burst("y")
     assert [r["seq"] for r in first + second] == list(range(1, 11))
     assert store._commit_queues == {}  # every queue is gone once drained
+
+
+async def test_a_lock_file_removed_between_writes_is_opened_again(tmp_path):
+    import filelock
+
+    store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
+    await store.put(**event())
+    lock_path = tmp_path / "locks" / "t1.lock"
+    lock_path.unlink()  # the store's open descriptor now names a file no one else can find
+    with filelock.FileLock(lock_path).acquire(timeout=5):  # another process locks the path anew
+        with pytest.raises(TimeoutError):
+            await store.put(**event())
+    assert (await store.put(**event()))["seq"] == 2
+
+
+async def test_a_thread_file_replaced_between_writes_gets_the_appends(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="a"))
+    path = tmp_path / "threads" / "t1.jsonl"
+    copy = path.with_suffix(".copy")
+    copy.write_bytes(path.read_bytes())
+    os.replace(copy, path)  # the store's open descriptor names the old inode
+    await store.put(**event(content="b"))
+    assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == ["a", "b"]
+
+
+async def test_open_files_are_bounded_and_closed_when_idle(tmp_path, monkeypatch):
+    from runlog.events import jsonl
+
+    monkeypatch.setattr(jsonl, "_OPEN_THREADS", 3)
+    store = JsonlRunEventStore(tmp_path)
+    for i in range(6):
+        await store.put(**event(thread_id=f"t{i}"))
+    assert list(store._files) == ["t3", "t4", "t5"]
+    assert (await store.put(**event(thread_id="t0")))["seq"] == 2  # reopened on demand

@@ -182,9 +182,11 @@ class _ThreadFiles:
         self.lock = threading.Lock()
         self.closed = False
         self.lock_path = lock_path
+        self.lock_text = str(lock_path)  # os calls take it as is, with no conversion per write
         self.timeout = timeout
         self.pid = os.getpid()  # descriptors inherited by a fork are not this process's
         self.lock_fd = -1
+        self.lock_inode = -1
         self.fallback: filelock.FileLock | None = None if fcntl is not None else self._filelock()
         self.append_fd = -1
         self.append_inode = -1
@@ -209,7 +211,8 @@ class _ThreadFiles:
         while True:
             if self.lock_fd < 0:
                 self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                self.lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self.lock_fd = os.open(self.lock_text, os.O_RDWR | os.O_CREAT, 0o644)
+                self.lock_inode = os.fstat(self.lock_fd).st_ino
             try:
                 fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -230,7 +233,7 @@ class _ThreadFiles:
                 self.fallback.acquire()
                 return
             try:
-                same = os.fstat(self.lock_fd).st_ino == os.stat(self.lock_path).st_ino
+                same = os.stat(self.lock_text).st_ino == self.lock_inode
             except FileNotFoundError:
                 same = False
             if same:
