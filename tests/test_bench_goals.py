@@ -103,3 +103,69 @@ def test_readme_without_markers_or_reports_is_an_error(tmp_path):
     assert readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
     with pytest.raises(readme_sections.SectionError, match="exactly one"):
         readme_sections.replace_section(README + README, "bench", "x")
+
+
+def test_group_commit_ratios_are_judged_and_rendered():
+    figures = {
+        "put_vs_floor": 0.19,
+        "thread_hop_vs_floor": 0.3,
+        "put_batch_vs_floor": 0.6,
+        "concurrent_puts_one_thread_vs_put_batch_fsync": 0.5,
+        "concurrent_puts_64_threads_vs_put_batch_fsync": 0.29,
+    }
+    verdicts = {v["figure"]: v["met"] for v in bench.judge({"throughput": figures})}
+    assert verdicts == {
+        "throughput.put_vs_floor": False,
+        "throughput.put_batch_vs_floor": True,
+        "throughput.concurrent_puts_one_thread_vs_put_batch_fsync": True,
+        "throughput.concurrent_puts_64_threads_vs_put_batch_fsync": False,
+    }
+    rates = {
+        "put": 19,
+        "put_floor": 100,
+        "thread_hop": 30,
+        "put_batch": 60,
+        "put_batch_floor": 100,
+        "put_batch_fsync": 1000,
+        "concurrent_puts_one_thread_fsync": 500,
+        "concurrent_puts_64_threads_fsync": 290,
+    }
+    result = {"machine": "m", "python": "3", "rounds": 5, "batch": 1000}
+    table = bench.render({**result, "throughput": {**figures, "events_per_s": rates}})
+    assert (
+        "| 64 producers of single puts, one thread, fsync: events/s / put_batch(1000) | 0.50 (500 / 1000) | >= 0.5 |"
+        in table
+    )
+    assert (
+        "| 64 producers of single puts, a thread each, fsync: events/s / put_batch(1000) | 0.29 (290 / 1000) | >= 0.3 |"
+        in table
+    )
+    assert "| put events/s / floor (fsync off on both) | 0.19 (19 / 100) | >= 0.2 |" in table
+    assert "list_messages" not in table  # scaling was not measured: no row for it
+
+
+def test_only_measures_the_named_parts(monkeypatch, tmp_path):
+    measured = []
+    monkeypatch.setattr(bench, "measure_throughput", lambda *a, **k: measured.append("throughput") or {})
+    monkeypatch.setattr(bench, "measure_scaling", lambda *a, **k: measured.append("scaling") or {})
+    monkeypatch.setattr(bench, "render", lambda r: "| table |\n")
+    assert bench.main(["--only", "throughput", "--report-only", "--out", str(tmp_path)]) == 0
+    assert measured == ["throughput"]
+    saved = json.loads((tmp_path / "bench.json").read_text())
+    assert saved["parts"] == ["throughput"] and "sql" not in saved
+    with pytest.raises(SystemExit):
+        bench.main(["--only", "throughput,nonsense", "--out", str(tmp_path)])
+
+
+def test_readme_names_the_parts_of_a_partial_run(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(README)
+    (tmp_path / "reports" / "bench").mkdir(parents=True)
+    (tmp_path / "reports" / "bench" / "bench.md").write_text("| a |\n")
+    (tmp_path / "reports" / "bench" / "bench.json").write_text(
+        json.dumps({"seconds": 3, "date": "2026-11-30", "parts": ["throughput"]})
+    )
+    assert (
+        readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path / "reports")]) == 0
+    )
+    assert "Latest run (2026-11-30, `tox -e bench -- --only throughput`, 3 s)" in readme.read_text()

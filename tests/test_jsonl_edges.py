@@ -7,7 +7,7 @@ whose stat is unchanged, or that only sees appends, parses nothing but the
 new tail; such an edit is therefore invisible to a store that kept its
 cache, and visible to one that re-read the file. That is how these tests see
 a cache that is thrown away or never kept, which answers stay right but
-costs a full parse per call (300 ms at 100k events, see the README).
+costs a full parse per call (the naive column of the README's scaling table).
 """
 
 from __future__ import annotations

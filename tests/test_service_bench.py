@@ -30,13 +30,13 @@ async def test_on_loop_variant_runs_store_io_on_the_loop_thread(tmp_path, monkey
 
     monkeypatch.setattr(jsonl, "asyncio", jsonl.asyncio)  # undone after the test
     seen = []
-    original = JsonlRunEventStore._sync_put
+    original = JsonlRunEventStore._sync_write_groups
 
-    def spy(self, built):
+    def spy(self, groups):
         seen.append(threading.current_thread() is threading.main_thread())
-        return original(self, built)
+        return original(self, groups)
 
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_put", spy)
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", spy)
     store = JsonlRunEventStore(tmp_path)
     await store.put(**event())
     service_bench._run_on_loop()

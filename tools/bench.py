@@ -9,7 +9,9 @@ shared and noisy.
 * teeth cost: ``tox -e teeth`` vs ``tox -e blocking``;
 * store throughput: ``put`` and ``put_batch(1000)`` events/s vs the floor, a
   plain synchronous append of the same JSON lines (``json.dumps`` per event,
-  one ``write`` per call) to the same file;
+  one ``write`` per call) to the same file; and group commit: 64 concurrent
+  producers of single ``put``s, on one thread and on 64 threads, vs
+  ``put_batch(1000)``, all with fsync;
 * the service under load (``tools/service_bench.py``): loop lag and request
   latency of a real server, as built and with its store's IO on the loop;
 * store scaling: ``list_messages(limit=50)`` and ``list_events`` of one run
@@ -24,8 +26,11 @@ Exits 1 when a measured figure misses its goal (``GOALS``; ``bench.json``
 lists each under ``goals``), unless ``--report-only``. The README's tables are
 copied from ``bench.md`` by ``python -m tools.readme_sections bench``.
 
-Usage: python -m tools.bench [--rounds 5] [--quick] [--sql-only] [--postgres-url URL] [--report-only]
-       [--out reports/bench]
+``--only throughput,scaling`` measures those parts alone (a quick look at one
+figure; the README's tables want a whole run).
+
+Usage: python -m tools.bench [--rounds 5] [--quick] [--sql-only] [--only PART,...] [--postgres-url URL]
+       [--report-only] [--out reports/bench]
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ from tools import bench_sql, service_bench
 
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = 5  # put_batch calls per round
+PRODUCERS = 64  # concurrent single-event producers, for group commit
+PUTS_PER_PRODUCER = 20
+PARTS = ("throughput", "scaling", "service", "sql", "commands")
 
 
 def say(message: str) -> None:
@@ -132,8 +140,31 @@ def _floor_lines(events: list[dict[str, Any]], first_seq: int) -> bytes:
 
 def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
     results: dict[str, list[float]] = {
-        k: [] for k in ("put", "put_floor", "put_batch", "put_batch_floor", "put_batch_fsync")
+        k: []
+        for k in (
+            "put",
+            "put_floor",
+            "thread_hop",
+            "put_batch",
+            "put_batch_floor",
+            "put_batch_fsync",
+            "concurrent_puts_one_thread_fsync",
+            "concurrent_puts_64_threads_fsync",
+        )
     }
+
+    async def producers(store: JsonlRunEventStore, thread_of: Callable[[int], str]) -> float:
+        """Events/s of PRODUCERS tasks, each putting its events one at a time, all at once."""
+
+        async def produce(p: int) -> None:
+            for i in range(PUTS_PER_PRODUCER):
+                await store.put(**_event(i, thread_id=thread_of(p), run_id=f"p{p}"))
+
+        for p in range(PRODUCERS):  # threads that exist already: the steady state
+            await store.put(**_event(0, thread_id=thread_of(p)))
+        started = time.perf_counter()
+        await asyncio.gather(*(produce(p) for p in range(PRODUCERS)))
+        return PRODUCERS * PUTS_PER_PRODUCER / (time.perf_counter() - started)
 
     async def run_round(base: Path) -> None:
         store = JsonlRunEventStore(base / "store", fsync=False)
@@ -142,6 +173,12 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         for e in events:
             await store.put(**e)
         results["put"].append(singles / (time.perf_counter() - started))
+
+        # The least any offloaded put pays: a round trip to a worker thread doing nothing.
+        started = time.perf_counter()
+        for _ in events:
+            await asyncio.to_thread(int)
+        results["thread_hop"].append(singles / (time.perf_counter() - started))
 
         floor_path = base / "floor-put.jsonl"
         started = time.perf_counter()
@@ -175,18 +212,35 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             await durable.put_batch(events)
         results["put_batch_fsync"].append(BATCHES * batch / (time.perf_counter() - started))
 
+        results["concurrent_puts_one_thread_fsync"].append(
+            await producers(JsonlRunEventStore(base / "one", fsync=True), lambda p: "shared")
+        )
+        results["concurrent_puts_64_threads_fsync"].append(
+            await producers(JsonlRunEventStore(base / "many", fsync=True), lambda p: f"own{p}")
+        )
+
     for n in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(run_round(Path(tmp)))
         say(
-            f"throughput round {n + 1}/{rounds}: put_batch {results['put_batch'][-1]:.0f}/s vs floor {results['put_batch_floor'][-1]:.0f}/s"
+            f"throughput round {n + 1}/{rounds}: put_batch {results['put_batch'][-1]:.0f}/s vs floor {results['put_batch_floor'][-1]:.0f}/s, "
+            f"put {results['put'][-1]:.0f}/s vs floor {results['put_floor'][-1]:.0f}/s, "
+            f"{PRODUCERS} producers {results['concurrent_puts_one_thread_fsync'][-1]:.0f}/s on one thread, "
+            f"{results['concurrent_puts_64_threads_fsync'][-1]:.0f}/s on {PRODUCERS} threads, "
+            f"put_batch with fsync {results['put_batch_fsync'][-1]:.0f}/s"
         )
     med = {k: statistics.median(v) for k, v in results.items()}
     return {
         "events_per_s": med,
         "samples": results,
         "put_vs_floor": med["put"] / med["put_floor"],
+        "thread_hop_vs_floor": med["thread_hop"] / med["put_floor"],
         "put_batch_vs_floor": med["put_batch"] / med["put_batch_floor"],
+        # Group commit: many producers of single events reach what one batching producer does.
+        "concurrent_puts_one_thread_vs_put_batch_fsync": med["concurrent_puts_one_thread_fsync"]
+        / med["put_batch_fsync"],
+        "concurrent_puts_64_threads_vs_put_batch_fsync": med["concurrent_puts_64_threads_fsync"]
+        / med["put_batch_fsync"],
     }
 
 
@@ -370,7 +424,10 @@ class Goal:
 GOALS = (
     Goal(("commands", "gate_overhead"), 1.15, at_most=True),
     Goal(("commands", "teeth_cost"), 3.0, at_most=True),
+    Goal(("throughput", "put_vs_floor"), 0.2, at_most=False),
     Goal(("throughput", "put_batch_vs_floor"), 0.5, at_most=False),
+    Goal(("throughput", "concurrent_puts_one_thread_vs_put_batch_fsync"), 0.5, at_most=False),
+    Goal(("throughput", "concurrent_puts_64_threads_vs_put_batch_fsync"), 0.3, at_most=False),
     Goal(("scaling", "list_messages_large_vs_small"), 2.0, at_most=True),
     Goal(("scaling", "list_events_large_vs_small"), 2.0, at_most=True),
 )
@@ -410,18 +467,38 @@ def render(result: dict[str, Any]) -> str:
             f"| tox overhead: tox -e blocking / bare pytest | {cmd['tox_overhead']:.2f} ({m['tox_blocking']:.1f} s / {m['pytest_gate_on']:.1f} s) | - |",
             f"| teeth cost: tox -e teeth / tox -e blocking | {cmd['teeth_cost']:.2f} ({m['tox_teeth']:.1f} s / {m['tox_blocking']:.1f} s) | {_goal('teeth_cost')} |",
         ]
-    if "throughput" not in result:  # --sql-only
-        return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result["sql"])
-    t = result["throughput"]
-    e = t["events_per_s"]
-    lines += [
-        f"| put events/s / floor | {t['put_vs_floor']:.2f} ({e['put']:.0f} / {e['put_floor']:.0f}) | - |",
-        f"| put_batch({result['batch']}) events/s / floor | {t['put_batch_vs_floor']:.2f} ({e['put_batch']:.0f} / {e['put_batch_floor']:.0f}) | {_goal('put_batch_vs_floor')} |",
-        f"| put_batch({result['batch']}) with fsync, events/s | {e['put_batch_fsync']:.0f} | - |",
-    ]
+    if "throughput" not in result and "scaling" not in result and "commands" not in result:  # --sql-only
+        return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result.get("sql", {"stores": {}}))
+    t = result.get("throughput")
+    if t:
+        e = t["events_per_s"]
+        b = result["batch"]
+        lines += [
+            f"| put events/s / floor (fsync off on both) | {t['put_vs_floor']:.2f} ({e['put']:.0f} / {e['put_floor']:.0f}) | {_goal('put_vs_floor')} |",
+            f"| bare thread hops (asyncio.to_thread of a no-op)/s / put floor | {t['thread_hop_vs_floor']:.2f} ({e['thread_hop']:.0f} / {e['put_floor']:.0f}) | - |",
+            f"| put_batch({b}) events/s / floor | {t['put_batch_vs_floor']:.2f} ({e['put_batch']:.0f} / {e['put_batch_floor']:.0f}) | {_goal('put_batch_vs_floor')} |",
+            f"| put_batch({b}) with fsync, events/s | {e['put_batch_fsync']:.0f} | - |",
+            f"| {PRODUCERS} producers of single puts, one thread, fsync: events/s / put_batch({b}) | {t['concurrent_puts_one_thread_vs_put_batch_fsync']:.2f} ({e['concurrent_puts_one_thread_fsync']:.0f} / {e['put_batch_fsync']:.0f}) | {_goal('concurrent_puts_one_thread_vs_put_batch_fsync')} |",
+            f"| {PRODUCERS} producers of single puts, a thread each, fsync: events/s / put_batch({b}) | {t['concurrent_puts_64_threads_vs_put_batch_fsync']:.2f} ({e['concurrent_puts_64_threads_fsync']:.0f} / {e['put_batch_fsync']:.0f}) | {_goal('concurrent_puts_64_threads_vs_put_batch_fsync')} |",
+        ]
+    lines += _scaling_rows(result)
+    if "service" in result:
+        lines += [
+            "",
+            "Service under load (`tools/service_bench.py`):",
+            "",
+            service_bench.render(result["service"]).rstrip(),
+        ]
+    text = "\n".join(lines) + "\n"
+    return text + "\n" + bench_sql.render(result["sql"]) if "sql" in result else text
+
+
+def _scaling_rows(result: dict[str, Any]) -> list[str]:
+    if "scaling" not in result:
+        return []
     s = result["scaling"]
     sizes = [str(x) for x in s["sizes"]]
-    lines += [
+    lines = [
         f"| list_messages(limit=50) {sizes[-1]} / {sizes[0]} events | {s['list_messages_large_vs_small']:.2f} | {_goal('list_messages_large_vs_small')} |",
         f"| list_events(one run) {sizes[-1]} / {sizes[0]} events | {s['list_events_large_vs_small']:.2f} | {_goal('list_events_large_vs_small')} |",
         "",
@@ -436,14 +513,7 @@ def render(result: dict[str, Any]) -> str:
             f"| {m['list_events'] * 1e3:.3f} ({m['naive_list_events'] * 1e3:.1f}, {p['speedup_vs_naive_list_events']:.0f}x) "
             f"| {p['cold_first_read_s'] * 1e3:.1f} | {p['peak_memory_cold_read_mb']:.1f} | {p['first_read_after_other_process_appended_s'] * 1e3:.2f} |"
         )
-    if "service" in result:
-        lines += [
-            "",
-            "Service under load (`tools/service_bench.py`):",
-            "",
-            service_bench.render(result["service"]).rstrip(),
-        ]
-    return "\n".join(lines) + "\n\n" + bench_sql.render(result["sql"])
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -460,6 +530,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tox", default=f"{sys.executable} -m tox", help="how to run tox")
     parser.add_argument(
         "--sql-only", action="store_true", help="only the SQL store figures (tools/bench_sql.py)"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"comma-separated parts to measure, of {','.join(PARTS)} (default: all; --quick drops commands)",
     )
     parser.add_argument(
         "--postgres-url",
@@ -480,15 +555,26 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch,
     }
     sizes = [int(x) for x in args.sizes.split(",")]
-    if not args.sql_only:
+    parts = set(args.only.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--only: unknown part(s) {sorted(parts - set(PARTS))}; known: {', '.join(PARTS)}")
+    if args.sql_only:
+        parts = {"sql"}
+    if args.quick:
+        parts.discard("commands")
+    result["parts"] = [p for p in PARTS if p in parts]
+    if "throughput" in parts:
         say("store throughput")
         result["throughput"] = measure_throughput(args.rounds, args.batch, singles=300)
+    if "scaling" in parts:
         say("store scaling")
         result["scaling"] = measure_scaling(sizes, args.rounds)
+    if "service" in parts:
         say("the service under load: offloaded vs store IO on the loop")
         result["service"] = service_bench.measure(args.out, rounds=max(2, args.rounds // 2))
-    result["sql"] = bench_sql.measure(args.rounds, sizes, args.batch, args.postgres_url)
-    if not args.quick and not args.sql_only:
+    if "sql" in parts:
+        result["sql"] = bench_sql.measure(args.rounds, sizes, args.batch, args.postgres_url)
+    if "commands" in parts:
         say("whole commands: gate on/off, tox -e blocking, tox -e teeth")
         result["commands"] = measure_commands(args.rounds, args.tox.split())
     result["seconds"] = time.perf_counter() - started

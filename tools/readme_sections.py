@@ -49,7 +49,13 @@ def bench_section(reports: Path) -> str:
         raise SectionError(f"no bench report in {folder}: run tox -e bench first")
     result = json.loads(data.read_text())
     when = result.get("date", "date not recorded")
-    return f"Latest run ({when}, `tox -e bench`, {result['seconds']:.0f} s):\n\n{table.read_text()}"
+    command = "tox -e bench"
+    parts = result.get("parts")
+    if parts and "commands" not in parts:
+        # A run of some parts: say which, so a reader knows what the table holds.
+        everything = parts == ["throughput", "scaling", "service", "sql"]
+        command += " -- --quick" if everything else f" -- --only {','.join(parts)}"
+    return f"Latest run ({when}, `{command}`, {result['seconds']:.0f} s):\n\n{table.read_text()}"
 
 
 PICTURE = Path("docs") / "service-under-load.png"

@@ -86,7 +86,8 @@ def _run_on_loop() -> None:
     async def direct(func: Any, /, *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
-    jsonl.asyncio = types.SimpleNamespace(to_thread=direct)  # type: ignore[attr-defined]
+    # The rest of asyncio (futures, tasks of the group commit) stays as it is.
+    jsonl.asyncio = types.SimpleNamespace(**{**vars(asyncio), "to_thread": direct})  # type: ignore[attr-defined]
 
 
 def serve(variant: str, data_dir: Path, port: int, lag_out: Path) -> None:

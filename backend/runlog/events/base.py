@@ -9,7 +9,8 @@ storage behind them (JSONL files, SQL): each public method validates its
 arguments and builds the events on the loop, then awaits exactly one storage
 hook (``_put``, ``_list_messages``, ...). A storage implements the hooks
 only, each as one offload (``asyncio.to_thread``) or one path of awaited
-driver calls. So bad input fails the same way, and before any filesystem or
+driver calls (the JSONL store's ``_put`` and ``_put_batch`` queue for its
+group commit, whose writer makes the one offload for a whole group). So bad input fails the same way, and before any filesystem or
 database access, whichever storage is behind the API, and the offload review
 and the teeth check find one offload site per storage operation.
 """

@@ -21,7 +21,21 @@ readers and cut off by the next append.
 Every filesystem call runs in a worker thread (``asyncio.to_thread``): the
 public methods (``base.StorageRunEventStore``) validate their arguments on the
 loop and await one storage hook (``_put``, ...), which makes exactly one
-offload into the synchronous method of the same name prefixed ``_sync``.
+offload into the synchronous method of the same name prefixed ``_sync``; the
+appends of ``put`` and ``put_batch`` are the exception, committed in groups.
+
+Group commit: ``put`` and ``put_batch`` queue their events on their thread's
+write queue (one per thread and event loop). While no group of that thread is
+being written, the first caller starts a writer task; every caller that
+arrives while a group is on disk joins the next one. A group is one offload
+(``_write_group``), one lock, one ``write`` and one ``fsync``; each caller
+keeps its own line (a record, or its batch), in arrival order, and gets its
+own records back. Callers await their own future, never the writer task, so
+cancelling one (even the one that started the task) leaves the others'
+write alone, and a caller cancelled before its group was taken is dropped
+from the queue: nothing of it is written. A failed group is cut back to where
+it began and every caller of it gets the error. Threads have their own
+queues and writer tasks, so their groups are written in parallel.
 
 Reads are incremental: a per-thread cache keeps, per record, its seq, the
 fields the queries filter on, and its JSON text (decoded only when a page is
@@ -29,21 +43,28 @@ returned, so a page costs what it holds and the cache stays compact), plus the
 byte offset it has consumed. A read stats the file; if only appends happened since
 (same inode, file grew, the last bytes before the old offset unchanged) it
 parses just the new tail; a new inode, a shrink, a same-size file with a new
-mtime (appends only grow a file) or changed last bytes reload. Writers hold a per-thread
-``threading.Lock`` (this process) and a ``filelock.FileLock`` (other
-processes), refresh the cache under them, and assign seqs from it.
+mtime (appends only grow a file) or changed last bytes reload. Writers hold
+a per-thread ``threading.Lock`` (this process) and an exclusive ``flock`` of
+``locks/<thread_id>.lock`` (other processes; the lock ``filelock.FileLock``
+takes on that file, so both kinds of holder exclude each other), refresh the
+cache under them, and assign seqs from it. The lock file and the thread file
+stay open between writes: opening a ``filelock.FileLock`` costs about 90 us a
+write (most of a single ``put``), ``flock`` on an open descriptor a few.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import errno
 import itertools
 import json
 import logging
 import os
 import tempfile
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,9 +76,19 @@ import filelock
 
 from runlog.events import base
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: every lock is a filelock.FileLock
+    fcntl = None  # type: ignore[assignment]
+
 logger = logging.getLogger(__name__)
 
 _FINGERPRINT = 64
+_WRITERS = 8  # concurrent group writes (offloads) per store and event loop
+_THREADS_PER_GROUP = 8  # threads one offload writes, one after the other
+_OPEN_THREADS = 64  # threads whose lock and thread files stay open (two descriptors each)
+_HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file systems say EACCES
+_NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
 _CHUNK = 1 << 20
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
@@ -138,6 +169,147 @@ def _identify(cache: _ThreadCache, st: os.stat_result) -> None:
     cache.size = st.st_size
 
 
+class _ThreadFiles:
+    """This process's hold on one thread: its threading lock and its open files.
+
+    Everything but ``lock`` is used only by the worker thread holding
+    ``lock``. ``closed`` is set, under ``lock``, when the store stops keeping
+    this thread's files open; whoever then acquires ``lock`` must look the
+    thread up again.
+    """
+
+    def __init__(self, lock_path: Path, timeout: float) -> None:
+        self.lock = threading.Lock()
+        self.closed = False
+        self.lock_path = lock_path
+        self.lock_text = str(lock_path)  # os calls take it as is, with no conversion per write
+        self.timeout = timeout
+        self.pid = os.getpid()  # descriptors inherited by a fork are not this process's
+        self.lock_fd = -1
+        self.lock_inode = -1
+        self.fallback: filelock.FileLock | None = None if fcntl is not None else self._filelock()
+        self.append_fd = -1
+        self.append_inode = -1
+
+    def _filelock(self) -> filelock.FileLock:
+        return filelock.FileLock(self.lock_path, timeout=self.timeout)
+
+    def _forked(self) -> None:
+        # A forked child shares the parent's open file descriptions: unlocking
+        # one would unlock the parent's. Close the copies, never unlock them.
+        self.close()
+        self.pid = os.getpid()
+
+    def lock_file(self) -> None:
+        """Take the inter-process lock, waiting up to ``timeout`` seconds."""
+        if self.pid != os.getpid():
+            self._forked()
+        if self.fallback is not None:
+            self.fallback.acquire()
+            return
+        deadline, pause = 0.0, 0.0005
+        while True:
+            if self.lock_fd < 0:
+                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+                self.lock_fd = os.open(self.lock_text, os.O_RDWR | os.O_CREAT, 0o644)
+                self.lock_inode = os.fstat(self.lock_fd).st_ino
+            try:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in _HELD:
+                    now = time.monotonic()
+                    if not deadline:
+                        deadline = now + self.timeout
+                    elif now >= deadline:
+                        raise filelock.Timeout(str(self.lock_path)) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.01)
+                    continue
+                if exc.errno not in _NO_FLOCK:
+                    raise
+                # A file system without flock: filelock knows the fallbacks.
+                self._close_lock()
+                self.fallback = self._filelock()
+                self.fallback.acquire()
+                return
+            try:
+                same = os.stat(self.lock_text).st_ino == self.lock_inode
+            except FileNotFoundError:
+                same = False
+            if same:
+                return
+            # The lock file was removed or replaced after we opened it: our
+            # lock excludes no one who opens the path now. Start over.
+            self._close_lock()
+
+    def unlock_file(self) -> None:
+        if self.fallback is not None:
+            self.fallback.release()
+        else:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+
+    def append_to(self, path: str, inode: int | None) -> int:
+        """A descriptor appending to ``path``, whose inode the caller just saw (None: no file)."""
+        if self.pid != os.getpid():
+            self._forked()
+        if self.append_fd >= 0 and inode is not None and inode == self.append_inode:
+            return self.append_fd
+        self._close_append()
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.append_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.append_inode = os.fstat(self.append_fd).st_ino
+        return self.append_fd
+
+    def _close_lock(self) -> None:
+        if self.lock_fd >= 0:
+            fd, self.lock_fd = self.lock_fd, -1
+            os.close(fd)
+
+    def _close_append(self) -> None:
+        if self.append_fd >= 0:
+            fd, self.append_fd, self.append_inode = self.append_fd, -1, -1
+            os.close(fd)
+
+    def close(self) -> None:
+        try:
+            self._close_lock()
+        finally:
+            self._close_append()
+
+
+def _close_all(files: OrderedDict[str, _ThreadFiles]) -> None:
+    """Close the descriptors a store kept (its finalizer: the store is gone)."""
+    for held in files.values():
+        held.close()
+    files.clear()
+
+
+@dataclass(eq=False)
+class _Waiter:
+    """One ``put`` or one thread's part of a ``put_batch``, waiting for its group."""
+
+    events: list[base.NewEvent]
+    future: asyncio.Future[list[dict[str, Any]]]
+
+
+class _CommitQueue:
+    """The appends waiting in one event loop, and the writer tasks committing them.
+
+    ``pending`` maps a thread to its callers in arrival order; ``busy`` holds
+    the threads a writer is writing now (their newcomers wait for the next
+    group); ``starting`` says a writer was created and has not yet taken its
+    work, so a newcomer needs no other.
+    """
+
+    __slots__ = ("busy", "pending", "starting", "writers")
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[_Waiter]] = {}
+        self.busy: set[str] = set()
+        self.writers: set[asyncio.Task[None]] = set()
+        self.starting = False
+
+
 class JsonlRunEventStore(base.StorageRunEventStore):
     """Run events in JSONL files under ``base_dir``.
 
@@ -160,32 +332,62 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         self._max_cached = max_cached_threads
         self._lock_timeout = lock_timeout
         self._caches: OrderedDict[str, _ThreadCache] = OrderedDict()
-        self._thread_locks: dict[str, threading.Lock] = {}
-        self._file_locks: dict[str, filelock.FileLock] = {}
+        self._files: OrderedDict[str, _ThreadFiles] = OrderedDict()
+        self._threads_dir = os.path.join(self.base_dir, "threads", "")
         self._registry_lock = threading.Lock()
         self._warned: set[tuple[str, int | None, int]] = set()
+        # One per event loop: a store used from two loops keeps their futures and tasks apart.
+        self._commit_queues: dict[asyncio.AbstractEventLoop, _CommitQueue] = {}
+        weakref.finalize(self, _close_all, self._files)
 
     # -- paths and locks (all used from worker threads) -------------------
 
     def _path(self, thread_id: str) -> Path:
         return self.base_dir / "threads" / f"{thread_id}.jsonl"
 
-    def _thread_lock(self, thread_id: str) -> threading.Lock:
-        with self._registry_lock:
-            lock = self._thread_locks.get(thread_id)
-            if lock is None:
-                lock = self._thread_locks[thread_id] = threading.Lock()
-            return lock
+    def _path_text(self, thread_id: str) -> str:
+        return f"{self._threads_dir}{thread_id}.jsonl"
 
-    def _locked(self, thread_id: str) -> _Locked:
-        with self._registry_lock:
-            file_lock = self._file_locks.get(thread_id)
-            if file_lock is None:
-                lock_path = self.base_dir / "locks" / f"{thread_id}.lock"
-                file_lock = filelock.FileLock(lock_path, timeout=self._lock_timeout)
-                self._file_locks[thread_id] = file_lock
-        # FileLock creates the lock file's folder itself when it acquires.
-        return _Locked(self._thread_lock(thread_id), file_lock)
+    def _hold(self, thread_id: str) -> _ThreadFiles:
+        """Acquire the thread's threading lock; return what it guards."""
+        while True:
+            with self._registry_lock:
+                held = self._files.get(thread_id)
+                if held is None:
+                    lock_path = self.base_dir / "locks" / f"{thread_id}.lock"
+                    held = self._files[thread_id] = _ThreadFiles(lock_path, self._lock_timeout)
+                    self._close_idle()
+                else:
+                    self._files.move_to_end(thread_id)
+            held.lock.acquire()
+            if not held.closed:
+                return held
+            held.lock.release()  # closed while we waited: look it up again
+
+    def _close_idle(self) -> None:
+        """Keep at most _OPEN_THREADS threads' files open; caller holds the registry lock.
+
+        Only a thread nobody holds is closed: its lock is free, so no worker
+        is using its descriptors.
+        """
+        excess = len(self._files) - _OPEN_THREADS
+        for thread_id in list(itertools.islice(self._files, max(0, excess))):
+            held = self._files[thread_id]
+            if held.lock.acquire(blocking=False):
+                try:
+                    held.closed = True
+                    del self._files[thread_id]
+                    held.close()
+                finally:
+                    held.lock.release()
+
+    def _writing(self, thread_id: str) -> _Holding:
+        """Hold the thread for a write: its threading lock, then its file lock."""
+        return _Holding(self, thread_id, file_lock=True)
+
+    def _reading(self, thread_id: str) -> _Holding:
+        """Hold the thread for a read: its threading lock only (appends are atomic to readers)."""
+        return _Holding(self, thread_id, file_lock=False)
 
     def _cache(self, thread_id: str) -> _ThreadCache:
         with self._registry_lock:
@@ -208,9 +410,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     def _refresh(self, thread_id: str) -> _ThreadCache:
         """Bring the cache up to date with the file; caller holds the thread lock."""
         cache = self._cache(thread_id)
-        path = self._path(thread_id)
         try:
-            st = path.stat()
+            st = os.stat(self._path_text(thread_id))  # a str: no Path built on the way of every write
         except FileNotFoundError:
             if cache.inode is not None or cache.entries:
                 cache = self._reset_cache(thread_id)
@@ -218,6 +419,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         unchanged = st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
         if unchanged:
             return cache
+        path = self._path(thread_id)
         with path.open("rb") as f:
             st = os.fstat(f.fileno())  # the file actually opened (a replace may have raced the stat)
             rewritten_in_place = (
@@ -307,69 +509,93 @@ class JsonlRunEventStore(base.StorageRunEventStore):
 
     # -- writing -----------------------------------------------------------
 
-    def _append_locked(self, thread_id: str, events: list[base.NewEvent]) -> list[dict[str, Any]]:
-        """Append events of one thread; the caller holds both locks."""
+    def _append_locked(
+        self, held: _ThreadFiles, thread_id: str, parts: list[list[base.NewEvent]]
+    ) -> list[list[dict[str, Any]]]:
+        """Append parts of one thread, a line each, in one write; the caller holds both locks.
+
+        A part of one event is a record line, a longer part a batch line. If
+        the write or the fsync fails, the file is cut back to where the
+        appended lines began and the error raised: none of them counts.
+        """
         cache = self._refresh(thread_id)
-        seqs = range(cache.last_seq + 1, cache.last_seq + 1 + len(events))
-        texts = [_record_json(event, seq) for event, seq in zip(events, seqs, strict=True)]
-        payload = _line(texts[0]) if len(texts) == 1 else _line('{"batch":[' + ",".join(texts) + "]}")
+        first = cache.last_seq + 1
+        lines, texts_of = [], []
+        for events in parts:
+            texts = [_record_json(event, seq) for seq, event in enumerate(events, first)]
+            lines.append(_line(texts[0]) if len(texts) == 1 else _line('{"batch":[' + ",".join(texts) + "]}"))
+            texts_of.append(texts)
+            first += len(events)
+        payload = b"".join(lines)
+        path = self._path_text(thread_id)
+        fd = held.append_to(path, cache.inode)
         torn = cache.size - cache.offset  # bytes after the last newline: a write cut short
-        path = self._path(thread_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as f:
-            if torn:
-                # A line counts once its newline is on disk (every append
-                # ends with one): what follows the last newline was never
-                # acknowledged. Cut it off, or the newline before our payload
-                # would complete a cut-short line that happens to be whole
-                # JSON, and its seqs would collide with ours.
-                f.truncate(cache.offset)
-                logger.warning(
-                    "dropping %d bytes after the last complete line of %s (a write cut short)", torn, path
-                )
-            f.write(payload)
-            f.flush()
+        if torn:
+            # A line counts once its newline is on disk (every append ends
+            # with one): what follows the last newline was never
+            # acknowledged. Cut it off, or the newline before our payload
+            # would complete a cut-short line that happens to be whole JSON,
+            # and its seqs would collide with ours.
+            os.ftruncate(fd, cache.offset)
+            logger.warning(
+                "dropping %d bytes after the last complete line of %s (a write cut short)", torn, path
+            )
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
             if self._fsync:
-                os.fsync(f.fileno())
-            st = os.fstat(f.fileno())
-        cache.add(
-            (seq, e.run_id, e.event_type, e.category, e.metadata.get("task_id"), text)
-            for e, seq, text in zip(events, seqs, texts, strict=True)
-        )
-        cache.line_no += 1
+                os.fsync(fd)
+        except BaseException:
+            # Part of the payload may be on disk (and, after a failed fsync,
+            # all of it in the page cache): none of it was acknowledged.
+            os.ftruncate(fd, cache.offset)
+            raise
+        st = os.fstat(fd)
+        seq = cache.last_seq + 1
+        out = []
+        for events, texts in zip(parts, texts_of, strict=True):
+            cache.add(
+                (s, e.run_id, e.event_type, e.category, e.metadata.get("task_id"), text)
+                for s, e, text in zip(itertools.count(seq), events, texts)
+            )
+            # The events' content and metadata are fresh objects the cache
+            # does not hold (it keeps JSON text): the records can be returned as they are.
+            out.append([base.with_seq(event, s) for s, event in enumerate(events, seq)])
+            seq += len(events)
+        cache.line_no += len(parts)
         _consume(cache, payload)
         _identify(cache, st)
-        # The events' content and metadata are fresh objects the cache does
-        # not hold (it keeps JSON text): the records can be returned as they are.
-        return [base.with_seq(event, seq) for event, seq in zip(events, seqs, strict=True)]
-
-    def _sync_put(self, event: base.NewEvent) -> dict[str, Any]:
-        with self._locked(event.thread_id):
-            return self._append_locked(event.thread_id, [event])[0]
-
-    def _sync_put_batch(self, events: list[base.NewEvent]) -> list[dict[str, Any]]:
-        by_thread: dict[str, list[int]] = {}
-        for index, event in enumerate(events):
-            by_thread.setdefault(event.thread_id, []).append(index)
-        out: list[dict[str, Any]] = [{}] * len(events)
-        for thread_id, indexes in by_thread.items():
-            with self._locked(thread_id):
-                stored = self._append_locked(thread_id, [events[i] for i in indexes])
-            for index, record in zip(indexes, stored, strict=True):
-                out[index] = record
         return out
+
+    def _sync_write_groups(
+        self, groups: dict[str, list[list[base.NewEvent]]]
+    ) -> dict[str, list[list[dict[str, Any]]] | Exception]:
+        """Append each thread's group: one lock, one write, one fsync each.
+
+        A thread whose write fails gets its error in place of its records; the
+        other threads' groups are written all the same.
+        """
+        outcomes: dict[str, list[list[dict[str, Any]]] | Exception] = {}
+        for thread_id, parts in groups.items():
+            try:
+                with self._writing(thread_id) as held:
+                    outcomes[thread_id] = self._append_locked(held, thread_id, parts)
+            except Exception as exc:
+                outcomes[thread_id] = exc
+        return outcomes
 
     def _sync_put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         thread_id = event.thread_id
-        with self._locked(thread_id):
+        with self._writing(thread_id) as held:
             cache = self._refresh(thread_id)
             for entry in cache.by_run.get(event.run_id, ()):
                 if entry[EVENT_TYPE] == event.event_type:
                     return _decode([entry])[0], False
-            return self._append_locked(thread_id, [event])[0], True
+            return self._append_locked(held, thread_id, [[event]])[0][0], True
 
     def _sync_delete_by_run(self, thread_id: str, run_id: str) -> int:
-        with self._locked(thread_id):
+        with self._writing(thread_id):
             cache = self._refresh(thread_id)
             removed = len(cache.by_run.get(run_id, ()))
             if removed == 0:
@@ -392,7 +618,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             return removed
 
     def _sync_delete_by_thread(self, thread_id: str) -> int:
-        with self._locked(thread_id):
+        with self._writing(thread_id):
             cache = self._refresh(thread_id)
             removed = len(cache.entries)
             self._path(thread_id).unlink(missing_ok=True)
@@ -402,7 +628,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     def _sync_list_messages(
         self, thread_id: str, limit: int, before_seq: int | None, after_seq: int | None
     ) -> list[dict[str, Any]]:
-        with self._thread_lock(thread_id):
+        with self._reading(thread_id):
             cache = self._refresh(thread_id)
             return _decode(base.page(cache.messages, limit, before_seq, after_seq, key=_seq))
 
@@ -414,7 +640,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         before_seq: int | None,
         after_seq: int | None,
     ) -> list[dict[str, Any]]:
-        with self._thread_lock(thread_id):
+        with self._reading(thread_id):
             cache = self._refresh(thread_id)
             messages = cache.messages_by_run.get(run_id, [])
             return _decode(base.page(messages, limit, before_seq, after_seq, key=_seq))
@@ -428,7 +654,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         limit: int,
         after_seq: int | None,
     ) -> list[dict[str, Any]]:
-        with self._thread_lock(thread_id):
+        with self._reading(thread_id):
             cache = self._refresh(thread_id)
             run = cache.by_run.get(run_id, [])
             start = 0 if after_seq is None else bisect.bisect_right(run, after_seq, key=_seq)
@@ -445,16 +671,122 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             return _decode(found)
 
     def _sync_count_messages(self, thread_id: str) -> int:
-        with self._thread_lock(thread_id):
+        with self._reading(thread_id):
             return len(self._refresh(thread_id).messages)
 
     # -- the storage hooks: one offload each ------------------------------------
 
     async def _put(self, event: base.NewEvent) -> dict[str, Any]:
-        return await asyncio.to_thread(self._sync_put, event)
+        return (await self._commit(event.thread_id, [event]))[0]
 
     async def _put_batch(self, events: list[base.NewEvent]) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(self._sync_put_batch, events)
+        by_thread: dict[str, list[int]] = {}
+        for index, event in enumerate(events):
+            by_thread.setdefault(event.thread_id, []).append(index)
+        if len(by_thread) == 1:
+            return await self._commit(events[0].thread_id, events)
+        # Each thread's part joins its own thread's group; the parts are
+        # written in parallel, each all-or-nothing, as they were one by one.
+        parts = list(by_thread.items())
+        stored = await asyncio.gather(*(self._commit(t, [events[i] for i in idx]) for t, idx in parts))
+        out: list[dict[str, Any]] = [{}] * len(events)
+        for (_, indexes), records in zip(parts, stored, strict=True):
+            for index, record in zip(indexes, records, strict=True):
+                out[index] = record
+        return out
+
+    # -- group commit: the appends of put and put_batch ------------------------------
+
+    async def _commit(self, thread_id: str, events: list[base.NewEvent]) -> list[dict[str, Any]]:
+        """Queue one line for ``thread_id``; return its records once its group is on disk."""
+        loop = asyncio.get_running_loop()
+        queue = self._commit_queues.get(loop)
+        if queue is None:
+            queue = self._commit_queues[loop] = _CommitQueue()
+        waiter = _Waiter(events, loop.create_future())
+        waiting = queue.pending.get(thread_id)
+        if waiting is None:
+            queue.pending[thread_id] = [waiter]
+        else:
+            waiting.append(waiter)
+        if not queue.starting and thread_id not in queue.busy:
+            # Nobody will take this line soon: start a writer.
+            self._start_writer(loop, queue)
+        try:
+            return await waiter.future
+        except asyncio.CancelledError:
+            waiting = queue.pending.get(thread_id)
+            if waiting is not None and waiter in waiting:  # not taken yet: it never reaches the file
+                waiting.remove(waiter)
+                if not waiting:
+                    del queue.pending[thread_id]
+            raise
+
+    def _start_writer(self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue) -> None:
+        # The task is the store's, not a caller's: cancelling a caller never
+        # cancels a write that others wait on.
+        if len(queue.writers) < _WRITERS:
+            queue.starting = True
+            queue.writers.add(loop.create_task(self._drain(loop, queue)))
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue) -> None:
+        """Write groups until no thread that no other writer holds has callers waiting."""
+        try:
+            while True:
+                queue.starting = False
+                free = [t for t in queue.pending if t not in queue.busy]
+                if not free:
+                    return
+                # Each file needs its own fsync: a writer takes a few threads
+                # and leaves the rest to another, so their fsyncs overlap.
+                taken = {}
+                for thread_id in free[:_THREADS_PER_GROUP]:
+                    # A caller cancelled since it queued has a cancelled future
+                    # (its task has not run its except clause yet): leave it out.
+                    waiting = [w for w in queue.pending.pop(thread_id) if not w.future.done()]
+                    if waiting:
+                        taken[thread_id] = waiting
+                if not taken:
+                    continue
+                queue.busy.update(taken)
+                if len(free) > _THREADS_PER_GROUP:
+                    self._start_writer(loop, queue)
+                try:
+                    await self._write_groups(taken)
+                finally:
+                    queue.busy.difference_update(taken)
+        finally:
+            queue.writers.discard(asyncio.current_task())
+            if not queue.writers:
+                # Callers still pending with no writer left: this task was
+                # cancelled (the loop is closing). Nothing of theirs was written.
+                for waiting in queue.pending.values():
+                    for waiter in waiting:
+                        waiter.future.cancel()
+                queue.pending.clear()
+                queue.starting = False
+                if self._commit_queues.get(loop) is queue:
+                    del self._commit_queues[loop]
+
+    async def _write_groups(self, taken: dict[str, list[_Waiter]]) -> None:
+        """One offload for the groups of several threads; each caller gets its records or its group's error."""
+        parts = {thread_id: [w.events for w in waiting] for thread_id, waiting in taken.items()}
+        try:
+            outcomes = await asyncio.to_thread(self._sync_write_groups, parts)
+        except BaseException:
+            for waiting in taken.values():
+                for waiter in waiting:
+                    waiter.future.cancel()
+            raise
+        for thread_id, waiting in taken.items():
+            outcome = outcomes[thread_id]
+            for index, waiter in enumerate(waiting):
+                if waiter.future.done():  # its caller was cancelled after the group was taken
+                    continue
+                if isinstance(outcome, BaseException):
+                    waiter.future.set_exception(outcome)
+                else:
+                    waiter.future.set_result(outcome[index])
 
     async def _put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         return await asyncio.to_thread(self._sync_put_if_absent, event)
@@ -494,23 +826,30 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         return await asyncio.to_thread(self._sync_delete_by_thread, thread_id)
 
 
-class _Locked:
-    """Hold the in-process lock, then the inter-process file lock."""
+class _Holding:
+    """``with``: hold a thread of a store (its threading lock, and its file lock when writing)."""
 
-    def __init__(self, thread_lock: threading.Lock, file_lock: filelock.FileLock) -> None:
-        self._thread_lock = thread_lock
+    __slots__ = ("_file_lock", "_held", "_store", "_thread_id")
+
+    def __init__(self, store: JsonlRunEventStore, thread_id: str, *, file_lock: bool) -> None:
+        self._store = store
+        self._thread_id = thread_id
         self._file_lock = file_lock
 
-    def __enter__(self) -> None:
-        self._thread_lock.acquire()
-        try:
-            self._file_lock.acquire()
-        except BaseException:
-            self._thread_lock.release()
-            raise
+    def __enter__(self) -> _ThreadFiles:
+        held = self._held = self._store._hold(self._thread_id)
+        if self._file_lock:
+            try:
+                held.lock_file()
+            except BaseException:
+                held.lock.release()
+                raise
+        return held
 
     def __exit__(self, *exc: object) -> None:
+        held = self._held
         try:
-            self._file_lock.release()
+            if self._file_lock:
+                held.unlock_file()
         finally:
-            self._thread_lock.release()
+            held.lock.release()

@@ -1,0 +1,307 @@
+"""Group commit of the JSONL store: concurrent puts and put_batches of a thread share one
+offload, one write and one fsync, in arrival order, each caller with its own records.
+
+Arrival order is the order in which callers reach the store: tasks started by
+``asyncio.gather`` arrive in the order they were given. A worker is held still
+by making ``_sync_write_groups`` wait on a ``threading.Event`` (the offload
+itself is real), so a test can act while a group is on its way to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import threading
+
+import pytest
+
+from runlog.events import JsonlRunEventStore
+from tests.factories import event
+
+
+def lines(base, thread_id="t1"):
+    return (base / "threads" / f"{thread_id}.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def seqs_on_disk(base, thread_id="t1"):
+    out = []
+    for line in lines(base, thread_id):
+        obj = json.loads(line)
+        out.extend(r["seq"] for r in obj.get("batch", [obj]))
+    return out
+
+
+@pytest.fixture
+def offloads(monkeypatch):
+    """Every call of the group write (one per offload), with the threads it wrote."""
+    calls = []
+    original = JsonlRunEventStore._sync_write_groups
+
+    def spy(self, groups):
+        calls.append({t: [len(p) for p in parts] for t, parts in groups.items()})
+        return original(self, groups)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", spy)
+    return calls
+
+
+@pytest.fixture
+def fsyncs(monkeypatch):
+    synced = []
+    real = os.fsync
+
+    def spy(fd):
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return synced
+
+
+class Gate:
+    """Holds the group write in its worker thread until opened."""
+
+    def __init__(self, monkeypatch, hold=lambda groups: True):
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+        original = JsonlRunEventStore._sync_write_groups
+        gate = self
+
+        def held(store, groups):
+            if hold(groups):
+                gate.entered.set()
+                assert gate.opened.wait(10), "the test never opened the gate"
+            return original(store, groups)
+
+        monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", held)
+
+    async def wait_entered(self):
+        assert await asyncio.to_thread(self.entered.wait, 10), "no group write started"
+
+
+async def test_concurrent_callers_share_one_offload_one_write_one_fsync(tmp_path, offloads, fsyncs):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="first"))
+    offloads.clear(), fsyncs.clear()
+    calls = [store.put(**event(content=f"p{i}")) for i in range(10)]
+    calls.insert(4, store.put_batch([event(content="b0"), event(content="b1", category="trace")]))
+    results = await asyncio.gather(*calls)
+    assert offloads == [{"t1": [1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1]}]
+    assert len(fsyncs) == 1
+    # Arrival order, each caller with its own records and seqs.
+    flat = [r for result in results for r in (result if isinstance(result, list) else [result])]
+    assert [r["seq"] for r in flat] == list(range(2, 14))
+    assert [r["content"] for r in flat] == [f"p{i}" for i in range(4)] + ["b0", "b1"] + [
+        f"p{i}" for i in range(4, 10)
+    ]
+    assert results[4][1]["category"] == "trace"
+    # A line per caller (the batch stays one line: all-or-nothing on disk).
+    assert len(lines(tmp_path)) == 12
+    assert seqs_on_disk(tmp_path) == list(range(1, 14))
+    reopened = JsonlRunEventStore(tmp_path)
+    assert (
+        await reopened.list_events("t1", "r1", limit=100)
+        == [await store.list_events("t1", "r1", limit=100)][0]
+    )
+
+
+async def test_callers_arriving_during_a_write_form_the_next_group(tmp_path, monkeypatch, fsyncs):
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**event(content="alone")))
+    await gate.wait_entered()
+    later = [asyncio.ensure_future(store.put(**event(content=f"n{i}"))) for i in range(5)]
+    await asyncio.sleep(0.05)
+    assert not any(t.done() for t in later)  # they wait for the group on disk
+    gate.opened.set()
+    assert (await first)["seq"] == 1
+    assert [(await t)["seq"] for t in later] == [2, 3, 4, 5, 6]
+    assert len(fsyncs) == 2  # one per group
+
+
+async def test_a_failed_fsync_fails_the_whole_group_and_leaves_nothing(tmp_path, monkeypatch):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="kept"))
+    before = lines(tmp_path)
+    failure = OSError(errno.EIO, "disk said no")
+
+    def broken(fd):
+        raise failure
+
+    monkeypatch.setattr(os, "fsync", broken)
+    outcomes = await asyncio.gather(
+        store.put(**event(content="a")),
+        store.put_batch([event(content="b"), event(content="c")]),
+        store.put(**event(content="d")),
+        return_exceptions=True,
+    )
+    assert all(o is failure for o in outcomes)
+    assert lines(tmp_path) == before  # cut back: none of the group's lines is on disk
+    monkeypatch.undo()
+    assert (await store.put(**event(content="after")))["seq"] == 2
+    fresh = JsonlRunEventStore(tmp_path)
+    assert [m["content"] for m in await fresh.list_messages("t1")] == ["kept", "after"]
+
+
+async def test_a_write_cut_short_is_cut_back(tmp_path, monkeypatch):
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+    await store.put(**event(content="kept"))
+    real_write = os.write
+
+    def half_then_full_disk(fd, data):
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "no space left")
+
+    monkeypatch.setattr(os, "write", half_then_full_disk)
+    outcomes = await asyncio.gather(
+        store.put(**event(content="a")), store.put(**event(content="b")), return_exceptions=True
+    )
+    monkeypatch.undo()
+    assert [type(o) for o in outcomes] == [OSError, OSError]
+    assert all(o.errno == errno.ENOSPC for o in outcomes)
+    assert seqs_on_disk(tmp_path) == [1]
+    assert lines(tmp_path)[-1].endswith(b"\n")
+    assert (await store.put(**event(content="after")))["seq"] == 2
+
+
+async def test_a_caller_cancelled_before_its_group_was_taken_is_never_written(tmp_path, monkeypatch):
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**event(content="first")))
+    await gate.wait_entered()
+    waiting = [asyncio.ensure_future(store.put(**event(content=f"w{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # all three are queued behind the group on disk
+    waiting[1].cancel()
+    gate.opened.set()
+    assert (await first)["seq"] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await waiting[1]
+    assert [(await waiting[0])["seq"], (await waiting[2])["seq"]] == [2, 3]
+    assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == [
+        "first",
+        "w0",
+        "w2",
+    ]
+
+
+async def test_cancelling_the_caller_who_started_the_write_orphans_no_one(tmp_path, monkeypatch):
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    # The first caller starts the writer task; the others join its group.
+    callers = [asyncio.ensure_future(store.put(**event(content=f"c{i}"))) for i in range(4)]
+    await gate.wait_entered()
+    callers[0].cancel()
+    await asyncio.sleep(0)
+    gate.opened.set()
+    with pytest.raises(asyncio.CancelledError):
+        await callers[0]
+    assert [(await c)["seq"] for c in callers[1:]] == [2, 3, 4]
+    # The starter's line was taken into the group: it is on disk, whole, as every line is.
+    assert seqs_on_disk(tmp_path) == [1, 2, 3, 4]
+    assert all(line.endswith(b"\n") for line in lines(tmp_path))
+    assert (await store.put(**event(content="next")))["seq"] == 5
+
+
+async def test_a_cancelled_starter_before_the_write_leaves_the_queue_working(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    callers = [asyncio.ensure_future(store.put(**event(content=f"c{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # each has queued its line; the writer task has not run yet
+    callers[0].cancel()
+    done = await asyncio.gather(*callers, return_exceptions=True)
+    assert isinstance(done[0], asyncio.CancelledError)
+    assert [r["seq"] for r in done[1:]] == [1, 2]
+    assert [m["content"] for m in await store.list_messages("t1")] == ["c1", "c2"]
+
+
+async def test_a_thread_being_written_does_not_hold_up_another(tmp_path, monkeypatch):
+    gate = Gate(monkeypatch, hold=lambda groups: "slow" in groups)
+    store = JsonlRunEventStore(tmp_path)
+    slow = asyncio.ensure_future(store.put(**event(thread_id="slow")))
+    await gate.wait_entered()
+    # "slow" is on its way to disk and stays there: another thread still commits.
+    other = await asyncio.wait_for(store.put(**event(thread_id="fast")), 10)
+    batch = await asyncio.wait_for(store.put_batch([event(thread_id="fast"), event(thread_id="fast2")]), 10)
+    assert other["seq"] == 1 and [r["seq"] for r in batch] == [2, 1]
+    assert not slow.done()
+    gate.opened.set()
+    assert (await slow)["seq"] == 1
+
+
+async def test_many_threads_at_once_each_get_their_seqs(tmp_path, offloads, fsyncs):
+    store = JsonlRunEventStore(tmp_path)
+    calls = [store.put(**event(thread_id=f"t{i % 20}", content=f"{i}")) for i in range(60)]
+    results = await asyncio.gather(*calls)
+    for i, record in enumerate(results):
+        assert (record["thread_id"], record["seq"]) == (f"t{i % 20}", i // 20 + 1)
+    # Every thread's callers went out together: one fsync per thread, and no
+    # offload wrote more than its share of threads.
+    assert len(fsyncs) == 20
+    assert sum(len(call) for call in offloads) == 20
+    for i in range(20):
+        assert seqs_on_disk(tmp_path, f"t{i}") == [1, 2, 3]
+
+
+async def test_one_failing_thread_does_not_fail_the_others_in_its_offload(tmp_path, monkeypatch):
+    store = JsonlRunEventStore(tmp_path)
+    original = JsonlRunEventStore._append_locked
+
+    def fail_on_bad(self, held, thread_id, parts):
+        if thread_id == "bad":
+            raise OSError(errno.EIO, "bad thread")
+        return original(self, held, thread_id, parts)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_append_locked", fail_on_bad)
+    good, bad = await asyncio.gather(
+        store.put(**event(thread_id="good")), store.put(**event(thread_id="bad")), return_exceptions=True
+    )
+    assert good["seq"] == 1
+    assert isinstance(bad, OSError) and bad.errno == errno.EIO
+
+
+async def test_a_store_used_from_two_event_loops(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+
+    async def burst(tag):
+        return await asyncio.gather(*(store.put(**event(content=f"{tag}{i}")) for i in range(5)))
+
+    first = await asyncio.to_thread(asyncio.run, burst("x"))
+    second = await burst("y")
+    assert [r["seq"] for r in first + second] == list(range(1, 11))
+    assert store._commit_queues == {}  # every queue is gone once drained
+
+
+async def test_a_lock_file_removed_between_writes_is_opened_again(tmp_path):
+    import filelock
+
+    store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
+    await store.put(**event())
+    lock_path = tmp_path / "locks" / "t1.lock"
+    lock_path.unlink()  # the store's open descriptor now names a file no one else can find
+    with filelock.FileLock(lock_path).acquire(timeout=5):  # another process locks the path anew
+        with pytest.raises(TimeoutError):
+            await store.put(**event())
+    assert (await store.put(**event()))["seq"] == 2
+
+
+async def test_a_thread_file_replaced_between_writes_gets_the_appends(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="a"))
+    path = tmp_path / "threads" / "t1.jsonl"
+    copy = path.with_suffix(".copy")
+    copy.write_bytes(path.read_bytes())
+    os.replace(copy, path)  # the store's open descriptor names the old inode
+    await store.put(**event(content="b"))
+    assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == ["a", "b"]
+
+
+async def test_open_files_are_bounded_and_closed_when_idle(tmp_path, monkeypatch):
+    from runlog.events import jsonl
+
+    monkeypatch.setattr(jsonl, "_OPEN_THREADS", 3)
+    store = JsonlRunEventStore(tmp_path)
+    for i in range(6):
+        await store.put(**event(thread_id=f"t{i}"))
+    assert list(store._files) == ["t3", "t4", "t5"]
+    assert (await store.put(**event(thread_id="t0")))["seq"] == 2  # reopened on demand

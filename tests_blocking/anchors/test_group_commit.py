@@ -1,0 +1,101 @@
+"""Anchors: the JSONL store's group commit, driven by concurrent callers under the gate.
+
+Concurrent ``put``s and ``put_batch``es on one thread, on many threads, and
+callers cancelled before and after their group was taken: every path of the
+commit queue (``JsonlRunEventStore._commit``, ``_drain``, ``_write_groups``)
+runs on the loop here while the gate watches, and the one offload they share
+carries the writes. Each anchor checks what reached the files through a new
+store instance, which re-reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from runlog.events import JsonlRunEventStore
+
+
+def ev(thread_id: str, content: str, category: str = "message") -> dict[str, str]:
+    return {
+        "thread_id": thread_id,
+        "run_id": "r1",
+        "event_type": "assistant",
+        "category": category,
+        "content": content,
+    }
+
+
+async def contents(base, thread_id: str) -> list[str]:
+    return [e["content"] for e in await JsonlRunEventStore(base).list_events(thread_id, "r1", limit=1000)]
+
+
+async def test_concurrent_puts_and_batches_on_one_thread(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**ev("t1", "seed"))
+    calls = [store.put(**ev("t1", f"p{i}")) for i in range(24)]
+    calls.insert(10, store.put_batch([ev("t1", "b0"), ev("t1", "b1", "trace")]))
+    results = await asyncio.gather(*calls)
+    flat = [r for result in results for r in (result if isinstance(result, list) else [result])]
+    assert [r["seq"] for r in flat] == list(range(2, 28))  # arrival order, no gap, no repeat
+    assert await contents(tmp_path, "t1") == ["seed"] + [r["content"] for r in flat]
+    assert await store.count_messages("t1") == 26
+
+
+async def test_concurrent_puts_on_many_threads(tmp_path):
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+    calls = [store.put(**ev(f"t{i % 12}", f"{i}")) for i in range(48)]
+    calls.append(store.put_batch([ev(f"t{i}", "batch") for i in range(12)]))
+    *singles, batch = await asyncio.gather(*calls)
+    for i, record in enumerate(singles):
+        assert (record["thread_id"], record["seq"]) == (f"t{i % 12}", i // 12 + 1)
+    assert [r["seq"] for r in batch] == [5] * 12
+    for i in range(12):
+        assert await contents(tmp_path, f"t{i}") == [f"{n}" for n in range(i, 48, 12)] + ["batch"]
+
+
+@pytest.mark.parametrize("taken", [False, True], ids=["before_taken", "after_taken"])
+async def test_a_cancelled_first_caller(tmp_path, taken):
+    store = JsonlRunEventStore(tmp_path)
+    callers = [asyncio.ensure_future(store.put(**ev("t1", f"c{i}"))) for i in range(4)]
+    await asyncio.sleep(0)  # every caller has queued; the writer task is scheduled
+    if taken:
+        await asyncio.sleep(0)  # the writer took the group and is in its offload
+    callers[0].cancel()
+    done = await asyncio.gather(*callers, return_exceptions=True)
+    assert isinstance(done[0], asyncio.CancelledError)
+    written = ["c0", "c1", "c2", "c3"] if taken else ["c1", "c2", "c3"]
+    assert [r["seq"] for r in done[1:]] == list(range(len(written) - 2, len(written) + 1))
+    assert await contents(tmp_path, "t1") == written
+    assert (await store.put(**ev("t1", "next")))["seq"] == len(written) + 1
+
+
+async def test_a_caller_cancelled_while_queued_behind_a_write(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**ev("t1", "first")))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the writer took "first" and is in its offload
+    queued = [asyncio.ensure_future(store.put(**ev("t1", f"q{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # queued behind the write on disk
+    queued[1].cancel()
+    done = await asyncio.gather(first, *queued, return_exceptions=True)
+    assert isinstance(done[2], asyncio.CancelledError)
+    assert [done[0]["seq"], done[1]["seq"], done[3]["seq"]] == [1, 2, 3]
+    assert await contents(tmp_path, "t1") == ["first", "q0", "q2"]
+
+
+async def test_a_failing_thread_fails_its_whole_group_and_no_other(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    # A folder where the thread's file should be: every write to it fails.
+    await asyncio.to_thread((tmp_path / "threads" / "bad.jsonl").mkdir, parents=True)
+    outcomes = await asyncio.gather(
+        store.put(**ev("bad", "a")),
+        store.put(**ev("good", "b")),
+        store.put_batch([ev("bad", "c"), ev("bad", "d")]),
+        store.put(**ev("good", "e")),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], IsADirectoryError) and outcomes[2] is outcomes[0]
+    assert [outcomes[1]["seq"], outcomes[3]["seq"]] == [1, 2]
+    assert await contents(tmp_path, "good") == ["b", "e"]
