@@ -52,6 +52,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import filelock
+
 from runlog.events import JsonlRunEventStore
 from tools import bench_sql, service_bench
 
@@ -59,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 BATCHES = 5  # put_batch calls per round
 PRODUCERS = 64  # concurrent single-event producers, for group commit
 PUTS_PER_PRODUCER = 20
+LOCK_CYCLES = 2000  # inter-process lock + unlock cycles per round
 PARTS = ("throughput", "scaling", "service", "sql", "commands")
 
 
@@ -150,6 +153,8 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             "put_batch_fsync",
             "concurrent_puts_one_thread_fsync",
             "concurrent_puts_64_threads_fsync",
+            "filelock_cycles",
+            "kept_flock_cycles",
         )
     }
 
@@ -219,9 +224,29 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             await producers(JsonlRunEventStore(base / "many", fsync=True), lambda p: f"own{p}")
         )
 
+    def lock_cycles(base: Path) -> None:
+        """Inter-process lock and unlock per second: a filelock.FileLock, and the store's kept flock."""
+        from runlog.events.jsonl import _ThreadFiles
+
+        path = base / "cycle.lock"
+        lock = filelock.FileLock(path, timeout=30)
+        started = time.perf_counter()
+        for _ in range(LOCK_CYCLES):
+            lock.acquire()
+            lock.release()
+        results["filelock_cycles"].append(LOCK_CYCLES / (time.perf_counter() - started))
+        kept = _ThreadFiles(path, timeout=30)
+        started = time.perf_counter()
+        for _ in range(LOCK_CYCLES):
+            kept.lock_file()
+            kept.unlock_file()
+        results["kept_flock_cycles"].append(LOCK_CYCLES / (time.perf_counter() - started))
+        kept.close()
+
     for n in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(run_round(Path(tmp)))
+            lock_cycles(Path(tmp))
         say(
             f"throughput round {n + 1}/{rounds}: put_batch {results['put_batch'][-1]:.0f}/s vs floor {results['put_batch_floor'][-1]:.0f}/s, "
             f"put {results['put'][-1]:.0f}/s vs floor {results['put_floor'][-1]:.0f}/s, "
@@ -241,6 +266,9 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         / med["put_batch_fsync"],
         "concurrent_puts_64_threads_vs_put_batch_fsync": med["concurrent_puts_64_threads_fsync"]
         / med["put_batch_fsync"],
+        # Why the JSONL store keeps its lock file open instead of a FileLock per write.
+        "filelock_cycle_us": 1e6 / med["filelock_cycles"],
+        "kept_flock_cycle_us": 1e6 / med["kept_flock_cycles"],
     }
 
 
@@ -481,6 +509,10 @@ def render(result: dict[str, Any]) -> str:
             f"| {PRODUCERS} producers of single puts, one thread, fsync: events/s / put_batch({b}) | {t['concurrent_puts_one_thread_vs_put_batch_fsync']:.2f} ({e['concurrent_puts_one_thread_fsync']:.0f} / {e['put_batch_fsync']:.0f}) | {_goal('concurrent_puts_one_thread_vs_put_batch_fsync')} |",
             f"| {PRODUCERS} producers of single puts, a thread each, fsync: events/s / put_batch({b}) | {t['concurrent_puts_64_threads_vs_put_batch_fsync']:.2f} ({e['concurrent_puts_64_threads_fsync']:.0f} / {e['put_batch_fsync']:.0f}) | {_goal('concurrent_puts_64_threads_vs_put_batch_fsync')} |",
         ]
+        if "filelock_cycle_us" in t:  # absent from reports made before it was measured
+            lines.append(
+                f"| inter-process lock + unlock, µs: filelock.FileLock / the store's kept flock | {t['filelock_cycle_us'] / t['kept_flock_cycle_us']:.0f}x ({t['filelock_cycle_us']:.1f} / {t['kept_flock_cycle_us']:.1f}) | - |"
+            )
     lines += _scaling_rows(result)
     if "service" in result:
         lines += [
