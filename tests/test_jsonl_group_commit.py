@@ -305,3 +305,50 @@ async def test_open_files_are_bounded_and_closed_when_idle(tmp_path, monkeypatch
         await store.put(**event(thread_id=f"t{i}"))
     assert list(store._files) == ["t3", "t4", "t5"]
     assert (await store.put(**event(thread_id="t0")))["seq"] == 2  # reopened on demand
+
+
+class WriterBroke(Exception):
+    pass
+
+
+@pytest.mark.parametrize("where", ["_drain", "_write_groups"])
+async def test_an_error_that_stops_the_writer_task_reaches_every_caller(tmp_path, monkeypatch, where):
+    """No caller waits forever on a writer that died: each gets the error, nothing is written,
+    and the store writes again once the writer works. (The injection check found the hang: a
+    blocking call at the top of either coroutine left every caller of the group waiting.)"""
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+    await store.put(**event("t1", "r1"))
+    original = getattr(JsonlRunEventStore, where)
+
+    async def broken(self, *args):
+        raise WriterBroke(where)
+
+    monkeypatch.setattr(JsonlRunEventStore, where, broken)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(store.put(**event("t1", f"r{i}")) for i in range(5)), return_exceptions=True),
+        timeout=10,
+    )
+    assert [type(o) for o in outcomes] == [WriterBroke] * 5
+    assert seqs_on_disk(tmp_path) == [1]
+    monkeypatch.setattr(JsonlRunEventStore, where, original)
+    assert [r["seq"] for r in await asyncio.gather(*(store.put(**event("t1", "r9")) for _ in range(3)))] == [
+        2,
+        3,
+        4,
+    ]
+    assert seqs_on_disk(tmp_path) == [1, 2, 3, 4]
+
+
+async def test_an_offload_that_raises_fails_its_callers_with_that_error_not_a_cancellation(
+    tmp_path, monkeypatch
+):
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+
+    def no_worker(self, groups):
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", no_worker)
+    outcomes = await asyncio.gather(
+        *(store.put(**event("t1", "r1")) for _ in range(3)), return_exceptions=True
+    )
+    assert [str(o) for o in outcomes] == ["cannot schedule new futures after shutdown"] * 3

@@ -292,6 +292,17 @@ class _Waiter:
     future: asyncio.Future[list[dict[str, Any]]]
 
 
+def _fail_waiters(waiters: Iterable[_Waiter], exc: BaseException) -> None:
+    """End the wait of every caller not answered yet: with ``exc``, or cancelled if ``exc`` is a cancellation."""
+    for waiter in waiters:
+        if waiter.future.done():
+            continue
+        if isinstance(exc, asyncio.CancelledError):
+            waiter.future.cancel()
+        else:
+            waiter.future.set_exception(exc)
+
+
 class _CommitQueue:
     """The appends waiting in one event loop, and the writer tasks committing them.
 
@@ -727,57 +738,67 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         # cancels a write that others wait on.
         if len(queue.writers) < _WRITERS:
             queue.starting = True
-            queue.writers.add(loop.create_task(self._drain(loop, queue)))
+            task = loop.create_task(self._drain(loop, queue))
+            queue.writers.add(task)
+            task.add_done_callback(lambda ended: self._writer_ended(loop, queue, ended))
 
     async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue) -> None:
         """Write groups until no thread that no other writer holds has callers waiting."""
-        try:
-            while True:
-                queue.starting = False
-                free = [t for t in queue.pending if t not in queue.busy]
-                if not free:
-                    return
-                # Each file needs its own fsync: a writer takes a few threads
-                # and leaves the rest to another, so their fsyncs overlap.
-                taken = {}
-                for thread_id in free[:_THREADS_PER_GROUP]:
-                    # A caller cancelled since it queued has a cancelled future
-                    # (its task has not run its except clause yet): leave it out.
-                    waiting = [w for w in queue.pending.pop(thread_id) if not w.future.done()]
-                    if waiting:
-                        taken[thread_id] = waiting
-                if not taken:
-                    continue
-                queue.busy.update(taken)
-                if len(free) > _THREADS_PER_GROUP:
-                    self._start_writer(loop, queue)
-                try:
-                    await self._write_groups(taken)
-                finally:
-                    queue.busy.difference_update(taken)
-        finally:
-            queue.writers.discard(asyncio.current_task())
-            if not queue.writers:
-                # Callers still pending with no writer left: this task was
-                # cancelled (the loop is closing). Nothing of theirs was written.
-                for waiting in queue.pending.values():
-                    for waiter in waiting:
-                        waiter.future.cancel()
-                queue.pending.clear()
-                queue.starting = False
-                if self._commit_queues.get(loop) is queue:
-                    del self._commit_queues[loop]
+        while True:
+            queue.starting = False
+            free = [t for t in queue.pending if t not in queue.busy]
+            if not free:
+                return
+            # Each file needs its own fsync: a writer takes a few threads
+            # and leaves the rest to another, so their fsyncs overlap.
+            taken = {}
+            for thread_id in free[:_THREADS_PER_GROUP]:
+                # A caller cancelled since it queued has a cancelled future
+                # (its task has not run its except clause yet): leave it out.
+                waiting = [w for w in queue.pending.pop(thread_id) if not w.future.done()]
+                if waiting:
+                    taken[thread_id] = waiting
+            if not taken:
+                continue
+            queue.busy.update(taken)
+            if len(free) > _THREADS_PER_GROUP:
+                self._start_writer(loop, queue)
+            try:
+                await self._write_groups(taken)
+            except BaseException as exc:
+                # Whatever stopped this group (the write's own errors are
+                # outcomes, handed out below) ends its callers' wait too.
+                _fail_waiters(itertools.chain.from_iterable(taken.values()), exc)
+                raise
+            finally:
+                queue.busy.difference_update(taken)
+
+    def _writer_ended(
+        self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue, task: asyncio.Task[None]
+    ) -> None:
+        """A writer task is done: when it was the last, nobody is left to write what still waits."""
+        queue.writers.discard(task)
+        failed = task.exception() if not task.cancelled() else None
+        if failed is not None:
+            # It may have ended before it reached its loop: let the next caller start one.
+            queue.starting = False
+        if queue.writers:
+            return
+        # Callers still pending with no writer left: this one was cancelled
+        # (the loop is closing) or failed. Nothing of theirs was written.
+        _fail_waiters(
+            itertools.chain.from_iterable(queue.pending.values()),
+            failed if failed is not None else asyncio.CancelledError(),
+        )
+        queue.pending.clear()
+        queue.starting = False
+        if self._commit_queues.get(loop) is queue:
+            del self._commit_queues[loop]
 
     async def _write_groups(self, taken: dict[str, list[_Waiter]]) -> None:
         """One offload for the groups of several threads; each caller gets its records or its group's error."""
         parts = {thread_id: [w.events for w in waiting] for thread_id, waiting in taken.items()}
-        try:
-            outcomes = await asyncio.to_thread(self._sync_write_groups, parts)
-        except BaseException:
-            for waiting in taken.values():
-                for waiter in waiting:
-                    waiter.future.cancel()
-            raise
+        outcomes = await asyncio.to_thread(self._sync_write_groups, parts)
         for thread_id, waiting in taken.items():
             outcome = outcomes[thread_id]
             for index, waiter in enumerate(waiting):
