@@ -254,6 +254,7 @@ class ArmedGate:
     functions: dict[str, GateFunction] = field(default_factory=dict)  # blockbuster's handle, by rule name
     muted: set[str] = field(default_factory=set)  # rule keys deactivated through ``functions``
     active: bool = False  # listening: armed and not deactivated
+    closed: bool = False  # its ``with`` block has ended: it cannot listen again
     _by_key: dict[str, GateFunction] = field(default_factory=dict, repr=False)
     _audit_entries: list[tuple[Any, "ArmedGate", ExemptionTable]] = field(default_factory=list, repr=False)
 
@@ -272,6 +273,8 @@ class ArmedGate:
         """Listen again (blockbuster's ``BlockBuster.activate``); a no-op while listening."""
         if self.active:
             return
+        if self.closed:
+            raise GateSetupError("activate(): this gate's with block has ended; arm a new one")
         for entry in self._audit_entries:
             _audit_rules.setdefault(entry[0].event, []).append(entry)
         _active.append(self)
@@ -806,3 +809,4 @@ def armed_gate(
             yield gate
         finally:
             gate.deactivate()
+            gate.closed = True

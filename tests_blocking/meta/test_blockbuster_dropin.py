@@ -231,7 +231,7 @@ def test_the_plugin_s_import_policy(bakery, args, outcome, header):
 
 
 def test_strict_gate_takes_the_import_policy(bakery):
-    """The same choice without the plugin: ``strict_gate(..., import_policy=...)``; anything else refuses to arm."""
+    """The same choice without the plugin (``strict_gate(..., import_policy=...)``), and what refuses to arm."""
     copy_gate(bakery.path / "blocking_gate", files=("__init__.py", "gate.py", "rules.py"))
     write(
         bakery,
@@ -263,6 +263,13 @@ def test_strict_gate_takes_the_import_policy(bakery):
                     pass
 
 
+        def test_activate_after_the_block_refuses():
+            with gate.strict_gate("bakery") as armed:
+                pass
+            with pytest.raises(gate.GateSetupError, match="with block has ended"):
+                armed.activate()
+
+
         def test_blockbuster_ctx_needs_a_module():
             with pytest.raises(gate.GateSetupError, match="name the modules to scan"):
                 with gate.blockbuster_ctx():
@@ -270,4 +277,4 @@ def test_strict_gate_takes_the_import_policy(bakery):
         """,
     )
     result = bakery.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "tests")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
