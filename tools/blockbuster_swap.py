@@ -8,6 +8,11 @@ path (the gate needs nothing but blockbuster) and puts its
 changing that one import in the fixture would do. ``BlockingError`` stays
 blockbuster's: the gate's errors are a subclass of it.
 
+For the session it holds ``gate.installed()``, as the gate's own conftest
+does: the checkers stay patched in, inert, and the fixture's per-test
+``blockbuster_ctx`` only enlists the gate, instead of patching and restoring
+some 280 callables around every test.
+
 ``GATE_IMPORT_POLICY`` (``import-work``, the default, or ``report``) picks the
 gate's import policy. The header says the swap happened, so no log of a
 swapped run can pass for blockbuster's.
@@ -15,6 +20,7 @@ swapped run can pass for blockbuster's.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -49,6 +55,17 @@ def _swapped_ctx(scanned_modules=None, *, excluded_modules=None):
 
 blockbuster.blockbuster_ctx = _swapped_ctx
 blockbuster.blockbuster.blockbuster_ctx = _swapped_ctx
+
+
+_held = contextlib.ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _held.enter_context(gate.installed())
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _held.close()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
