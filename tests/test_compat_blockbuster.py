@@ -56,3 +56,18 @@ def test_a_test_missing_from_one_run_is_a_difference(tmp_path):
 def test_the_scratch_folder_stays_outside_the_repo():
     with pytest.raises(SystemExit):
         compat.main(["--dir", str(compat.REPO / "compat")])
+
+
+def test_a_junit_class_name_leads_to_its_file(tmp_path):
+    (tmp_path / "tests" / "unit_tests" / "a").mkdir(parents=True)
+    (tmp_path / "tests" / "unit_tests" / "a" / "test_b.py").write_text("")
+    assert (
+        compat.file_of_test(tmp_path, "tests.unit_tests.a.test_b.TestC::test_d")
+        == "tests/unit_tests/a/test_b.py"
+    )
+    assert (
+        compat.file_of_test(tmp_path, "tests.unit_tests.a.test_b::test_e[x.y]")
+        == "tests/unit_tests/a/test_b.py"
+    )
+    with pytest.raises(LookupError):
+        compat.file_of_test(tmp_path, "tests.elsewhere::test_f")
