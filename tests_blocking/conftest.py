@@ -22,6 +22,11 @@ test that started it in the summary, turns the run red and, if a thread is
 still alive when the interpreter shuts down, ends the process with that code
 instead of waiting.
 
+Imports on the loop: ``--gate-imports`` / ``gate_import_policy`` chooses
+whether a blocking call made while an import runs module code on the loop is
+import work (``import-work``, the default, blockbuster's view) or reported
+(``report``); the header says which.
+
 Hooks appear in the order pytest calls them: options, configure, header,
 collection, the per-test protocol, session finish, summary, unconfigure.
 """
