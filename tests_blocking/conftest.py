@@ -22,6 +22,11 @@ test that started it in the summary, turns the run red and, if a thread is
 still alive when the interpreter shuts down, ends the process with that code
 instead of waiting.
 
+Imports on the loop: ``--gate-imports`` / ``gate_import_policy`` chooses
+whether a blocking call made while an import runs module code on the loop is
+import work (``import-work``, the default, blockbuster's view) or reported
+(``report``); the header says which.
+
 Hooks appear in the order pytest calls them: options, configure, header,
 collection, the per-test protocol, session finish, summary, unconfigure.
 """
@@ -43,6 +48,8 @@ import pytest
 
 # Relative: the folder can be copied into another project under any name.
 from .gate import (
+    IMPORT_POLICIES,
+    IMPORT_WORK,
     ArmedGate,
     GateBlockingError,
     GateSetupError,
@@ -77,11 +84,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("RUNLOG_GATE", "on"),
         help="'off' disarms the gate (only to measure its overhead; also RUNLOG_GATE=off). Default: on",
     )
+    group.addoption(
+        "--gate-imports",
+        choices=IMPORT_POLICIES,
+        default=None,
+        help="a blocking call made while an import runs module code on the loop: 'import-work' allows it "
+        "(blockbuster's view), 'report' fails it like any other (default: the gate_import_policy ini value, "
+        f"{IMPORT_WORK})",
+    )
     parser.addini("gate_modules", "modules the blocking-IO gate scans", type="linelist", default=["runlog"])
+    parser.addini(
+        "gate_import_policy",
+        f"what a blocking call during an import on the loop is: {' or '.join(IMPORT_POLICIES)}",
+        default=IMPORT_WORK,
+    )
 
 
 def _modules(config: pytest.Config) -> list[str]:
     return config.getoption("--gate-modules") or config.getini("gate_modules")
+
+
+def _import_policy(config: pytest.Config) -> str:
+    policy = config.getoption("--gate-imports") or config.getini("gate_import_policy")
+    if policy not in IMPORT_POLICIES:
+        raise pytest.UsageError(
+            f"gate_import_policy = {policy}: expected one of {', '.join(IMPORT_POLICIES)}"
+        )
+    return policy
 
 
 def _armed(config: pytest.Config) -> bool:
@@ -110,7 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
             # test phase is then a few dict updates, not a hundred patches.
             config.stash[_held].enter_context(installed())
             # The trial arm: fails closed now, and counts what a test's gate holds.
-            with strict_gate(_modules(config)) as gate:
+            with strict_gate(_modules(config), import_policy=_import_policy(config)) as gate:
                 config.stash[_counts] = gate.armed_counts()
         except GateSetupError as exc:
             config.stash[_held].close()
@@ -126,7 +155,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"rules armed: {counts['blockbuster']} blockbuster defaults + "
         f"{counts['project_patches'] + counts['project_audit']} project rules "
         f"({counts['project_patches']} patches, {counts['project_audit']} audit events; "
-        f"{counts['not_applicable']} not applicable on this Python)"
+        f"{counts['not_applicable']} not applicable on this Python)",
+        "blocking gate: imports on the loop: "
+        + (
+            "import work, allowed (a blocking call while an import runs module code passes)"
+            if _import_policy(config) == IMPORT_WORK
+            else "reported (a blocking call while an import runs scanned module code fails)"
+        ),
     ]
     if _meta_only(config):
         lines.append(
@@ -219,7 +254,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None):
 def _run_guarded(item: pytest.Item):
     if not _guarded(item):
         return (yield)
-    with strict_gate(_modules(item.config)) as gate:
+    with strict_gate(_modules(item.config), import_policy=_import_policy(item.config)) as gate:
         try:
             result = yield
         except GateBlockingError:

@@ -25,6 +25,24 @@ Three names, one mechanism, from the outside in:
   to calls straight through. Without it, each gate installs its checkers on
   entry and removes them on exit (reference-counted, so gates nest).
 
+The ``ArmedGate`` is also blockbuster's handle, so that a suite written for
+blockbuster changes one import (``blockbuster_ctx`` from here instead of from
+blockbuster): ``activate()``/``deactivate()`` for the whole gate, and
+``functions[name]`` (blockbuster's keys, ``"os.stat"``, and the project rules'
+names) with ``can_block_in(file, functions)``, ``can_block_functions``,
+``activate()``/``deactivate()`` and ``activated``. Those exemptions carry
+blockbuster's meaning: a matching frame anywhere on the stack allows the call.
+They belong to one rule of one gate, set at run time; the rule table's own
+exemptions (``rules.EXEMPT_CALLERS``, each rule's ``exempt_callers``, the
+blockbuster table's) keep the gate's stricter walk: they count only between
+the blocking call and the first scanned frame.
+
+Import policy: a blocking call made while the import system runs a module's
+code on the loop (a first or lazy import; ``_find_and_load`` on the stack) is
+import work under ``IMPORT_WORK``, the default and blockbuster's view, and
+judged like any other call under ``REPORT``: a lazy import on the loop is a
+one-off stall, and code that reads files at import time makes it longer.
+
 Why not ``blockbuster.BlockBuster`` itself: its wrapper raises a bare
 ``BlockingError("Blocking call to X")`` without the frame that made the call,
 and it has no way to watch audit events. The gate reuses blockbuster's rule
@@ -75,6 +93,12 @@ EXEMPT_CALLERS = _rules.EXEMPT_CALLERS
 Patch = _rules.Patch
 Audit = _rules.Audit
 DEFAULT_SCANNED_MODULES = ("runlog",)
+
+# What a blocking call made by code the import system runs on the loop is.
+IMPORT_WORK = "import-work"  # allowed: blockbuster's view, the default
+REPORT = "report"  # judged like any other call
+IMPORT_POLICIES = (IMPORT_WORK, REPORT)
+_IMPORT_FRAME = ("<frozen importlib._bootstrap>", "_find_and_load")
 
 try:  # CPython: methods of C types (io.FileIO, ...) are patched through it
     import forbiddenfruit
@@ -144,9 +168,77 @@ def exemption_table(*groups: Iterable[tuple[str, Iterable[str]]]) -> ExemptionTa
     return {name: tuple(suffixes) for name, suffixes in table.items()}
 
 
+class GateFunction:
+    """One rule of one armed gate, as blockbuster's ``BlockBusterFunction`` presents it.
+
+    ``can_block_in(filename, functions)`` exempts calls whose stack holds, at
+    any depth, a frame running one of ``functions`` in a file whose path ends
+    with ``filename``: blockbuster's meaning, for this rule and this gate
+    only. ``can_block_functions`` is that list of ``(filename, functions)``,
+    read at every check, so appending to it works as in blockbuster; unlike
+    blockbuster's, it starts empty: the rule table's exemptions stay in the
+    table. ``deactivate()`` stops this gate from listening to the rule,
+    ``activate()`` resumes.
+    """
+
+    def __init__(self, gate: "ArmedGate", name: str, keys: tuple[str, ...]) -> None:
+        self.full_name = name
+        self.keys = keys  # the installed checkers (or audit rules) this name stands for
+        self.can_block_functions: list[tuple[str, Iterable[str]]] = []
+        self._gate = gate
+
+    def can_block_in(self, filename: str, functions: str | Iterable[str]) -> "GateFunction":
+        names = {functions} if isinstance(functions, str) else set(functions)
+        self.can_block_functions.append((filename, names))
+        return self
+
+    @property
+    def activated(self) -> bool:
+        return self._gate.active and not (self._gate.muted & set(self.keys))
+
+    def activate(self) -> "GateFunction":
+        self._gate.muted.difference_update(self.keys)
+        return self
+
+    def deactivate(self) -> "GateFunction":
+        self._gate.muted.update(self.keys)
+        return self
+
+    def allows(self, frame: FrameType | None) -> bool:
+        """A frame anywhere on the stack matches one of this rule's run-time exemptions."""
+        exemptions = self.can_block_functions
+        if not exemptions:
+            return False
+        while frame is not None:
+            code = frame.f_code
+            filename = code.co_filename.replace("\\", "/")
+            for suffix, names in exemptions:
+                if code.co_name in names and filename.endswith(suffix):
+                    return True
+            frame = frame.f_back
+        return False
+
+    def __repr__(self) -> str:
+        return f"<GateFunction {self.full_name} activated={self.activated}>"
+
+
+def _under_import(frame: FrameType | None) -> bool:
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == _IMPORT_FRAME[1] and code.co_filename == _IMPORT_FRAME[0]:
+            return True
+        frame = frame.f_back
+    return False
+
+
 @dataclass
 class ArmedGate:
-    """What ``strict_gate`` yields: the armed detector and what it has seen."""
+    """What ``strict_gate`` yields: the armed detector, what it has seen, and blockbuster's handle.
+
+    ``activate()``/``deactivate()`` arm and disarm this gate inside its
+    ``with`` block (the block's end disarms it in any case); ``functions``
+    maps each rule's name to its ``GateFunction``.
+    """
 
     scanned_modules: tuple[str, ...]
     scanned_paths: tuple[str, ...]
@@ -155,14 +247,58 @@ class ArmedGate:
     not_applicable: list[str] = field(default_factory=list)
     hits: list[GateBlockingError] = field(default_factory=list)  # every error raised, even if swallowed
     rule_keys: set[str] = field(default_factory=set)  # the installed checkers this gate listens to
+    import_policy: str = IMPORT_WORK
+    excluded_paths: tuple[
+        str, ...
+    ] = ()  # under a scanned path, yet not scanned (blockbuster's excluded_modules)
+    functions: dict[str, GateFunction] = field(default_factory=dict)  # blockbuster's handle, by rule name
+    muted: set[str] = field(default_factory=set)  # rule keys deactivated through ``functions``
+    active: bool = False  # listening: armed and not deactivated
+    closed: bool = False  # its ``with`` block has ended: it cannot listen again
+    _by_key: dict[str, GateFunction] = field(default_factory=dict, repr=False)
+    _audit_entries: list[tuple[Any, "ArmedGate", ExemptionTable]] = field(default_factory=list, repr=False)
+
+    def _name_rules(self, names: Iterable[tuple[str, str]]) -> None:
+        """Build ``functions`` from (handle name, rule key) pairs."""
+        keys: dict[str, list[str]] = {}
+        for name, key in names:
+            keys.setdefault(name, []).append(key)
+        for name, group in keys.items():
+            function = GateFunction(self, name, tuple(group))
+            self.functions[name] = function
+            for key in group:
+                self._by_key[key] = function
+
+    def activate(self) -> None:
+        """Listen again (blockbuster's ``BlockBuster.activate``); a no-op while listening."""
+        if self.active:
+            return
+        if self.closed:
+            raise GateSetupError("activate(): this gate's with block has ended; arm a new one")
+        for entry in self._audit_entries:
+            _audit_rules.setdefault(entry[0].event, []).append(entry)
+        _active.append(self)
+        self.active = True
+
+    def deactivate(self) -> None:
+        """Stop listening until ``activate()`` (blockbuster's ``BlockBuster.deactivate``)."""
+        if not self.active:
+            return
+        self.active = False
+        _active.remove(self)
+        for entry in self._audit_entries:
+            _audit_rules[entry[0].event].remove(entry)
+            if not _audit_rules[entry[0].event]:
+                del _audit_rules[entry[0].event]
 
     def blame(self, frame: FrameType | None, exempt: ExemptionTable) -> FrameType | None:
         """The first scanned frame walking out from ``frame``, unless an exempt frame comes first."""
         scanned = self.scanned_paths
+        excluded = self.excluded_paths
         while frame is not None:
             code = frame.f_code
             filename = code.co_filename
-            if filename.startswith(scanned):
+            if filename.startswith(scanned) and not (excluded and filename.startswith(excluded)):
                 return frame
             suffixes = exempt.get(code.co_name)
             if suffixes is not None and filename.replace("\\", "/").endswith(suffixes):
@@ -194,7 +330,7 @@ class ArmedGate:
         are zero unless the gate is armed.
         """
         counts = {"blockbuster": 0, "project_patches": 0, "project_audit": 0}
-        if not any(gate is self for gate in _active):
+        if not self.active:
             return {**counts, "not_applicable": len(self.not_applicable)}
         with _patch_lock:
             for key in self.rule_keys:
@@ -205,9 +341,17 @@ class ArmedGate:
         )
         return {**counts, "not_applicable": len(self.not_applicable)}
 
-    def check(self, primitive: str, frame: FrameType | None, exempt: ExemptionTable) -> None:
+    def check(self, primitive: str, frame: FrameType | None, exempt: ExemptionTable, key: str = "") -> None:
+        if key in self.muted:
+            return
         culprit = self.blame(frame, exempt)
         if culprit is not None:
+            # Only a call about to be blamed pays for the walks of the whole stack.
+            if self.import_policy == IMPORT_WORK and _under_import(frame):
+                return
+            function = self._by_key.get(key)
+            if function is not None and function.allows(frame):
+                return
             error = GateBlockingError(
                 primitive, _display(culprit.f_code.co_filename), culprit.f_lineno, culprit.f_code.co_name
             )
@@ -282,7 +426,7 @@ def _make_checker(
             if nonblocking_if is None or not nonblocking_if(*args, **kwargs):
                 frame = sys._getframe(1)
                 for gate in reversed(listening):
-                    gate.check(primitive, frame, exempt)
+                    gate.check(primitive, frame, exempt, key)
         finally:
             _state.checking = False
         _state.cleared = cleared.union(map(id, listening))
@@ -317,7 +461,7 @@ def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
         frame = sys._getframe(1)
         for rule, gate, exempt in tuple(rules):
             if id(gate) not in cleared and (rule.nonblocking_if is None or not rule.nonblocking_if(args)):
-                gate.check(f"{event} (audit event)", frame, exempt)
+                gate.check(f"{event} (audit event)", frame, exempt, rule.name)
     finally:
         _state.checking = False
 
@@ -393,14 +537,15 @@ def _uninstall(item: _Installed) -> None:
         setattr(item.owner, item.name, item.raw)
 
 
-_defaults_cache: list[blockbuster.BlockBusterFunction] = []
+_defaults_cache: list[tuple[str, blockbuster.BlockBusterFunction]] = []
 
 
-def _blockbuster_default_rules() -> list[blockbuster.BlockBusterFunction]:
+def _blockbuster_default_rules() -> list[tuple[str, blockbuster.BlockBusterFunction]]:
     # Built once: only the table is used (names, owners, predicates,
-    # exemptions); the callables are read afresh at each install.
+    # exemptions); the callables are read afresh at each install. The keys
+    # are the names blockbuster's handle uses ("os.scandir", "threading.Lock.acquire").
     if not _defaults_cache:
-        _defaults_cache.extend(blockbuster.BlockBuster().functions.values())
+        _defaults_cache.extend(blockbuster.BlockBuster().functions.items())
     return _defaults_cache
 
 
@@ -461,6 +606,7 @@ class _Plan:
 
     patches: tuple[_RuleSpec, ...]
     audits: tuple[tuple[Any, ExemptionTable], ...]
+    names: tuple[tuple[str, str], ...]  # (handle name, rule key): what ``ArmedGate.functions`` offers
     blockbuster_rules: tuple[str, ...]
     project_rules: tuple[str, ...]
     not_applicable: tuple[str, ...]
@@ -474,12 +620,14 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
     defaults: list[str] = []
     project: list[str] = []
     missing: list[str] = []
-    for function in _blockbuster_default_rules() if blockbuster_defaults else ():
+    names: list[tuple[str, str]] = []
+    for handle_name, function in _blockbuster_default_rules() if blockbuster_defaults else ():
+        key = f"blockbuster:{function.full_name}"
+        names.append((handle_name, key))  # offered even where not installed: exemptions stay portable
         if function.original_func is None:  # e.g. os.statvfs on Windows
             missing.append(function.full_name)
             continue
         exempt = exemption_table(EXEMPT_CALLERS, function.can_block_functions)
-        key = f"blockbuster:{function.full_name}"
         predicate = function.can_block_predicate
         if function.full_name.startswith("io."):
             # blockbuster allows sys.stdout/sys.stderr themselves; their
@@ -490,6 +638,7 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
         )
         defaults.append(function.full_name)
     for rule in rules:
+        names.append((rule.name, rule.name))
         if not _applies(rule):
             missing.append(rule.name)
             continue
@@ -506,7 +655,7 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
                 ) from exc
             patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.nonblocking_if, exempt))
         project.append(rule.name)
-    return _Plan(tuple(patches), tuple(audits), tuple(defaults), tuple(project), tuple(missing))
+    return _Plan(tuple(patches), tuple(audits), tuple(names), tuple(defaults), tuple(project), tuple(missing))
 
 
 def _or_console(predicate: Callable[..., bool]) -> Callable[..., bool]:
@@ -567,23 +716,67 @@ def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True
         yield
 
 
+ModuleList = Sequence[str | ModuleType] | str | ModuleType | None
+
+
 @contextmanager
-def strict_gate(scanned_modules: Sequence[str] | str | None = None) -> Iterator[ArmedGate]:
+def strict_gate(
+    scanned_modules: ModuleList = None,
+    *,
+    excluded_modules: ModuleList = None,
+    import_policy: str = IMPORT_WORK,
+) -> Iterator[ArmedGate]:
     """Arm blockbuster's defaults and every project rule, scoped to ``scanned_modules``.
 
-    ``scanned_modules`` defaults to ``("runlog",)``. Yields the armed detector
-    (an ``ArmedGate``). It is ``armed_gate`` with the full rule set.
+    ``scanned_modules`` defaults to ``("runlog",)``; ``excluded_modules`` are
+    not scanned even where they lie under a scanned package (blockbuster's
+    meaning); ``import_policy`` is ``IMPORT_WORK`` or ``REPORT``. Yields the
+    armed detector (an ``ArmedGate``). It is ``armed_gate`` with the full rule set.
     """
-    with armed_gate(scanned_modules, rules=RULES, blockbuster_defaults=True) as gate:
+    with armed_gate(
+        scanned_modules,
+        rules=RULES,
+        blockbuster_defaults=True,
+        excluded_modules=excluded_modules,
+        import_policy=import_policy,
+    ) as gate:
         yield gate
 
 
 @contextmanager
+def blockbuster_ctx(
+    scanned_modules: ModuleList = None, *, excluded_modules: ModuleList = None
+) -> Iterator[ArmedGate]:
+    """``blockbuster.blockbuster_ctx``'s signature over ``strict_gate``: a suite's fixture changes one import.
+
+    One difference: blockbuster scans every module when none is named; the
+    gate refuses (it blames the first scanned frame, and with everything
+    scanned that is the library's own frame), so name the package.
+    """
+    if scanned_modules is None or (
+        not isinstance(scanned_modules, (str, ModuleType)) and not scanned_modules
+    ):
+        raise GateSetupError("blockbuster_ctx: name the modules to scan; the gate does not scan everything")
+    with strict_gate(scanned_modules, excluded_modules=excluded_modules) as gate:
+        yield gate
+
+
+def _module_names(modules: ModuleList) -> tuple[str, ...]:
+    if modules is None:
+        return ()
+    if isinstance(modules, (str, ModuleType)):
+        modules = [modules]
+    return tuple(m if isinstance(m, str) else m.__name__ for m in modules)
+
+
+@contextmanager
 def armed_gate(
-    scanned_modules: Sequence[str] | str | None,
+    scanned_modules: ModuleList,
     *,
     rules: Iterable[Any],
     blockbuster_defaults: bool,
+    excluded_modules: ModuleList = None,
+    import_policy: str = IMPORT_WORK,
 ) -> Iterator[ArmedGate]:
     """Arm a chosen set of rules, scoped to ``scanned_modules``; yields the ``ArmedGate``.
 
@@ -591,14 +784,12 @@ def armed_gate(
     time. Checkers not yet installed (no ``installed()`` held) are installed
     on entry and removed on exit, reference-counted so that gates nest.
     """
-    if scanned_modules is None:
-        modules = DEFAULT_SCANNED_MODULES
-    elif isinstance(scanned_modules, str):
-        modules = (scanned_modules,)
-    else:
-        modules = tuple(scanned_modules)
+    modules = DEFAULT_SCANNED_MODULES if scanned_modules is None else _module_names(scanned_modules)
     if not modules:
         raise GateSetupError("the gate needs at least one module to scan")
+    if import_policy not in IMPORT_POLICIES:
+        raise GateSetupError(f"import policy {import_policy!r}: expected one of {', '.join(IMPORT_POLICIES)}")
+    excluded = _module_names(excluded_modules)
     plan = _plan(tuple(rules), blockbuster_defaults)
     gate = ArmedGate(
         modules,
@@ -607,17 +798,15 @@ def armed_gate(
         project_rules=list(plan.project_rules),
         not_applicable=list(plan.not_applicable),
         rule_keys={spec.key for spec in plan.patches},
+        import_policy=import_policy,
+        excluded_paths=_scanned_paths(excluded) if excluded else (),
     )
-    audit_entries = [(rule, gate, exempt) for rule, exempt in plan.audits]
+    gate._name_rules(plan.names)
+    gate._audit_entries = [(rule, gate, exempt) for rule, exempt in plan.audits]
     with _holding(list(plan.patches)):
-        for entry in audit_entries:
-            _audit_rules.setdefault(entry[0].event, []).append(entry)
-        _active.append(gate)
+        gate.activate()
         try:
             yield gate
         finally:
-            _active.remove(gate)
-            for entry in audit_entries:
-                _audit_rules[entry[0].event].remove(entry)
-                if not _audit_rules[entry[0].event]:
-                    del _audit_rules[entry[0].event]
+            gate.deactivate()
+            gate.closed = True

@@ -1,0 +1,73 @@
+"""tools/compat_blockbuster.py: outcomes read from JUnit XML, differences found, each judged or flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tools import compat_blockbuster as compat
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest">
+  <testcase classname="tests.unit_tests.test_a" name="test_ok" time="0.1"/>
+  <testcase classname="tests.unit_tests.test_a" name="test_red" time="0.1">
+    <failure message="{message}">traceback</failure>
+  </testcase>
+  <testcase classname="tests.unit_tests.test_a" name="test_skip" time="0"><skipped message="no numpy"/></testcase>
+  <testcase classname="tests.unit_tests.test_a" name="test_setup" time="0"><error message="fixture broke"/></testcase>
+</testsuite></testsuites>
+"""
+
+
+def junit(tmp_path: Path, name: str, message: str) -> dict[str, compat.Outcome]:
+    path = tmp_path / f"{name}.xml"
+    path.write_text(JUNIT.format(message=message))
+    return compat.read_junit(path)
+
+
+def test_outcomes_and_summary(tmp_path):
+    outcomes = junit(tmp_path, "a", "boom")
+    assert outcomes["tests.unit_tests.test_a::test_red"] == compat.Outcome("failed", "boom")
+    assert compat.summary(outcomes) == "1 passed, 1 failed, 1 error, 1 skipped"
+
+
+def test_a_recorded_true_positive_passes_and_anything_else_fails(tmp_path, capsys):
+    base = junit(tmp_path, "base", "x")
+    base["tests.unit_tests.test_a::test_red"] = compat.Outcome("passed")
+    judged = junit(
+        tmp_path, "gate", "Blocking call to ssl.SSLContext.load_verify_locations from x.py:1 in f()"
+    )
+    diffs = compat.differences(base, judged)
+    assert [test for test, _, _ in diffs] == ["tests.unit_tests.test_a::test_red"]
+    assert compat.report("gate", diffs) is True
+    assert "verdict: true positive" in capsys.readouterr().out
+    unknown = junit(tmp_path, "other", "Blocking call to os.lstat from y.py:2 in g()")
+    assert compat.report("gate", compat.differences(base, unknown)) is False
+    assert "verdict: unjudged" in capsys.readouterr().out
+
+
+def test_a_test_missing_from_one_run_is_a_difference(tmp_path):
+    base = junit(tmp_path, "base", "x")
+    fewer = dict(base)
+    del fewer["tests.unit_tests.test_a::test_ok"]
+    assert compat.differences(base, fewer)[0][2].kind == "absent"
+
+
+def test_the_scratch_folder_stays_outside_the_repo():
+    with pytest.raises(SystemExit):
+        compat.main(["--dir", str(compat.REPO / "compat")])
+
+
+def test_a_junit_class_name_leads_to_its_file(tmp_path):
+    (tmp_path / "tests" / "unit_tests" / "a").mkdir(parents=True)
+    (tmp_path / "tests" / "unit_tests" / "a" / "test_b.py").write_text("")
+    assert (
+        compat.file_of_test(tmp_path, "tests.unit_tests.a.test_b.TestC::test_d")
+        == "tests/unit_tests/a/test_b.py"
+    )
+    assert (
+        compat.file_of_test(tmp_path, "tests.unit_tests.a.test_b::test_e[x.y]")
+        == "tests/unit_tests/a/test_b.py"
+    )
+    with pytest.raises(LookupError):
+        compat.file_of_test(tmp_path, "tests.elsewhere::test_f")

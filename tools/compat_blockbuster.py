@@ -1,0 +1,271 @@
+"""The drop-in check: a real blockbuster suite, run with blockbuster and with the gate swapped in.
+
+The suite is langchain-core's unit tests (``tests/unit_tests``), as its sdist
+on PyPI ships them: an autouse fixture ``blockbuster_ctx("langchain_core")``
+with ``can_block_in`` exemptions (inside the package, in langsmith, in
+freezegun's module walk), tests that call ``deactivate()``, a smoke test that
+expects ``BlockingError``. Nothing of theirs is edited: the package is
+installed from PyPI into a scratch venv outside this repository, the sdist's
+``tests/`` and ``pyproject.toml`` (its pytest settings) are copied beside it,
+and the swapped runs load ``tools/blockbuster_swap.py`` with ``-p``, which
+hands the conftest's ``from blockbuster import blockbuster_ctx`` the gate's.
+
+Runs, each over the whole unit suite: blockbuster (the suite as published),
+the gate with its default import policy (``import-work``), the gate with
+``report``. With ``--alone``, every test file that has an ``async`` test also
+runs alone under blockbuster and under the gate with ``report``: a lazy
+import on the loop happens only in the file that imports first, so an
+order-dependent difference shows only there.
+
+Prints the counts of each run and every test whose outcome differs from
+blockbuster's and differs again when its file runs once more under both
+(a timing assertion on a loaded machine fails now and then under either),
+with the gate's message and a verdict from ``VERDICTS`` (read by hand: is
+the call real blocking IO on the loop?). Exits 1 if a difference
+has no verdict or a false-positive one.
+
+Usage: python -m tools.compat_blockbuster [--dir /tmp/runlog-compat] [--python python3.11]
+       [--version 1.8.3] [--alone]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = "langchain-core"
+# 1.8.4, the newest, needs a langchain-protocol release that PyPI does not serve yet.
+VERSION = "1.8.3"
+SUITE = "tests/unit_tests"
+
+# What a difference is, read by hand: (substring of the gate's message, verdict, why).
+VERDICTS: tuple[tuple[str, str, str], ...] = (
+    (
+        "ssl.SSLContext.load_verify_locations from",
+        "true positive",
+        "SSRFSafeTransport() builds an httpx transport on the loop, whose SSL context reads the CA "
+        "bundle from disk; blockbuster does not watch certificate loading",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str  # passed, failed, error, skipped
+    message: str = ""
+
+
+def say(message: str) -> None:
+    print(f"[compat {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, check=True, text=True, **kwargs)
+
+
+def prepare(scratch: Path, python: str, version: str) -> tuple[Path, Path]:
+    """The scratch venv (with the package and its test group) and the suite's folder."""
+    venv = scratch / "venv"
+    suite = scratch / f"suite-{version}"
+    if not (venv / "bin" / "python").exists():
+        say(f"creating {venv} with {python}")
+        run([python, "-m", "venv", str(venv)])
+    py = str(venv / "bin" / "python")
+    if not suite.exists():
+        downloads = scratch / "sdist"
+        say(f"downloading the {PACKAGE}=={version} sdist")
+        download = [py, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps"]
+        run([*download, f"{PACKAGE}=={version}", "-d", str(downloads)])
+        (archive,) = downloads.glob(f"{PACKAGE.replace('-', '_')}-{version}.tar.gz")
+        with tempfile.TemporaryDirectory() as tmp, tarfile.open(archive) as tar:
+            if hasattr(tarfile, "data_filter"):  # the safe filter, where this Python has it
+                tar.extractall(tmp, filter="data")
+            else:
+                tar.extractall(tmp)
+            (root,) = Path(tmp).iterdir()
+            suite.mkdir(parents=True)
+            # Only the tests and the pytest settings: the package itself comes from the wheel.
+            shutil.copytree(root / "tests", suite / "tests")
+            shutil.copy(root / "pyproject.toml", suite / "pyproject.toml")
+    marker = venv / f".installed-{version}"
+    if not marker.exists():
+        group = subprocess.run(
+            [py, "-c", "import sys, tomllib; print('\\n'.join(tomllib.load(open(sys.argv[1], 'rb'))"
+             "['dependency-groups']['test']))", str(suite / "pyproject.toml")],
+            check=True, text=True, capture_output=True,
+        ).stdout.split("\n")  # fmt: skip
+        requirements = [f"{PACKAGE}=={version}", *filter(None, group)]
+        say(f"installing {PACKAGE}=={version} and its test group ({len(requirements) - 1} requirements)")
+        run([py, "-m", "pip", "install", "-q", *requirements])
+        marker.write_text("")
+    return venv, suite
+
+
+def pytest_run(
+    venv: Path, suite: Path, label: str, paths: list[str], swap: str | None, out: Path
+) -> dict[str, Outcome]:
+    """One pytest run of ``paths``; ``swap`` is None (blockbuster) or the gate's import policy."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    extra: list[str] = []
+    if swap is not None:
+        env["PYTHONPATH"] = str(REPO / "tools")
+        env["GATE_IMPORT_POLICY"] = swap
+        extra = ["-p", "blockbuster_swap"]
+    xml = out / f"{label}.xml"
+    command = [str(venv / "bin" / "python"), "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider"]
+    command += [*extra, f"--junitxml={xml}"]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=suite, env=env, text=True, capture_output=True, timeout=1800)
+    (out / f"{label}.log").write_text(result.stdout + result.stderr)
+    outcomes = read_junit(xml)
+    say(f"{label}: {summary(outcomes)} in {time.monotonic() - started:.0f} s (exit {result.returncode})")
+    return outcomes
+
+
+def read_junit(path: Path) -> dict[str, Outcome]:
+    outcomes: dict[str, Outcome] = {}
+    for case in ET.parse(path).iter("testcase"):
+        test = f"{case.get('classname')}::{case.get('name')}"
+        kind, message = "passed", ""
+        for child in case:
+            if child.tag in ("failure", "error", "skipped"):
+                kind = {"failure": "failed"}.get(child.tag, child.tag)
+                message = child.get("message", "")
+                break
+        outcomes[test] = Outcome(kind, message)
+    return outcomes
+
+
+def summary(outcomes: dict[str, Outcome]) -> str:
+    counts: dict[str, int] = {}
+    for outcome in outcomes.values():
+        counts[outcome.kind] = counts.get(outcome.kind, 0) + 1
+    return ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in ("passed", "failed", "error", "skipped"))
+
+
+def verdict(message: str) -> tuple[str, str]:
+    for needle, name, why in VERDICTS:
+        if needle in message:
+            return name, why
+    return "unjudged", "no verdict recorded in VERDICTS: read the call and add one"
+
+
+def differences(base: dict[str, Outcome], other: dict[str, Outcome]) -> list[tuple[str, Outcome, Outcome]]:
+    tests = sorted(set(base) | set(other))
+    missing = Outcome("absent")
+    return [
+        (t, base.get(t, missing), other.get(t, missing))
+        for t in tests
+        if base.get(t, missing).kind != other.get(t, missing).kind
+    ]
+
+
+def report(label: str, diffs: list[tuple[str, Outcome, Outcome]]) -> bool:
+    """Print the differences of one swapped run; True when each is a recorded true positive."""
+    if not diffs:
+        say(f"{label}: no difference from blockbuster")
+        return True
+    say(f"{label}: {len(diffs)} test(s) differ from blockbuster")
+    groups: dict[str, list[str]] = {}
+    for test, before, after in diffs:
+        message = (after.message or before.message).split("\n", 1)[0]
+        groups.setdefault(f"{before.kind} -> {after.kind}: {message}", []).append(test)
+    ok = True
+    for key, tests in groups.items():
+        name, why = verdict(key)
+        ok &= name == "true positive"
+        print(f"  {len(tests)} x {key}\n    verdict: {name} ({why})")
+        for test in tests:
+            print(f"      {test}")
+    return ok
+
+
+def file_of_test(suite: Path, test: str) -> str:
+    """``tests.unit_tests.a.test_b.TestC::test_d`` -> ``tests/unit_tests/a/test_b.py``."""
+    parts = test.split("::", 1)[0].split(".")
+    for cut in range(len(parts), 0, -1):
+        path = Path(*parts[:cut]).with_suffix(".py")
+        if (suite / path).is_file():
+            return str(path)
+    raise LookupError(f"no test file for {test}")
+
+
+def reproduced(
+    venv: Path, suite: Path, label: str, diffs: list[tuple[str, Outcome, Outcome]], swap: str, out: Path
+) -> list[tuple[str, Outcome, Outcome]]:
+    """The differences that show again when their files run once more, alone, under both detectors.
+
+    A timing assertion on a loaded machine can fail under either; what the
+    gate finds fails again. The others are printed and dropped.
+    """
+    if not diffs:
+        return diffs
+    files = sorted({file_of_test(suite, test) for test, _, _ in diffs})
+    again_base = pytest_run(venv, suite, f"{label}-again-blockbuster", files, None, out)
+    again_gate = pytest_run(venv, suite, f"{label}-again-gate", files, swap, out)
+    again = {test for test, _, _ in differences(again_base, again_gate)}
+    for test, before, after in diffs:
+        if test not in again:
+            say(f"not reproduced, dropped: {test} ({before.kind} -> {after.kind}, then the same under both)")
+    return [diff for diff in diffs if diff[0] in again]
+
+
+def async_test_files(suite: Path) -> list[str]:
+    return sorted(
+        str(path.relative_to(suite))
+        for path in (suite / SUITE).rglob("test_*.py")
+        if "async def test" in path.read_text(encoding="utf-8")
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "runlog-compat")
+    parser.add_argument(
+        "--python", default="python3.11", help="an interpreter langchain-core supports (3.11+)"
+    )
+    parser.add_argument("--version", default=VERSION)
+    parser.add_argument("--alone", action="store_true", help="also run each async test file alone")
+    args = parser.parse_args(argv)
+    scratch = args.dir.resolve()
+    if scratch.is_relative_to(REPO):
+        parser.error("--dir must lie outside the repository: nothing of the suite is kept here")
+    venv, suite = prepare(scratch, args.python, args.version)
+    out = scratch / "results"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    base = pytest_run(venv, suite, "blockbuster", [SUITE], None, out)
+    ok = True
+    for policy in ("import-work", "report"):
+        swapped = pytest_run(venv, suite, f"gate-{policy}", [SUITE], policy, out)
+        diffs = reproduced(venv, suite, f"gate-{policy}", differences(base, swapped), policy, out)
+        ok &= report(f"gate ({policy})", diffs)
+    if args.alone:
+        files = async_test_files(suite)
+        say(f"each of {len(files)} files with an async test, alone")
+        for n, path in enumerate(files):
+            alone_base = pytest_run(venv, suite, f"alone-{n}-blockbuster", [path], None, out)
+            alone_gate = pytest_run(venv, suite, f"alone-{n}-gate-report", [path], "report", out)
+            diffs = reproduced(venv, suite, f"alone-{n}", differences(alone_base, alone_gate), "report", out)
+            ok &= report(f"{path} alone, gate (report)", diffs)
+    say(
+        "every difference is a recorded true positive"
+        if ok
+        else "a difference is unjudged or a false positive"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
