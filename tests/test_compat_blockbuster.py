@@ -71,3 +71,65 @@ def test_a_junit_class_name_leads_to_its_file(tmp_path):
     )
     with pytest.raises(LookupError):
         compat.file_of_test(tmp_path, "tests.elsewhere::test_f")
+
+
+def test_each_suite_runs_with_its_own_flags_and_scope(tmp_path, monkeypatch):
+    """The langchain suite gets its Makefile's flags and, swapped, the package to scan."""
+    seen: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake_run(command, *, env, **kwargs):
+        seen.append((command, env))
+        xml = next(arg.split("=", 1)[1] for arg in command if arg.startswith("--junitxml="))
+        Path(xml).write_text(JUNIT.format(message="x"))
+        return compat.subprocess.CompletedProcess(command, 1, "", "")
+
+    monkeypatch.setattr(compat.subprocess, "run", fake_run)
+    spec = compat.SUITES["langchain"]
+    compat.pytest_run(spec, tmp_path, tmp_path, "gate", [spec.tests], "report", tmp_path)
+    command, env = seen[-1]
+    assert "--disable-socket" in command and command[-3:-1] == ["-p", "blockbuster_swap"]
+    assert env["GATE_SCANNED_MODULES"] == "langchain,tests" and env["LANGGRAPH_TEST_FAST"] == "1"
+    core = compat.SUITES["langchain-core"]
+    compat.pytest_run(core, tmp_path, tmp_path, "blockbuster", [core.tests], None, tmp_path)
+    command, env = seen[-1]
+    assert "blockbuster_swap" not in command and "GATE_SCANNED_MODULES" not in env
+    assert core.verdicts is compat.VERDICTS
+
+
+SWAP_SUITE = """
+import os
+
+import pytest
+from blockbuster import blockbuster_ctx
+
+
+@pytest.fixture(autouse=True)
+def blockbuster():
+    with blockbuster_ctx() as bb:  # no module: blockbuster watches everything
+        yield bb
+"""
+
+
+@pytest.mark.parametrize(
+    ("scanned", "expected"),
+    [
+        ("test_shop", "Blocking call to os.stat from test_shop.py:5 in test_stat()"),
+        ("", "name the modules to scan"),
+    ],
+)
+def test_the_swap_names_the_package_for_a_fixture_that_names_none(tmp_path, scanned, expected):
+    """With GATE_SCANNED_MODULES the swapped fixture arms over it; without, the gate refuses."""
+    (tmp_path / "conftest.py").write_text(SWAP_SUITE)
+    (tmp_path / "test_shop.py").write_text("import os\n\n\nasync def test_stat():\n    os.stat('.')\n")
+    env = {
+        **compat.os.environ,
+        "PYTHONPATH": str(compat.REPO / "tools"),
+        "GATE_SCANNED_MODULES": scanned,
+    }
+    command = [compat.sys.executable, "-m", "pytest", "-p", "blockbuster_swap", "-p", "no:cacheprovider"]
+    command += ["-o", "asyncio_mode=auto", "--rootdir", str(tmp_path), "test_shop.py", "-q"]
+    result = compat.subprocess.run(
+        command, cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert expected in result.stdout

@@ -14,7 +14,11 @@ does: the checkers stay patched in, inert, and the fixture's per-test
 some 280 callables around every test.
 
 ``GATE_IMPORT_POLICY`` (``import-work``, the default, or ``report``) picks the
-gate's import policy. The header says the swap happened, so no log of a
+gate's import policy. ``GATE_SCANNED_MODULES`` (comma-separated) names the
+package for a fixture that calls ``blockbuster_ctx()`` with no module:
+blockbuster then scans everything, the gate refuses to (it would blame the
+library's own frame), so changing such a fixture means naming the package
+too, and this says which. Unset, such a fixture gets the gate's refusal. The header says the swap happened, so no log of a
 swapped run can pass for blockbuster's.
 """
 
@@ -44,10 +48,13 @@ def _load_gate():
 
 gate = _load_gate()
 IMPORT_POLICY = os.environ.get("GATE_IMPORT_POLICY", gate.IMPORT_WORK)
+SCANNED_IF_NONE = [name for name in os.environ.get("GATE_SCANNED_MODULES", "").split(",") if name]
 
 
 @functools.wraps(gate.blockbuster_ctx)
 def _swapped_ctx(scanned_modules=None, *, excluded_modules=None):
+    if not scanned_modules and SCANNED_IF_NONE:
+        scanned_modules = SCANNED_IF_NONE
     if not scanned_modules:  # the gate's own refusal, with its message
         return gate.blockbuster_ctx(scanned_modules, excluded_modules=excluded_modules)
     return gate.strict_gate(scanned_modules, excluded_modules=excluded_modules, import_policy=IMPORT_POLICY)
@@ -69,4 +76,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"blockbuster swapped for the blocking gate ({GATE_PATH}; import policy: {IMPORT_POLICY})"
+    scanned = f"; a fixture that names no module scans {','.join(SCANNED_IF_NONE)}" if SCANNED_IF_NONE else ""
+    return f"blockbuster swapped for the blocking gate ({GATE_PATH}; import policy: {IMPORT_POLICY}{scanned})"

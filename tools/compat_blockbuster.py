@@ -1,14 +1,25 @@
 """The drop-in check: a real blockbuster suite, run with blockbuster and with the gate swapped in.
 
-The suite is langchain-core's unit tests (``tests/unit_tests``), as its sdist
-on PyPI ships them: an autouse fixture ``blockbuster_ctx("langchain_core")``
-with ``can_block_in`` exemptions (inside the package, in langsmith, in
-freezegun's module walk), tests that call ``deactivate()``, a smoke test that
-expects ``BlockingError``. Nothing of theirs is edited: the package is
-installed from PyPI into a scratch venv outside this repository, the sdist's
-``tests/`` and ``pyproject.toml`` (its pytest settings) are copied beside it,
-and the swapped runs load ``tools/blockbuster_swap.py`` with ``-p``, which
-hands the conftest's ``from blockbuster import blockbuster_ctx`` the gate's.
+Two suites, each as its sdist on PyPI ships it (``--suite``):
+
+- ``langchain-core``: its unit tests (``tests/unit_tests``), an autouse
+  fixture ``blockbuster_ctx("langchain_core")`` with ``can_block_in``
+  exemptions (inside the package, in langsmith, in freezegun's module walk),
+  tests that call ``deactivate()``, a smoke test that expects
+  ``BlockingError``.
+- ``langchain`` (v1, agents and middleware): its unit tests, an autouse
+  fixture ``blockbuster_ctx()`` that names no module (blockbuster then
+  watches every call on the loop), and for the MCP tests a second fixture
+  that exempts FastMCP's dependency probe in every function of the handle.
+  The gate refuses to scan everything, so the swap names the package and
+  the suite's own test package (``GATE_SCANNED_MODULES``): the change such a
+  fixture needs is the import plus that argument.
+
+Nothing of theirs is edited: the package is installed from PyPI into a
+scratch venv outside this repository, the sdist's ``tests/`` and
+``pyproject.toml`` (its pytest settings) are copied beside it, and the
+swapped runs load ``tools/blockbuster_swap.py`` with ``-p``, which hands the
+conftest's ``from blockbuster import blockbuster_ctx`` the gate's.
 
 Runs, each over the whole unit suite: blockbuster (the suite as published),
 the gate with its default import policy (``import-work``), the gate with
@@ -24,8 +35,8 @@ with the gate's message and a verdict from ``VERDICTS`` (read by hand: is
 the call real blocking IO on the loop?). Exits 1 if a difference
 has no verdict or a false-positive one.
 
-Usage: python -m tools.compat_blockbuster [--dir /tmp/runlog-compat] [--python python3.11]
-       [--version 1.8.3] [--alone]
+Usage: python -m tools.compat_blockbuster [--suite langchain-core|langchain] [--dir DIR]
+       [--python python3.11] [--version VERSION] [--alone]
 """
 
 from __future__ import annotations
@@ -39,14 +50,10 @@ import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = "langchain-core"
-# 1.8.4, the newest, needs a langchain-protocol release that PyPI does not serve yet.
-VERSION = "1.8.3"
-SUITE = "tests/unit_tests"
 
 # What a difference is, read by hand: (substring of the gate's message, verdict, why).
 VERDICTS: tuple[tuple[str, str, str], ...] = (
@@ -57,6 +64,47 @@ VERDICTS: tuple[tuple[str, str, str], ...] = (
         "bundle from disk; blockbuster does not watch certificate loading",
     ),
 )
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One published blockbuster suite: where it comes from and how its project runs it."""
+
+    package: str
+    version: str
+    tests: str
+    verdicts: tuple[tuple[str, str, str], ...]
+    # Installed beside the package and its ``test`` dependency group, each with its reason.
+    extra_requirements: tuple[str, ...] = ()
+    # The flags and environment of the project's own unit-test command.
+    pytest_args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    # For a fixture that calls ``blockbuster_ctx()`` with no module (see blockbuster_swap.py).
+    scanned_if_none: str = ""
+
+
+SUITES: dict[str, Suite] = {
+    # 1.8.4, the newest, needs a langchain-protocol release that PyPI does not serve yet.
+    "langchain-core": Suite("langchain-core", "1.8.3", "tests/unit_tests", VERDICTS),
+    "langchain": Suite(
+        "langchain",
+        "1.5.2",
+        "tests/unit_tests",
+        # No difference to judge so far; a new one fails the check until it has a verdict here.
+        verdicts=(),
+        extra_requirements=(
+            # The unit conftest imports vcr, which its pyproject lists only in test_integration.
+            "vcrpy>=8.2.0,<9.0.0",
+            # The version its uv.lock pins: newer releases draw tool names into the graph's
+            # mermaid text, and 7 snapshot tests then fail under either detector.
+            "langgraph==1.2.16",
+        ),
+        # Its Makefile's `test` target, less `-n auto` (one process, so runs compare test by test).
+        pytest_args=("--benchmark-disable", "--disable-socket", "--allow-unix-socket"),
+        env={"LANGGRAPH_TEST_FAST": "1"},
+        scanned_if_none="langchain,tests",
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -73,7 +121,7 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, check=True, text=True, **kwargs)
 
 
-def prepare(scratch: Path, python: str, version: str) -> tuple[Path, Path]:
+def prepare(scratch: Path, python: str, spec: Suite, version: str) -> tuple[Path, Path]:
     """The scratch venv (with the package and its test group) and the suite's folder."""
     venv = scratch / "venv"
     suite = scratch / f"suite-{version}"
@@ -83,10 +131,10 @@ def prepare(scratch: Path, python: str, version: str) -> tuple[Path, Path]:
     py = str(venv / "bin" / "python")
     if not suite.exists():
         downloads = scratch / "sdist"
-        say(f"downloading the {PACKAGE}=={version} sdist")
+        say(f"downloading the {spec.package}=={version} sdist")
         download = [py, "-m", "pip", "download", "-q", "--no-binary", ":all:", "--no-deps"]
-        run([*download, f"{PACKAGE}=={version}", "-d", str(downloads)])
-        (archive,) = downloads.glob(f"{PACKAGE.replace('-', '_')}-{version}.tar.gz")
+        run([*download, f"{spec.package}=={version}", "-d", str(downloads)])
+        (archive,) = downloads.glob(f"{spec.package.replace('-', '_')}-{version}.tar.gz")
         with tempfile.TemporaryDirectory() as tmp, tarfile.open(archive) as tar:
             if hasattr(tarfile, "data_filter"):  # the safe filter, where this Python has it
                 tar.extractall(tmp, filter="data")
@@ -104,24 +152,29 @@ def prepare(scratch: Path, python: str, version: str) -> tuple[Path, Path]:
              "['dependency-groups']['test']))", str(suite / "pyproject.toml")],
             check=True, text=True, capture_output=True,
         ).stdout.split("\n")  # fmt: skip
-        requirements = [f"{PACKAGE}=={version}", *filter(None, group)]
-        say(f"installing {PACKAGE}=={version} and its test group ({len(requirements) - 1} requirements)")
+        requirements = [f"{spec.package}=={version}", *filter(None, group), *spec.extra_requirements]
+        say(
+            f"installing {spec.package}=={version}, its test group and "
+            f"{len(spec.extra_requirements)} more ({len(requirements) - 1} requirements)"
+        )
         run([py, "-m", "pip", "install", "-q", *requirements])
         marker.write_text("")
     return venv, suite
 
 
 def pytest_run(
-    venv: Path, suite: Path, label: str, paths: list[str], swap: str | None, out: Path
+    spec: Suite, venv: Path, suite: Path, label: str, paths: list[str], swap: str | None, out: Path
 ) -> dict[str, Outcome]:
     """One pytest run of ``paths``; ``swap`` is None (blockbuster) or the gate's import policy."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
-    extra: list[str] = []
+    env.update(spec.env)
+    extra: list[str] = list(spec.pytest_args)
     if swap is not None:
         env["PYTHONPATH"] = str(REPO / "tools")
         env["GATE_IMPORT_POLICY"] = swap
-        extra = ["-p", "blockbuster_swap"]
+        env["GATE_SCANNED_MODULES"] = spec.scanned_if_none
+        extra += ["-p", "blockbuster_swap"]
     xml = out / f"{label}.xml"
     command = [str(venv / "bin" / "python"), "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider"]
     command += [*extra, f"--junitxml={xml}"]
@@ -154,8 +207,8 @@ def summary(outcomes: dict[str, Outcome]) -> str:
     return ", ".join(f"{counts.get(kind, 0)} {kind}" for kind in ("passed", "failed", "error", "skipped"))
 
 
-def verdict(message: str) -> tuple[str, str]:
-    for needle, name, why in VERDICTS:
+def verdict(message: str, verdicts: tuple[tuple[str, str, str], ...] = VERDICTS) -> tuple[str, str]:
+    for needle, name, why in verdicts:
         if needle in message:
             return name, why
     return "unjudged", "no verdict recorded in VERDICTS: read the call and add one"
@@ -171,7 +224,11 @@ def differences(base: dict[str, Outcome], other: dict[str, Outcome]) -> list[tup
     ]
 
 
-def report(label: str, diffs: list[tuple[str, Outcome, Outcome]]) -> bool:
+def report(
+    label: str,
+    diffs: list[tuple[str, Outcome, Outcome]],
+    verdicts: tuple[tuple[str, str, str], ...] = VERDICTS,
+) -> bool:
     """Print the differences of one swapped run; True when each is a recorded true positive."""
     if not diffs:
         say(f"{label}: no difference from blockbuster")
@@ -183,7 +240,7 @@ def report(label: str, diffs: list[tuple[str, Outcome, Outcome]]) -> bool:
         groups.setdefault(f"{before.kind} -> {after.kind}: {message}", []).append(test)
     ok = True
     for key, tests in groups.items():
-        name, why = verdict(key)
+        name, why = verdict(key, verdicts)
         ok &= name == "true positive"
         print(f"  {len(tests)} x {key}\n    verdict: {name} ({why})")
         for test in tests:
@@ -202,7 +259,13 @@ def file_of_test(suite: Path, test: str) -> str:
 
 
 def reproduced(
-    venv: Path, suite: Path, label: str, diffs: list[tuple[str, Outcome, Outcome]], swap: str, out: Path
+    spec: Suite,
+    venv: Path,
+    suite: Path,
+    label: str,
+    diffs: list[tuple[str, Outcome, Outcome]],
+    swap: str,
+    out: Path,
 ) -> list[tuple[str, Outcome, Outcome]]:
     """The differences that show again when their files run once more, alone, under both detectors.
 
@@ -212,8 +275,8 @@ def reproduced(
     if not diffs:
         return diffs
     files = sorted({file_of_test(suite, test) for test, _, _ in diffs})
-    again_base = pytest_run(venv, suite, f"{label}-again-blockbuster", files, None, out)
-    again_gate = pytest_run(venv, suite, f"{label}-again-gate", files, swap, out)
+    again_base = pytest_run(spec, venv, suite, f"{label}-again-blockbuster", files, None, out)
+    again_gate = pytest_run(spec, venv, suite, f"{label}-again-gate", files, swap, out)
     again = {test for test, _, _ in differences(again_base, again_gate)}
     for test, before, after in diffs:
         if test not in again:
@@ -221,44 +284,55 @@ def reproduced(
     return [diff for diff in diffs if diff[0] in again]
 
 
-def async_test_files(suite: Path) -> list[str]:
+def async_test_files(suite: Path, tests: str) -> list[str]:
     return sorted(
         str(path.relative_to(suite))
-        for path in (suite / SUITE).rglob("test_*.py")
+        for path in (suite / tests).rglob("test_*.py")
         if "async def test" in path.read_text(encoding="utf-8")
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "runlog-compat")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="langchain-core")
     parser.add_argument(
-        "--python", default="python3.11", help="an interpreter langchain-core supports (3.11+)"
+        "--dir",
+        type=Path,
+        help="the scratch folder (default, in the temporary folder: runlog-compat for "
+        "langchain-core, runlog-compat-SUITE for the others)",
     )
-    parser.add_argument("--version", default=VERSION)
+    parser.add_argument("--python", default="python3.11", help="an interpreter both packages support (3.11+)")
+    parser.add_argument("--version", help="the package's version (default: the suite's, see SUITES)")
     parser.add_argument("--alone", action="store_true", help="also run each async test file alone")
     args = parser.parse_args(argv)
+    spec = SUITES[args.suite]
+    if args.dir is None:
+        # langchain-core's keeps the name it had before there were two suites.
+        name = "runlog-compat" if args.suite == "langchain-core" else f"runlog-compat-{args.suite}"
+        args.dir = Path(tempfile.gettempdir()) / name
     scratch = args.dir.resolve()
     if scratch.is_relative_to(REPO):
         parser.error("--dir must lie outside the repository: nothing of the suite is kept here")
-    venv, suite = prepare(scratch, args.python, args.version)
+    venv, suite = prepare(scratch, args.python, spec, args.version or spec.version)
     out = scratch / "results"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    base = pytest_run(venv, suite, "blockbuster", [SUITE], None, out)
+    base = pytest_run(spec, venv, suite, "blockbuster", [spec.tests], None, out)
     ok = True
     for policy in ("import-work", "report"):
-        swapped = pytest_run(venv, suite, f"gate-{policy}", [SUITE], policy, out)
-        diffs = reproduced(venv, suite, f"gate-{policy}", differences(base, swapped), policy, out)
-        ok &= report(f"gate ({policy})", diffs)
+        swapped = pytest_run(spec, venv, suite, f"gate-{policy}", [spec.tests], policy, out)
+        diffs = reproduced(spec, venv, suite, f"gate-{policy}", differences(base, swapped), policy, out)
+        ok &= report(f"gate ({policy})", diffs, spec.verdicts)
     if args.alone:
-        files = async_test_files(suite)
+        files = async_test_files(suite, spec.tests)
         say(f"each of {len(files)} files with an async test, alone")
         for n, path in enumerate(files):
-            alone_base = pytest_run(venv, suite, f"alone-{n}-blockbuster", [path], None, out)
-            alone_gate = pytest_run(venv, suite, f"alone-{n}-gate-report", [path], "report", out)
-            diffs = reproduced(venv, suite, f"alone-{n}", differences(alone_base, alone_gate), "report", out)
-            ok &= report(f"{path} alone, gate (report)", diffs)
+            alone_base = pytest_run(spec, venv, suite, f"alone-{n}-blockbuster", [path], None, out)
+            alone_gate = pytest_run(spec, venv, suite, f"alone-{n}-gate-report", [path], "report", out)
+            diffs = reproduced(
+                spec, venv, suite, f"alone-{n}", differences(alone_base, alone_gate), "report", out
+            )
+            ok &= report(f"{path} alone, gate (report)", diffs, spec.verdicts)
     say(
         "every difference is a recorded true positive"
         if ok
