@@ -36,7 +36,7 @@ the call real blocking IO on the loop?). Exits 1 if a difference
 has no verdict or a false-positive one.
 
 Usage: python -m tools.compat_blockbuster [--suite langchain-core|langchain] [--dir DIR]
-       [--python python3.11] [--version VERSION] [--alone]
+       [--python python3.11] [--version VERSION] [--alone] [--scan MODULES]
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ import tarfile
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -304,8 +304,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python", default="python3.11", help="an interpreter both packages support (3.11+)")
     parser.add_argument("--version", help="the package's version (default: the suite's, see SUITES)")
     parser.add_argument("--alone", action="store_true", help="also run each async test file alone")
+    parser.add_argument(
+        "--scan",
+        metavar="MODULES",
+        help="comma-separated modules the gate scans for a fixture that names none "
+        "(default: the suite's, see SUITES)",
+    )
     args = parser.parse_args(argv)
     spec = SUITES[args.suite]
+    if args.scan is not None:
+        spec = replace(spec, scanned_if_none=args.scan)
     if args.dir is None:
         # langchain-core's keeps the name it had before there were two suites.
         name = "runlog-compat" if args.suite == "langchain-core" else f"runlog-compat-{args.suite}"
