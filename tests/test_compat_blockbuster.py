@@ -133,3 +133,12 @@ def test_the_swap_names_the_package_for_a_fixture_that_names_none(tmp_path, scan
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert expected in result.stdout
+
+
+def test_each_suite_judges_with_its_own_table():
+    """A verdict recorded for one suite does not judge another suite's difference."""
+    message = (
+        "Blocking call to ssl.SSLContext.load_verify_locations from naver.py:323 in validate_model_after()"
+    )
+    assert compat.verdict(message, compat.SUITES["langchain-community"].verdicts)[0] == "true positive"
+    assert compat.verdict(message, compat.SUITES["langchain"].verdicts)[0] == "unjudged"

@@ -1,6 +1,6 @@
 """The drop-in check: a real blockbuster suite, run with blockbuster and with the gate swapped in.
 
-Two suites, each as its sdist on PyPI ships it (``--suite``):
+Three suites, each as its sdist on PyPI ships it (``--suite``):
 
 - ``langchain-core``: its unit tests (``tests/unit_tests``), an autouse
   fixture ``blockbuster_ctx("langchain_core")`` with ``can_block_in``
@@ -14,6 +14,10 @@ Two suites, each as its sdist on PyPI ships it (``--suite``):
   The gate refuses to scan everything, so the swap names the package and
   the suite's own test package (``GATE_SCANNED_MODULES``): the change such a
   fixture needs is the import plus that argument.
+- ``langchain-community``: its unit tests, an autouse
+  ``blockbuster_ctx("langchain_community")`` with chained ``can_block_in``
+  exemptions for ``os.stat`` (in the package and in httpx) and
+  ``os.path.abspath`` (in SQLAlchemy's SQLite dialect).
 
 Nothing of theirs is edited: the package is installed from PyPI into a
 scratch venv outside this repository, the sdist's ``tests/`` and
@@ -31,12 +35,12 @@ order-dependent difference shows only there.
 Prints the counts of each run and every test whose outcome differs from
 blockbuster's and differs again when its file runs once more under both
 (a timing assertion on a loaded machine fails now and then under either),
-with the gate's message and a verdict from ``VERDICTS`` (read by hand: is
-the call real blocking IO on the loop?). Exits 1 if a difference
+with the gate's message and a verdict from the suite's table (``verdicts``
+in ``SUITES``, read by hand: is the call real blocking IO on the loop?). Exits 1 if a difference
 has no verdict or a false-positive one.
 
-Usage: python -m tools.compat_blockbuster [--suite langchain-core|langchain] [--dir DIR]
-       [--python python3.11] [--version VERSION] [--alone] [--scan MODULES]
+Usage: python -m tools.compat_blockbuster [--suite langchain-core|langchain|langchain-community]
+       [--dir DIR] [--python python3.11] [--version VERSION] [--alone] [--scan MODULES]
 """
 
 from __future__ import annotations
@@ -103,6 +107,28 @@ SUITES: dict[str, Suite] = {
         pytest_args=("--benchmark-disable", "--disable-socket", "--allow-unix-socket"),
         env={"LANGGRAPH_TEST_FAST": "1"},
         scanned_if_none="langchain,tests",
+    ),
+    "langchain-community": Suite(
+        "langchain-community",
+        "0.4.2",
+        "tests/unit_tests",
+        verdicts=(
+            (
+                "ssl.SSLContext.load_verify_locations from",
+                "true positive",
+                "ChatClovaX() on the loop builds an httpx.Client and an httpx.AsyncClient in its "
+                "validator, and each SSL context reads and parses the CA bundle from disk; the "
+                "suite exempts os.stat on that path, not the certificate load",
+            ),
+        ),
+        extra_requirements=(
+            # Two test modules import them at the top, and pytest stops at a collection error:
+            # SQLAlchemy's asyncio extension needs greenlet, the GitBook loader's test bs4.
+            "greenlet",
+            "beautifulsoup4",
+        ),
+        # Its Makefile's `test` target, less `-n auto` (one process, so runs compare test by test).
+        pytest_args=("--disable-socket", "--allow-unix-socket"),
     ),
 }
 
