@@ -18,8 +18,9 @@ gate's import policy. ``GATE_SCANNED_MODULES`` (comma-separated) names the
 package for a fixture that calls ``blockbuster_ctx()`` with no module:
 blockbuster then scans everything, the gate refuses to (it would blame the
 library's own frame), so changing such a fixture means naming the package
-too, and this says which. Unset, such a fixture gets the gate's refusal. The header says the swap happened, so no log of a
-swapped run can pass for blockbuster's.
+too, and this says which. Unset, such a fixture gets the gate's refusal.
+The header says the swap happened (and the package, when one is named
+this way), so no log of a swapped run can pass for blockbuster's.
 """
 
 from __future__ import annotations
