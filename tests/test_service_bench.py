@@ -39,9 +39,30 @@ async def test_on_loop_variant_runs_store_io_on_the_loop_thread(tmp_path, monkey
     monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", spy)
     store = JsonlRunEventStore(tmp_path)
     await store.put(**event())
-    service_bench._run_on_loop()
+    service_bench._store_io("on_loop", 0.0)
     await store.put(**event())
     assert seen == [False, True]
+    assert await store.count_messages("t1") == 2
+
+
+async def test_the_slow_disk_waits_where_the_store_operation_runs(tmp_path, monkeypatch):
+    """--io-delay-ms: each store operation waits first, in its worker thread (offloaded) or on the loop."""
+    from runlog.events import jsonl
+
+    monkeypatch.setattr(jsonl, "asyncio", jsonl.asyncio)  # undone after the test
+    slept = []
+    monkeypatch.setattr(
+        service_bench.time,
+        "sleep",
+        lambda s: slept.append((s, threading.current_thread() is threading.main_thread())),
+    )
+    store = JsonlRunEventStore(tmp_path)
+    service_bench._store_io("offloaded", 0.002)
+    await store.put(**event())
+    await store.count_messages("t1")
+    service_bench._store_io("on_loop", 0.002)
+    await store.put(**event())
+    assert slept == [(0.002, False), (0.002, False), (0.002, True)]
     assert await store.count_messages("t1") == 2
 
 

@@ -45,6 +45,13 @@ BIG_EVENTS = 100_000
 COLD_THREADS = 8  # older threads, each read once during the load: a first read parses the whole file
 COLD_EVENTS = 10_000
 VARIANTS = ("offloaded", "on_loop")
+# Paced well below what one server process answers here (600-800 requests/s when
+# driven flat out, when the loop is always busy and its lag is only the queue).
+DEFAULT_RATE = 200.0
+# This machine's disk answers from its page cache in microseconds, and a store
+# call then blocks for too little to show; 2 ms per operation is a slow disk or
+# a network file system. `--io-delay-ms 0` measures the disk as it is.
+DEFAULT_IO_DELAY = 0.002
 
 
 # -- inside the server process ------------------------------------------------------------
@@ -77,28 +84,48 @@ class LoopLagMonitor:
             self._handle.cancel()
 
 
-def _run_on_loop() -> None:
-    """Make every ``asyncio.to_thread`` of the JSONL store a direct call on the loop."""
+def _store_io(variant: str, io_delay: float) -> None:
+    """Set how the JSONL store's ``asyncio.to_thread`` calls run in this server process.
+
+    ``on_loop``: each becomes a direct call, on the event loop. ``io_delay`` (s):
+    each store operation first waits that long (``time.sleep``, where the
+    operation runs: a worker thread, or the loop), as on a disk or network
+    file system slower than this machine's page cache.
+    """
     import types
 
     from runlog.events import jsonl
 
+    def slowed(func: Any) -> Any:
+        if not io_delay:
+            return func
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(io_delay)
+            return func(*args, **kwargs)
+
+        return call
+
     async def direct(func: Any, /, *args: Any, **kwargs: Any) -> Any:
-        return func(*args, **kwargs)
+        return slowed(func)(*args, **kwargs)
+
+    async def offloaded(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(slowed(func), *args, **kwargs)
 
     # The rest of asyncio (futures, tasks of the group commit) stays as it is.
-    jsonl.asyncio = types.SimpleNamespace(**{**vars(asyncio), "to_thread": direct})  # type: ignore[attr-defined]
+    to_thread = direct if variant == "on_loop" else offloaded
+    jsonl.asyncio = types.SimpleNamespace(**{**vars(asyncio), "to_thread": to_thread})  # type: ignore[attr-defined]
 
 
-def serve(variant: str, data_dir: Path, port: int, lag_out: Path) -> None:
+def serve(variant: str, data_dir: Path, port: int, lag_out: Path, io_delay: float = 0.0) -> None:
     from contextlib import asynccontextmanager
 
     import uvicorn
 
     from runlog.gateway import Settings, create_app
 
-    if variant == "on_loop":
-        _run_on_loop()
+    if variant == "on_loop" or io_delay:
+        _store_io(variant, io_delay)
     app = create_app(Settings(data_dir=data_dir))
     inner = app.router.lifespan_context
 
@@ -185,7 +212,12 @@ def _request(rng: random.Random, n: int, cold: list[str]) -> tuple[str, str, str
     return "skills", "GET", "/skills", None
 
 
-async def drive(base: str, requests: int, clients: int, cap_s: float, seed_value: int) -> dict[str, Any]:
+async def drive(
+    base: str, requests: int, clients: int, cap_s: float, seed_value: int, rate: float = 0.0
+) -> dict[str, Any]:
+    """Issue ``requests`` from ``clients`` connections; with ``rate`` > 0, the n-th request
+    starts no earlier than n / rate seconds into the load (a paced load, below what the
+    server can take, so the loop has idle time and its lag shows what stalls it)."""
     import httpx
 
     latencies: dict[str, list[float]] = {}
@@ -201,14 +233,20 @@ async def drive(base: str, requests: int, clients: int, cap_s: float, seed_value
         async with httpx.AsyncClient(base_url=base, timeout=60) as http:
             while issued < requests and time.monotonic() < deadline:
                 issued += 1
-                kind, method, path, body = _request(rng, issued, cold)
+                n = issued
+                if rate > 0:
+                    wait = begun + n / rate - time.perf_counter()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                kind, method, path, body = _request(rng, n, cold)
                 started = time.perf_counter()
                 response = await http.request(method, path, json=body)
                 latencies.setdefault(kind, []).append(time.perf_counter() - started)
                 if response.status_code >= 400:
                     errors += 1
 
-    started, window_start = time.perf_counter(), time.time()
+    begun = started = time.perf_counter()
+    window_start = time.time()
     await asyncio.gather(*(client(i) for i in range(clients)))
     elapsed = time.perf_counter() - started
     every = [x for values in latencies.values() for x in values]
@@ -241,7 +279,14 @@ async def _healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_variant(
-    variant: str, data_dir: Path, requests: int, clients: int, cap_s: float, n: int
+    variant: str,
+    data_dir: Path,
+    requests: int,
+    clients: int,
+    cap_s: float,
+    n: int,
+    rate: float = 0.0,
+    io_delay: float = 0.0,
 ) -> dict[str, Any]:
     port = _free_port()
     lag_file = data_dir.parent / f"lag-{variant}-{n}.json"
@@ -254,13 +299,14 @@ def run_variant(
         str(data_dir),
         str(port),
         str(lag_file),
+        str(io_delay),
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(_healthy(base, proc))
-        load = asyncio.run(drive(base, requests, clients, cap_s, seed_value=n))
+        load = asyncio.run(drive(base, requests, clients, cap_s, seed_value=n, rate=rate))
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -353,7 +399,13 @@ def plot(runs: dict[str, list[dict[str, Any]]], path: Path) -> None:
 
 
 def measure(
-    out: Path, rounds: int = 2, requests: int = 1500, clients: int = 16, cap_s: float = 20.0
+    out: Path,
+    rounds: int = 2,
+    requests: int = 1500,
+    clients: int = 16,
+    cap_s: float = 20.0,
+    rate: float = DEFAULT_RATE,
+    io_delay: float = DEFAULT_IO_DELAY,
 ) -> dict[str, Any]:
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -362,7 +414,9 @@ def measure(
             for variant in order:
                 data_dir = Path(tmp) / f"{variant}-{n}" / "data"
                 seed(data_dir)
-                runs[variant].append(run_variant(variant, data_dir, requests, clients, cap_s, n))
+                runs[variant].append(
+                    run_variant(variant, data_dir, requests, clients, cap_s, n, rate, io_delay)
+                )
                 s = summarise(runs[variant][-1:])
                 print(
                     f"[service] round {n + 1}/{rounds} {variant}: {s['requests']:.0f} requests, "
@@ -377,6 +431,8 @@ def measure(
             "requests": requests,
             "clients": clients,
             "cap_s": cap_s,
+            "rate": rate,
+            "io_delay_ms": io_delay * 1e3,
             "rounds": rounds,
             "big_thread_events": BIG_EVENTS,
             "cold_threads": COLD_THREADS,
@@ -398,9 +454,16 @@ def measure(
 def render(result: dict[str, Any]) -> str:
     load = result["load"]
     lines = [
-        f"Load: {load['requests']} requests from {load['clients']} clients (cap {load['cap_s']:.0f} s), "
-        f"{load['rounds']} rounds per variant, alternating; a {load['big_thread_events']}-event thread paged, "
-        f"{load['cold_threads']} older threads read once each.",
+        f"Load: {load['requests']} requests from {load['clients']} clients "
+        + (f"at {load['rate']:.0f}/s " if load.get("rate") else "as fast as they go ")
+        + f"(cap {load['cap_s']:.0f} s), "
+        + (
+            f"each store operation {load['io_delay_ms']:g} ms slower (a slow disk), "
+            if load.get("io_delay_ms")
+            else ""
+        )
+        + f"{load['rounds']} rounds per variant, alternating; a {load['big_thread_events']}-event thread paged, "
+        + f"{load['cold_threads']} older threads read once each.",
         "",
         "| variant | loop lag p50 / p99 / max, ms | latency p50 / p99, ms | /health latency p50 / p99, ms | requests/s | errors |",
         "|---|---|---|---|---|---|",
@@ -425,16 +488,35 @@ def render(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["serve"]:  # the server process of one variant
-        _, variant, data_dir, port, lag_out = argv
-        serve(variant, Path(data_dir), int(port), Path(lag_out))
+        _, variant, data_dir, port, lag_out, io_delay = argv
+        serve(variant, Path(data_dir), int(port), Path(lag_out), float(io_delay))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "bench")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--requests", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        help=f"requests per second, paced (default {DEFAULT_RATE:.0f}); 0: as fast as the clients go",
+    )
+    parser.add_argument(
+        "--io-delay-ms",
+        type=float,
+        default=DEFAULT_IO_DELAY * 1e3,
+        help=f"added wait per store operation, in ms (default {DEFAULT_IO_DELAY * 1e3:g}): a slower disk",
+    )
     args = parser.parse_args(argv)
-    result = measure(args.out, rounds=args.rounds, requests=args.requests, clients=args.clients)
+    result = measure(
+        args.out,
+        rounds=args.rounds,
+        requests=args.requests,
+        clients=args.clients,
+        rate=args.rate,
+        io_delay=args.io_delay_ms / 1e3,
+    )
     print(render(result))
     return 0
 
