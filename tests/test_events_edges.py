@@ -196,3 +196,30 @@ async def test_metadata_may_be_any_mapping(store):
     [batched] = await store.put_batch([event(metadata=MappingProxyType({"nested": {"a": 1}}))])
     assert batched["metadata"] == {"nested": {"a": 1}}
     assert [e["seq"] for e in await store.list_events("t1", "r1", task_id="k")] == [1]
+
+
+async def test_put_if_absent_looks_only_at_its_own_thread_run_and_type(store):
+    await store.put(**event(thread_id="t2", event_type="start"))  # same run and type, other thread
+    await store.put(**event(event_type="user"))  # same thread and run, other type
+    await store.put(**event(run_id="r2", event_type="start"))  # same thread and type, other run
+    record, created = await store.put_if_absent(**event(event_type="start", content="mine"))
+    assert created and (record["thread_id"], record["seq"], record["content"]) == ("t1", 3, "mine")
+
+
+async def test_put_if_absent_answers_with_the_first_of_several(store):
+    # put may repeat a (run, type) pair; put_if_absent then returns the earliest.
+    first = await store.put(**event(event_type="start", content="first"))
+    await store.put(**event(event_type="start", content="second"))
+    found, created = await store.put_if_absent(**event(event_type="start", content="third"))
+    assert not created and found == first
+
+
+async def test_deletes_touch_only_their_thread_and_count_what_they_removed(store):
+    await store.put_batch([event(), event(), event(run_id="r2")])
+    await store.put_batch([event(thread_id="t2"), event(thread_id="t2", run_id="r2")])
+    assert await store.delete_by_run("t1", "r1") == 2
+    assert await store.delete_by_run("t1", "r1") == 0
+    assert [(e["thread_id"], e["seq"]) for e in await store.list_events("t2", "r1")] == [("t2", 1)]
+    assert await store.delete_by_thread("t1") == 1
+    assert await store.delete_by_thread("t1") == 0
+    assert await store.count_messages("t2") == 2

@@ -60,6 +60,16 @@ def test_open_store_rejects_unknown_urls(url, message):
         open_store(url)
 
 
+def test_an_unknown_url_is_answered_with_the_forms_that_work():
+    # The message is the user's only guide to the URL forms: it lists each one.
+    with pytest.raises(ValueError) as refused:
+        open_store("mysql+aiomysql://u@h/db")
+    assert str(refused.value) == (
+        "unknown event store URL 'mysql+aiomysql://u@h/db': use a directory path, jsonl:///dir, "
+        "memory:, sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"
+    )
+
+
 def test_sql_store_rejects_other_drivers():
     with pytest.raises(ValueError, match="sqlite\\+aiosqlite:// and postgresql\\+asyncpg://"):
         SqlRunEventStore("sqlite:///x.db")
@@ -233,3 +243,74 @@ def test_asyncpg_arguments_leave_nothing_to_read():
     assert "sslmode" not in arguments and "search_path" not in arguments
     preferred, advisory = sql_store._asyncpg_arguments({"host": "127.0.0.1", "user": "u", "database": "d"})
     assert preferred["ssl"] and advisory  # sslmode=prefer: a TLS context, with a plain fallback
+
+
+def test_asyncpg_arguments_merge_url_settings_with_explicit_server_settings():
+    arguments, _ = sql_store._asyncpg_arguments(
+        {
+            "host": "127.0.0.1",
+            "user": "u",
+            "database": "d",
+            "search_path": "from_url",
+            "application_name": "from_url",
+            "server_settings": {"application_name": "explicit"},
+            "sslmode": "disable",
+        }
+    )
+    # Both kinds reach the server; a setting given both ways keeps the explicit value.
+    assert arguments["server_settings"] == {"search_path": "from_url", "application_name": "explicit"}
+
+
+def test_asyncpg_arguments_read_the_password_file_once(tmp_path):
+    passfile = tmp_path / "pgpass"
+    passfile.write_text("127.0.0.1:5432:d:u:from-the-file\n")
+    passfile.chmod(0o600)  # a password file others can read is ignored, as libpq does
+    arguments, _ = sql_store._asyncpg_arguments(
+        {"host": "127.0.0.1", "port": 5432, "user": "u", "database": "d", "passfile": str(passfile)}
+    )
+    assert arguments["password"] == "from-the-file"
+    assert "passfile" not in arguments  # asyncpg.connect would read it again, on the loop
+    explicit, _ = sql_store._asyncpg_arguments(
+        {"host": "127.0.0.1", "user": "u", "database": "d", "password": "given", "sslmode": "disable"}
+    )
+    assert explicit["password"] == "given"
+
+
+@pytest.mark.parametrize(
+    ("sslmode", "advisory"), [("disable", False), ("allow", True), ("prefer", True), ("require", False)]
+)
+def test_asyncpg_arguments_only_allow_and_prefer_fall_back_to_plain(sslmode, advisory):
+    arguments, fallback = sql_store._asyncpg_arguments(
+        {"host": "127.0.0.1", "user": "u", "database": "d", "sslmode": sslmode}
+    )
+    assert fallback is advisory
+    assert bool(arguments["ssl"]) is (sslmode != "disable")  # require is TLS or nothing
+
+
+@pytest.mark.parametrize("advisory", [True, False])
+async def test_a_refused_tls_upgrade_falls_back_only_when_tls_was_advisory(monkeypatch, advisory):
+    import asyncpg
+
+    attempts = []
+
+    async def connect(**arguments):
+        attempts.append(arguments["ssl"])
+        if arguments["ssl"]:
+            raise ConnectionResetError("the server does not speak TLS")
+        return "plain connection"
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    arguments = {"host": "127.0.0.1", "ssl": "a TLS context"}
+    if advisory:
+        assert await sql_store._asyncpg_connect(arguments, True) == "plain connection"
+        assert attempts == ["a TLS context", False]
+    else:
+        with pytest.raises(ConnectionResetError):
+            await sql_store._asyncpg_connect(arguments, False)
+        assert attempts == ["a TLS context"]
+
+
+def test_repr_hides_the_password():
+    store = SqlRunEventStore("postgresql+asyncpg://u:s3cret@127.0.0.1:5432/db")
+    assert "s3cret" not in repr(store)
+    assert repr(store) == "SqlRunEventStore('postgresql+asyncpg://u:***@127.0.0.1:5432/db')"

@@ -12,16 +12,27 @@ costs a full parse per call (the naive column of the README's scaling table).
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import os
 import re
+import select
+import stat
+import threading
+import time
 from pathlib import Path
 
 import filelock
 import pytest
 
-from runlog.events import JsonlRunEventStore
+from runlog.events import JsonlRunEventStore, jsonl
 from tests.factories import event
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: the store takes filelock's lock, the tests that need flock skip
+    fcntl = None
 
 LOGGER = "runlog.events.jsonl"
 
@@ -72,9 +83,10 @@ WRITERS = {
 async def test_a_writer_waits_for_the_threads_lock_file_then_times_out(tmp_path, writer):
     store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
     await store.put(**event(content="kept"))
-    other_process = filelock.FileLock(tmp_path / "locks" / "t1.lock")  # the documented lock file
+    lock_path = tmp_path / "locks" / "t1.lock"
+    other_process = filelock.FileLock(lock_path)  # the documented lock file
     with other_process.acquire(timeout=5):
-        with pytest.raises(TimeoutError):
+        with pytest.raises(TimeoutError, match=re.escape(str(lock_path))):  # the error names the lock file
             await WRITERS[writer](store)
         # Readers take no file lock: they answer while a writer of another process holds it.
         assert await contents(store) == ["kept"]
@@ -86,6 +98,157 @@ async def test_each_thread_has_its_own_lock_file(tmp_path):
     with filelock.FileLock(tmp_path / "locks" / "t1.lock").acquire(timeout=5):
         assert (await store.put(**event(thread_id="t2")))["seq"] == 1
     assert sorted(p.name for p in (tmp_path / "locks").iterdir()) == ["t1.lock", "t2.lock"]
+
+
+def hold_lock_file(path):
+    """Lock ``path`` as another process would (its own descriptor); closing the descriptor unlocks."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+@pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
+async def test_a_writer_gets_a_lock_released_before_its_timeout(tmp_path):
+    store = JsonlRunEventStore(tmp_path, lock_timeout=5)
+    holder = hold_lock_file(tmp_path / "locks" / "t1.lock")
+    threading.Timer(0.1, os.close, [holder]).start()
+    started = time.monotonic()
+    assert (await store.put(**event()))["seq"] == 1
+    # It waited for the release (not the whole timeout), polling at short intervals.
+    assert 0.1 <= time.monotonic() - started < 0.8
+
+
+@pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
+async def test_the_lock_file_stays_open_between_writes(tmp_path, monkeypatch):
+    """The design's cost model: a write reuses the thread's open lock file and thread file."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event())
+    opened = []
+    real_open = os.open
+
+    def spy(path, *args, **kwargs):
+        opened.append(os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    for _ in range(3):
+        await store.put(**event())
+    await store.put_batch([event(), event()])
+    await store.put_if_absent(**event(event_type="start"))
+    monkeypatch.undo()
+    assert opened == []
+    assert [m["seq"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == list(range(1, 8))
+
+
+@pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
+async def test_files_are_created_readable_by_all_and_writable_by_the_owner(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        await JsonlRunEventStore(tmp_path).put(**event())
+    finally:
+        os.umask(old_umask)
+    for path in (tmp_path / "locks" / "t1.lock", thread_file(tmp_path)):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+@pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
+async def test_a_deleted_lock_file_is_made_again_before_the_write(tmp_path, monkeypatch):
+    """A lock on a file nobody can open any more excludes no one: the store locks the path anew."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event())
+    lock_path = tmp_path / "locks" / "t1.lock"
+    lock_path.unlink()
+    others = []
+    original = JsonlRunEventStore._append_locked
+
+    def while_writing(self, held, thread_id, parts):
+        # Another process opening the path now must find it locked.
+        try:
+            filelock.FileLock(lock_path, timeout=0).acquire()
+        except filelock.Timeout:
+            others.append("excluded")
+        else:
+            others.append("got the lock")
+        return original(self, held, thread_id, parts)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_append_locked", while_writing)
+    assert (await store.put(**event()))["seq"] == 2
+    assert others == ["excluded"]
+
+
+class _NoFlock:
+    """fcntl on a file system without flock (some network and FUSE mounts): every flock fails."""
+
+    LOCK_EX, LOCK_NB, LOCK_UN = (fcntl.LOCK_EX, fcntl.LOCK_NB, fcntl.LOCK_UN) if fcntl else (0, 0, 0)
+
+    def __init__(self, err):
+        self.err = err
+
+    def flock(self, fd, operation):
+        raise OSError(self.err, os.strerror(self.err))
+
+
+@pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
+async def test_without_flock_the_store_falls_back_to_filelock_and_still_excludes(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl, "fcntl", _NoFlock(errno.ENOLCK))
+    store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
+    assert (await store.put(**event(content="one")))["seq"] == 1
+    with filelock.FileLock(tmp_path / "locks" / "t1.lock").acquire(timeout=5):
+        with pytest.raises(filelock.Timeout):  # the fallback's own timeout, not a hang
+            await asyncio.wait_for(store.put(**event()), 5)
+    assert (await store.put(**event(content="two")))["seq"] == 2
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["one", "two"]
+
+
+@pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
+async def test_any_other_flock_error_is_raised(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl, "fcntl", _NoFlock(errno.EIO))
+    store = JsonlRunEventStore(tmp_path)
+    with pytest.raises(OSError) as failed:
+        await store.put(**event())
+    assert failed.value.errno == errno.EIO
+    monkeypatch.undo()
+    assert await contents(JsonlRunEventStore(tmp_path)) == []
+
+
+def _child_writes_then_holds(store, held, release):
+    """In a forked child: write through the inherited store, then hold the thread's write lock."""
+    code = 1
+    try:
+        asyncio.run(store.put(**event(content="child")))
+        with store._writing("t1"):
+            os.write(held, b"h")
+            os.read(release, 1)
+        code = 0
+    finally:
+        os._exit(code)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX")
+def test_a_forked_child_neither_shares_nor_breaks_the_parents_lock(tmp_path):
+    """A child inherits the store's open lock file; a flock on that shared file would be the
+    parent's own lock. The child opens its own, so the two processes exclude each other."""
+    store = JsonlRunEventStore(tmp_path, lock_timeout=0.2)
+    asyncio.run(store.put(**event(content="parent")))  # the lock and thread files are open now
+    held_r, held_w = os.pipe()
+    release_r, release_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        _child_writes_then_holds(store, held_w, release_r)
+    try:
+        ready, _, _ = select.select([held_r], [], [], 10)
+        assert ready and os.read(held_r, 1) == b"h", "the child did not get to hold the lock"
+        with pytest.raises(TimeoutError):
+            asyncio.run(store.put(**event(content="while the child holds it")))
+    finally:
+        os.write(release_w, b"r")
+        _, status = os.waitpid(pid, 0)
+        for fd in (held_r, held_w, release_r, release_w):
+            os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    asyncio.run(store.put(**event(content="after")))
+    assert asyncio.run(contents(JsonlRunEventStore(tmp_path))) == ["parent", "child", "after"]
 
 
 # -- what another store did -----------------------------------------------------
@@ -344,3 +507,18 @@ async def test_the_cache_is_kept_after_a_reload(tmp_path):
     assert await contents(store) == ["one-REPLACED", "two-REWRITTEN"]
     stealth_edit(path, "one-REPLACED", "one-STEALTHY")
     assert await contents(store) == ["one-REPLACED", "two-REWRITTEN"]
+
+
+async def test_a_torn_last_line_is_cut_off_by_the_next_append_and_logged(tmp_path, caplog):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put(**event(content="kept"))
+    path = thread_file(tmp_path)
+    torn = b'{"seq": 2, "thread_id": "t1"'  # a write cut short: no newline
+    with path.open("ab") as f:
+        f.write(torn)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert (await store.put(**event(content="next")))["seq"] == 2
+    assert [r.getMessage() for r in caplog.records if r.name == LOGGER] == [
+        f"dropping {len(torn)} bytes after the last complete line of {path} (a write cut short)"
+    ]
+    assert await contents(JsonlRunEventStore(tmp_path)) == ["kept", "next"]

@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from runlog.events import JsonlRunEventStore
+from runlog.events import JsonlRunEventStore, jsonl
 from tests.factories import event
 
 
@@ -352,3 +352,62 @@ async def test_an_offload_that_raises_fails_its_callers_with_that_error_not_a_ca
         *(store.put(**event("t1", "r1")) for _ in range(3)), return_exceptions=True
     )
     assert [str(o) for o in outcomes] == ["cannot schedule new futures after shutdown"] * 3
+
+
+async def test_a_caller_cancelled_while_its_group_is_written_gets_only_the_cancellation(
+    tmp_path, monkeypatch
+):
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**event(content="first")))
+    await gate.wait_entered()  # first's line was taken: its group is on its way to disk
+    behind = asyncio.ensure_future(store.put(**event(content="behind")))
+    await asyncio.sleep(0)  # queued for the next group, on the same thread
+    first.cancel()
+    gate.opened.set()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert (await behind)["seq"] == 2
+    # The cancelled caller's line had been taken: it is on disk, whole.
+    assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == [
+        "first",
+        "behind",
+    ]
+
+
+async def test_callers_queued_behind_threads_whose_callers_all_left_are_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl, "_THREADS_PER_GROUP", 1)  # a writer takes one thread at a time
+    store = JsonlRunEventStore(tmp_path)
+    callers = [asyncio.ensure_future(store.put(**event(thread_id=t))) for t in ("t0", "t1")]
+    await asyncio.sleep(0)  # both are queued; the writer task has not run yet
+    callers[0].cancel()  # the writer's first pick has nobody left to write for
+    done = await asyncio.gather(*callers, return_exceptions=True)
+    assert isinstance(done[0], asyncio.CancelledError)
+    assert done[1]["seq"] == 1
+    assert seqs_on_disk(tmp_path, "t1") == [1]
+    assert not (tmp_path / "threads" / "t0.jsonl").exists()
+
+
+async def test_the_open_files_bound_never_waits_for_a_thread_being_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl, "_OPEN_THREADS", 1)
+    store = JsonlRunEventStore(tmp_path)
+    entered, release = threading.Event(), threading.Event()
+    original = JsonlRunEventStore._append_locked
+
+    def slow_write(self, held, thread_id, parts):
+        if thread_id == "slow":
+            entered.set()
+            assert release.wait(10), "the test never released the slow write"
+        return original(self, held, thread_id, parts)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_append_locked", slow_write)
+    slow = asyncio.ensure_future(store.put(**event(thread_id="slow")))
+    assert await asyncio.to_thread(entered.wait, 10)
+    try:
+        # A write of another thread goes over the bound: the thread being written keeps
+        # its files (only an idle thread is closed) and nobody waits for it.
+        assert (await asyncio.wait_for(store.put(**event(thread_id="fast")), 5))["seq"] == 1
+        assert "slow" in store._files
+    finally:
+        release.set()
+    assert (await slow)["seq"] == 1
