@@ -522,3 +522,27 @@ async def test_a_torn_last_line_is_cut_off_by_the_next_append_and_logged(tmp_pat
         f"dropping {len(torn)} bytes after the last complete line of {path} (a write cut short)"
     ]
     assert await contents(JsonlRunEventStore(tmp_path)) == ["kept", "next"]
+
+
+def test_closed_thread_files_forget_their_descriptors_and_reopen_without_touching_others(tmp_path):
+    """After close, no number is kept: a kept number would be closed again at the next
+    append, and by then it may be another file of the process (stdout, a socket)."""
+    from runlog.events.jsonl import _ThreadFiles
+
+    files = _ThreadFiles(tmp_path / "locks" / "t.lock", timeout=1.0)
+    path = str(tmp_path / "threads" / "t.jsonl")
+    files.lock_file()
+    first = files.append_to(path, None)
+    files.unlock_file()
+    files.close()
+    assert (files.lock_fd, files.append_fd) == (-1, -1)
+    stranger = os.open(os.devnull, os.O_RDONLY)  # likely the number just freed
+    try:
+        files.lock_file()
+        again = files.append_to(path, os.stat(path).st_ino)
+        files.unlock_file()
+        os.fstat(stranger)  # still open: the store closed nothing of anyone else's
+        assert again >= 0 and first >= 0
+    finally:
+        files.close()
+        os.close(stranger)
