@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from tests_blocking.anchors.stores import StoreUnderTest, kind_params
 
@@ -19,3 +21,17 @@ async def store(request, tmp_path):
         yield await storage.open()
     finally:
         await storage.close()
+
+
+@pytest.fixture
+def fsyncs(monkeypatch):
+    """Every descriptor passed to ``os.fsync`` during the test (the real call still runs)."""
+    synced = []
+    real = os.fsync
+
+    def spy(fd):
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return synced

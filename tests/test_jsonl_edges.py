@@ -314,15 +314,8 @@ async def test_a_rewrite_is_staged_beside_the_thread_file(tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("fsync", [True, False, None])
-async def test_writes_reach_stable_storage_unless_told_not_to(tmp_path, monkeypatch, fsync):
-    synced = []
-    real_fsync = os.fsync
-
-    def spy(fd):
-        synced.append(fd)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
+async def test_writes_reach_stable_storage_unless_told_not_to(tmp_path, fsyncs, fsync):
+    synced = fsyncs
     store = JsonlRunEventStore(tmp_path) if fsync is None else JsonlRunEventStore(tmp_path, fsync=fsync)
     await store.put(**event(run_id="a"))
     await store.put_batch([event(run_id="b"), event(run_id="b")])

@@ -47,19 +47,6 @@ def offloads(monkeypatch):
     return calls
 
 
-@pytest.fixture
-def fsyncs(monkeypatch):
-    synced = []
-    real = os.fsync
-
-    def spy(fd):
-        synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
-    return synced
-
-
 class Gate:
     """Holds the group write in its worker thread until opened."""
 
