@@ -3,14 +3,15 @@ offload, one write and one fsync, in arrival order, each caller with its own rec
 
 Arrival order is the order in which callers reach the store: tasks started by
 ``asyncio.gather`` arrive in the order they were given. A worker is held still
-by making ``_sync_write_groups`` wait on a ``threading.Event`` (the offload
-itself is real), so a test can act while a group is on its way to disk.
+by making ``_sync_append`` wait on a ``threading.Event`` (the offload itself
+is real), so a test can act while a group is on its way to disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import json
 import os
 import threading
@@ -35,34 +36,34 @@ def seqs_on_disk(base, thread_id="t1"):
 
 @pytest.fixture
 def offloads(monkeypatch):
-    """Every call of the group write (one per offload), with the threads it wrote."""
+    """Every call of the group write (one per offload): its thread and the length of each line."""
     calls = []
-    original = JsonlRunEventStore._sync_write_groups
+    original = JsonlRunEventStore._sync_append
 
-    def spy(self, groups):
-        calls.append({t: [len(p) for p in parts] for t, parts in groups.items()})
-        return original(self, groups)
+    def spy(self, thread_id, parts):
+        calls.append({thread_id: [len(p) for p in parts]})
+        return original(self, thread_id, parts)
 
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", spy)
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_append", spy)
     return calls
 
 
 class Gate:
     """Holds the group write in its worker thread until opened."""
 
-    def __init__(self, monkeypatch, hold=lambda groups: True):
+    def __init__(self, monkeypatch, hold=lambda thread_id: True):
         self.entered = threading.Event()
         self.opened = threading.Event()
-        original = JsonlRunEventStore._sync_write_groups
+        original = JsonlRunEventStore._sync_append
         gate = self
 
-        def held(store, groups):
-            if hold(groups):
+        def held(store, thread_id, parts):
+            if hold(thread_id):
                 gate.entered.set()
                 assert gate.opened.wait(10), "the test never opened the gate"
-            return original(store, groups)
+            return original(store, thread_id, parts)
 
-        monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", held)
+        monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
 
     async def wait_entered(self):
         assert await asyncio.to_thread(self.entered.wait, 10), "no group write started"
@@ -176,7 +177,7 @@ async def test_a_caller_cancelled_before_its_group_was_taken_is_never_written(tm
 async def test_cancelling_the_caller_who_started_the_write_orphans_no_one(tmp_path, monkeypatch):
     gate = Gate(monkeypatch)
     store = JsonlRunEventStore(tmp_path)
-    # The first caller starts the writer task; the others join its group.
+    # The first caller leads; the others join its group.
     callers = [asyncio.ensure_future(store.put(**event(content=f"c{i}"))) for i in range(4)]
     await gate.wait_entered()
     callers[0].cancel()
@@ -194,16 +195,17 @@ async def test_cancelling_the_caller_who_started_the_write_orphans_no_one(tmp_pa
 async def test_a_cancelled_starter_before_the_write_leaves_the_queue_working(tmp_path):
     store = JsonlRunEventStore(tmp_path)
     callers = [asyncio.ensure_future(store.put(**event(content=f"c{i}"))) for i in range(3)]
-    await asyncio.sleep(0)  # each has queued its line; the writer task has not run yet
+    await asyncio.sleep(0)  # each has queued its line; the first leads, and has not taken the group yet
     callers[0].cancel()
     done = await asyncio.gather(*callers, return_exceptions=True)
     assert isinstance(done[0], asyncio.CancelledError)
     assert [r["seq"] for r in done[1:]] == [1, 2]
+    assert not (tmp_path / "threads" / "t1.jsonl").read_text().count('"c0"')
     assert [m["content"] for m in await store.list_messages("t1")] == ["c1", "c2"]
 
 
 async def test_a_thread_being_written_does_not_hold_up_another(tmp_path, monkeypatch):
-    gate = Gate(monkeypatch, hold=lambda groups: "slow" in groups)
+    gate = Gate(monkeypatch, hold=lambda thread_id: thread_id == "slow")
     store = JsonlRunEventStore(tmp_path)
     slow = asyncio.ensure_future(store.put(**event(thread_id="slow")))
     await gate.wait_entered()
@@ -222,10 +224,11 @@ async def test_many_threads_at_once_each_get_their_seqs(tmp_path, offloads, fsyn
     results = await asyncio.gather(*calls)
     for i, record in enumerate(results):
         assert (record["thread_id"], record["seq"]) == (f"t{i % 20}", i // 20 + 1)
-    # Every thread's callers went out together: one fsync per thread, and no
-    # offload wrote more than its share of threads.
+    # Every thread's callers went out together: one offload and one fsync per thread.
     assert len(fsyncs) == 20
-    assert sum(len(call) for call in offloads) == 20
+    assert sorted(offloads, key=lambda call: int(next(iter(call))[1:])) == [
+        {f"t{i}": [1, 1, 1]} for i in range(20)
+    ]
     for i in range(20):
         assert seqs_on_disk(tmp_path, f"t{i}") == [1, 2, 3]
 
@@ -256,7 +259,11 @@ async def test_a_store_used_from_two_event_loops(tmp_path):
     first = await asyncio.to_thread(asyncio.run, burst("x"))
     second = await burst("y")
     assert [r["seq"] for r in first + second] == list(range(1, 11))
-    assert store._commit_queues == {}  # every queue is gone once drained
+    gc.collect()
+    # The other loop's queue went with its loop; this loop's is idle.
+    assert list(store._commit_queues) == [asyncio.get_running_loop()]
+    queue = store._commit_queues[asyncio.get_running_loop()]
+    assert (queue.pending, queue.busy) == ({}, set())
 
 
 async def test_a_lock_file_removed_between_writes_is_opened_again(tmp_path):
@@ -294,36 +301,53 @@ async def test_open_files_are_bounded_and_closed_when_idle(tmp_path, monkeypatch
     assert (await store.put(**event(thread_id="t0")))["seq"] == 2  # reopened on demand
 
 
-class WriterBroke(Exception):
-    pass
+async def test_a_caller_handed_the_turn_but_cancelled_passes_it_on(tmp_path, monkeypatch):
+    """The first caller queued behind a group is handed the turn to write the next one when
+    that group is answered; cancelled before it could take it, it hands the turn on, and the
+    callers behind it are written (none waits forever)."""
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**event(content="first")))
+    await gate.wait_entered()
+    handed = asyncio.ensure_future(store.put(**event(content="handed")))
+    behind = asyncio.ensure_future(store.put(**event(content="behind")))
+    await asyncio.sleep(0)  # both queued for the next group
+    original = JsonlRunEventStore._answer
 
+    def answer_then_cancel(self, queue, thread_id, group, outcome):
+        original(self, queue, thread_id, group, outcome)
+        handed.cancel()  # its future holds the turn; its task has not run yet
 
-@pytest.mark.parametrize("where", ["_drain", "_write_groups"])
-async def test_an_error_that_stops_the_writer_task_reaches_every_caller(tmp_path, monkeypatch, where):
-    """No caller waits forever on a writer that died: each gets the error, nothing is written,
-    and the store writes again once the writer works. (The injection check found the hang: a
-    blocking call at the top of either coroutine left every caller of the group waiting.)"""
-    store = JsonlRunEventStore(tmp_path, fsync=False)
-    await store.put(**event("t1", "r1"))
-    original = getattr(JsonlRunEventStore, where)
-
-    async def broken(self, *args):
-        raise WriterBroke(where)
-
-    monkeypatch.setattr(JsonlRunEventStore, where, broken)
-    outcomes = await asyncio.wait_for(
-        asyncio.gather(*(store.put(**event("t1", f"r{i}")) for i in range(5)), return_exceptions=True),
-        timeout=10,
-    )
-    assert [type(o) for o in outcomes] == [WriterBroke] * 5
-    assert seqs_on_disk(tmp_path) == [1]
-    monkeypatch.setattr(JsonlRunEventStore, where, original)
-    assert [r["seq"] for r in await asyncio.gather(*(store.put(**event("t1", "r9")) for _ in range(3)))] == [
-        2,
-        3,
-        4,
+    monkeypatch.setattr(JsonlRunEventStore, "_answer", answer_then_cancel)
+    gate.opened.set()
+    assert (await first)["seq"] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await handed
+    monkeypatch.setattr(JsonlRunEventStore, "_answer", original)
+    assert (await asyncio.wait_for(behind, 10))["seq"] == 2
+    assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == [
+        "first",
+        "behind",
     ]
-    assert seqs_on_disk(tmp_path) == [1, 2, 3, 4]
+
+
+async def test_an_offload_that_raises_after_the_answer_changes_no_answer(tmp_path, monkeypatch):
+    """The worker answers the group before its offload ends: an error of the offload after
+    that (the leader's ``except``) finds the group answered and leaves each caller its records."""
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+    original = JsonlRunEventStore._sync_commit
+
+    def answer_then_raise(self, *args):
+        original(self, *args)
+        raise RuntimeError("the offload failed after the write")
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", answer_then_raise)
+    outcomes = await asyncio.gather(
+        *(store.put(**event("t1", "r1")) for _ in range(3)), return_exceptions=True
+    )
+    assert [o["seq"] for o in outcomes] == [1, 2, 3]
+    monkeypatch.undo()
+    assert (await store.put(**event("t1", "r1")))["seq"] == 4  # the turn was passed on: the thread is idle
 
 
 async def test_an_offload_that_raises_fails_its_callers_with_that_error_not_a_cancellation(
@@ -331,14 +355,16 @@ async def test_an_offload_that_raises_fails_its_callers_with_that_error_not_a_ca
 ):
     store = JsonlRunEventStore(tmp_path, fsync=False)
 
-    def no_worker(self, groups):
+    def no_worker(self, *args):
         raise RuntimeError("cannot schedule new futures after shutdown")
 
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", no_worker)
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", no_worker)
     outcomes = await asyncio.gather(
         *(store.put(**event("t1", "r1")) for _ in range(3)), return_exceptions=True
     )
     assert [str(o) for o in outcomes] == ["cannot schedule new futures after shutdown"] * 3
+    monkeypatch.undo()
+    assert (await store.put(**event("t1", "r1")))["seq"] == 1  # nothing was written; the thread is idle again
 
 
 async def test_a_caller_cancelled_while_its_group_is_written_gets_only_the_cancellation(
@@ -362,12 +388,11 @@ async def test_a_caller_cancelled_while_its_group_is_written_gets_only_the_cance
     ]
 
 
-async def test_callers_queued_behind_threads_whose_callers_all_left_are_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(jsonl, "_THREADS_PER_GROUP", 1)  # a writer takes one thread at a time
+async def test_a_leader_cancelled_before_taking_its_group_leaves_other_threads_alone(tmp_path):
     store = JsonlRunEventStore(tmp_path)
     callers = [asyncio.ensure_future(store.put(**event(thread_id=t))) for t in ("t0", "t1")]
-    await asyncio.sleep(0)  # both are queued; the writer task has not run yet
-    callers[0].cancel()  # the writer's first pick has nobody left to write for
+    await asyncio.sleep(0)  # both lead their thread; neither has taken its group yet
+    callers[0].cancel()  # t0's leader leaves with nobody behind it
     done = await asyncio.gather(*callers, return_exceptions=True)
     assert isinstance(done[0], asyncio.CancelledError)
     assert done[1]["seq"] == 1

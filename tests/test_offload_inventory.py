@@ -86,7 +86,7 @@ def test_inventory_and_async_functions_of_the_backend():
     # put_batch share one, the group commit's write.
     jsonl = [s.function for s in sites if s.path.endswith("events/jsonl.py")]
     hooks = ["put_if_absent", "list_messages", "list_messages_by_run", "list_events"]
-    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "write_groups"]
+    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "commit"]
     assert sorted(jsonl) == sorted(f"JsonlRunEventStore._{name}" for name in hooks)
 
 

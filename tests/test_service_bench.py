@@ -30,13 +30,13 @@ async def test_on_loop_variant_runs_store_io_on_the_loop_thread(tmp_path, monkey
 
     monkeypatch.setattr(jsonl, "asyncio", jsonl.asyncio)  # undone after the test
     seen = []
-    original = JsonlRunEventStore._sync_write_groups
+    original = JsonlRunEventStore._sync_append
 
-    def spy(self, groups):
+    def spy(self, thread_id, parts):
         seen.append(threading.current_thread() is threading.main_thread())
-        return original(self, groups)
+        return original(self, thread_id, parts)
 
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_write_groups", spy)
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_append", spy)
     store = JsonlRunEventStore(tmp_path)
     await store.put(**event())
     service_bench._store_io("on_loop", 0.0)

@@ -2,15 +2,16 @@
 
 Concurrent ``put``s and ``put_batch``es on one thread, on many threads, and
 callers cancelled before and after their group was taken: every path of the
-commit queue (``JsonlRunEventStore._commit``, ``_drain``, ``_write_groups``)
-runs on the loop here while the gate watches, and the one offload they share
-carries the writes. Each anchor checks what reached the files through a new
+commit queue (``JsonlRunEventStore._commit`` and the answers it schedules:
+``_answer``, ``_pass_turn``, ``_leave``) runs on the loop here while the gate
+watches, and the one offload of ``_commit`` carries the writes. Each anchor checks what reached the files through a new
 store instance, which re-reads them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -59,9 +60,9 @@ async def test_concurrent_puts_on_many_threads(tmp_path):
 async def test_a_cancelled_first_caller(tmp_path, taken):
     store = JsonlRunEventStore(tmp_path)
     callers = [asyncio.ensure_future(store.put(**ev("t1", f"c{i}"))) for i in range(4)]
-    await asyncio.sleep(0)  # every caller has queued; the writer task is scheduled
+    await asyncio.sleep(0)  # every caller has queued; the first leads and lets the loop run once
     if taken:
-        await asyncio.sleep(0)  # the writer took the group and is in its offload
+        await asyncio.sleep(0)  # the leader took the group and is in its offload
     callers[0].cancel()
     done = await asyncio.gather(*callers, return_exceptions=True)
     assert isinstance(done[0], asyncio.CancelledError)
@@ -75,7 +76,7 @@ async def test_a_caller_cancelled_while_queued_behind_a_write(tmp_path):
     store = JsonlRunEventStore(tmp_path)
     first = asyncio.ensure_future(store.put(**ev("t1", "first")))
     await asyncio.sleep(0)
-    await asyncio.sleep(0)  # the writer took "first" and is in its offload
+    await asyncio.sleep(0)  # "first" leads, took its group and is in its offload
     queued = [asyncio.ensure_future(store.put(**ev("t1", f"q{i}"))) for i in range(3)]
     await asyncio.sleep(0)  # queued behind the write on disk
     queued[1].cancel()
@@ -99,3 +100,61 @@ async def test_a_failing_thread_fails_its_whole_group_and_no_other(tmp_path):
     assert isinstance(outcomes[0], IsADirectoryError) and outcomes[2] is outcomes[0]
     assert [outcomes[1]["seq"], outcomes[3]["seq"]] == [1, 2]
     assert await contents(tmp_path, "good") == ["b", "e"]
+
+
+async def test_a_caller_handed_the_turn_and_cancelled_passes_it_on(tmp_path, monkeypatch):
+    """The first caller queued behind a write gets the turn to lead when that write is
+    answered; cancelled before it could take it, it hands the turn to the next caller."""
+    store = JsonlRunEventStore(tmp_path)
+    entered, opened = threading.Event(), threading.Event()
+    append, answer = JsonlRunEventStore._sync_append, JsonlRunEventStore._answer
+
+    def held(self, thread_id, parts):
+        entered.set()
+        assert opened.wait(10), "the test never let the write go on"
+        return append(self, thread_id, parts)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
+    first = asyncio.ensure_future(store.put(**ev("t1", "first")))
+    assert await asyncio.to_thread(entered.wait, 10)
+    handed = asyncio.ensure_future(store.put(**ev("t1", "handed")))
+    behind = asyncio.ensure_future(store.put(**ev("t1", "behind")))
+    await asyncio.sleep(0)  # both queued behind the write
+
+    def answer_then_cancel(self, queue, thread_id, group, outcome):
+        answer(self, queue, thread_id, group, outcome)
+        handed.cancel()  # its future holds the turn; its task has not run yet
+
+    monkeypatch.setattr(JsonlRunEventStore, "_answer", answer_then_cancel)
+    opened.set()
+    assert (await first)["seq"] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await handed
+    monkeypatch.setattr(JsonlRunEventStore, "_answer", answer)
+    assert (await asyncio.wait_for(behind, 10))["seq"] == 2
+    assert await contents(tmp_path, "t1") == ["first", "behind"]
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["before_the_answer", "after_the_answer"])
+async def test_an_offload_that_raises(tmp_path, monkeypatch, answered):
+    """An offload that fails without answering fails its group with its error; one that
+    fails after the worker answered leaves each caller its records. Either way the
+    thread's turn is passed on."""
+    store = JsonlRunEventStore(tmp_path)
+    commit = JsonlRunEventStore._sync_commit
+
+    def failing(self, *args):
+        if answered:
+            commit(self, *args)
+        raise RuntimeError("the offload failed")
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", failing)
+    outcomes = await asyncio.gather(
+        *(store.put(**ev("t1", f"c{i}")) for i in range(3)), return_exceptions=True
+    )
+    monkeypatch.undo()
+    if answered:
+        assert [o["seq"] for o in outcomes] == [1, 2, 3]
+    else:
+        assert [str(o) for o in outcomes] == ["the offload failed"] * 3
+    assert (await store.put(**ev("t1", "next")))["seq"] == (4 if answered else 1)

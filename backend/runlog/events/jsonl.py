@@ -25,17 +25,20 @@ offload into the synchronous method of the same name prefixed ``_sync``; the
 appends of ``put`` and ``put_batch`` are the exception, committed in groups.
 
 Group commit: ``put`` and ``put_batch`` queue their events on their thread's
-write queue (one per thread and event loop). While no group of that thread is
-being written, the first caller starts a writer task; every caller that
-arrives while a group is on disk joins the next one. A group is one offload
-(``_write_group``), one lock, one ``write`` and one ``fsync``; each caller
-keeps its own line (a record, or its batch), in arrival order, and gets its
-own records back. Callers await their own future, never the writer task, so
-cancelling one (even the one that started the task) leaves the others'
-write alone, and a caller cancelled before its group was taken is dropped
-from the queue: nothing of it is written. A failed group is cut back to where
-it began and every caller of it gets the error. Threads have their own
-queues and writer tasks, so their groups are written in parallel.
+write queue (one per thread and event loop). The caller that finds no group of
+its thread being written leads: it lets the loop run once, so that callers
+arriving meanwhile join, takes every line queued for the thread and makes one
+offload (``_sync_commit``): one lock, one ``write`` and one ``fsync``. Each
+caller keeps its own line (a record, or its batch), in arrival order, and gets
+its own records back. The worker thread answers the group itself, through the
+loop (``_answer``), so a leader cancelled while its group is on disk abandons
+no one; the answer hands the turn to the first caller that queued meanwhile,
+which leads the next group. A caller cancelled before its group was taken is
+dropped from the queue: nothing of it is written. A failed group is cut back to
+where it began and every caller of it gets the error. Each thread has its own
+leader, so the groups of different threads are written in parallel. No writer
+task stands between a caller and its offload: a lone ``put`` costs one thread
+hop and one extra turn of the loop.
 
 Reads are incremental: a per-thread cache keeps, per record, its seq, the
 fields the queries filter on, and its JSON text (decoded only when a page is
@@ -84,8 +87,6 @@ except ImportError:  # pragma: no cover - not POSIX: every lock is a filelock.Fi
 logger = logging.getLogger(__name__)
 
 _FINGERPRINT = 64
-_WRITERS = 8  # concurrent group writes (offloads) per store and event loop
-_THREADS_PER_GROUP = 8  # threads one offload writes, one after the other
 _OPEN_THREADS = 64  # threads whose lock and thread files stay open (two descriptors each)
 _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file systems say EACCES
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
@@ -284,6 +285,11 @@ def _close_all(files: OrderedDict[str, _ThreadFiles]) -> None:
     files.clear()
 
 
+# What a queued caller's future holds when its thread's previous group is
+# answered and the caller is the first still waiting: its turn to lead.
+_LEAD: Any = object()
+
+
 @dataclass(eq=False)
 class _Waiter:
     """One ``put`` or one thread's part of a ``put_batch``, waiting for its group."""
@@ -292,33 +298,28 @@ class _Waiter:
     future: asyncio.Future[list[dict[str, Any]]]
 
 
-def _fail_waiters(waiters: Iterable[_Waiter], exc: BaseException) -> None:
-    """End the wait of every caller not answered yet: with ``exc``, or cancelled if ``exc`` is a cancellation."""
-    for waiter in waiters:
-        if waiter.future.done():
-            continue
-        if isinstance(exc, asyncio.CancelledError):
-            waiter.future.cancel()
-        else:
-            waiter.future.set_exception(exc)
+@dataclass(eq=False)
+class _Group:
+    """The callers of one thread whose lines one offload writes, in arrival order."""
+
+    waiters: list[_Waiter]
+    answered: bool = False  # their outcome was handed out
 
 
 class _CommitQueue:
-    """The appends waiting in one event loop, and the writer tasks committing them.
+    """The appends waiting in one event loop.
 
-    ``pending`` maps a thread to its callers in arrival order; ``busy`` holds
-    the threads a writer is writing now (their newcomers wait for the next
-    group); ``starting`` says a writer was created and has not yet taken its
-    work, so a newcomer needs no other.
+    ``pending`` maps a thread to its callers in arrival order, not taken yet;
+    ``busy`` holds the threads that have a leader: a group being written, or
+    a caller handed the turn to write the next one. A caller of a thread not
+    in ``busy`` leads.
     """
 
-    __slots__ = ("busy", "pending", "starting", "writers")
+    __slots__ = ("busy", "pending")
 
     def __init__(self) -> None:
         self.pending: dict[str, list[_Waiter]] = {}
         self.busy: set[str] = set()
-        self.writers: set[asyncio.Task[None]] = set()
-        self.starting = False
 
 
 class JsonlRunEventStore(base.StorageRunEventStore):
@@ -348,7 +349,10 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         self._registry_lock = threading.Lock()
         self._warned: set[tuple[str, int | None, int]] = set()
         # One per event loop: a store used from two loops keeps their futures and tasks apart.
-        self._commit_queues: dict[asyncio.AbstractEventLoop, _CommitQueue] = {}
+        # Weak keys: a loop that ended (one asyncio.run of many) takes its queue with it.
+        self._commit_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _CommitQueue] = (
+            weakref.WeakKeyDictionary()
+        )
         weakref.finalize(self, _close_all, self._files)
 
     # -- paths and locks (all used from worker threads) -------------------
@@ -579,22 +583,10 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         _identify(cache, st)
         return out
 
-    def _sync_write_groups(
-        self, groups: dict[str, list[list[base.NewEvent]]]
-    ) -> dict[str, list[list[dict[str, Any]]] | Exception]:
-        """Append each thread's group: one lock, one write, one fsync each.
-
-        A thread whose write fails gets its error in place of its records; the
-        other threads' groups are written all the same.
-        """
-        outcomes: dict[str, list[list[dict[str, Any]]] | Exception] = {}
-        for thread_id, parts in groups.items():
-            try:
-                with self._writing(thread_id) as held:
-                    outcomes[thread_id] = self._append_locked(held, thread_id, parts)
-            except Exception as exc:
-                outcomes[thread_id] = exc
-        return outcomes
+    def _sync_append(self, thread_id: str, parts: list[list[base.NewEvent]]) -> list[list[dict[str, Any]]]:
+        """Append one thread's group: one lock, one write, one fsync."""
+        with self._writing(thread_id) as held:
+            return self._append_locked(held, thread_id, parts)
 
     def _sync_put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         thread_id = event.thread_id
@@ -709,7 +701,15 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     # -- group commit: the appends of put and put_batch ------------------------------
 
     async def _commit(self, thread_id: str, events: list[base.NewEvent]) -> list[dict[str, Any]]:
-        """Queue one line for ``thread_id``; return its records once its group is on disk."""
+        """Queue one line for ``thread_id``; return its records once its group is on disk.
+
+        The caller that finds its thread idle leads: it takes every line queued
+        for the thread (its own among them) and offloads their write. The
+        worker thread answers the group itself (``_answer``, scheduled on the
+        loop), so a leader cancelled mid-write abandons no one; the answer
+        hands the turn to the first caller queued meanwhile, who leads the
+        next group.
+        """
         loop = asyncio.get_running_loop()
         queue = self._commit_queues.get(loop)
         if queue is None:
@@ -720,94 +720,94 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             queue.pending[thread_id] = [waiter]
         else:
             waiting.append(waiter)
-        if not queue.starting and thread_id not in queue.busy:
-            # Nobody will take this line soon: start a writer.
-            self._start_writer(loop, queue)
-        try:
-            return await waiter.future
-        except asyncio.CancelledError:
-            waiting = queue.pending.get(thread_id)
-            if waiting is not None and waiter in waiting:  # not taken yet: it never reaches the file
-                waiting.remove(waiter)
-                if not waiting:
-                    del queue.pending[thread_id]
-            raise
-
-    def _start_writer(self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue) -> None:
-        # The task is the store's, not a caller's: cancelling a caller never
-        # cancels a write that others wait on.
-        if len(queue.writers) < _WRITERS:
-            queue.starting = True
-            task = loop.create_task(self._drain(loop, queue))
-            queue.writers.add(task)
-            task.add_done_callback(lambda ended: self._writer_ended(loop, queue, ended))
-
-    async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue) -> None:
-        """Write groups until no thread that no other writer holds has callers waiting."""
+        lead = thread_id not in queue.busy
+        if lead:
+            queue.busy.add(thread_id)
         while True:
-            queue.starting = False
-            free = [t for t in queue.pending if t not in queue.busy]
-            if not free:
-                return
-            # Each file needs its own fsync: a writer takes a few threads
-            # and leaves the rest to another, so their fsyncs overlap.
-            taken = {}
-            for thread_id in free[:_THREADS_PER_GROUP]:
-                # A caller cancelled since it queued has a cancelled future
-                # (its task has not run its except clause yet): leave it out.
-                waiting = [w for w in queue.pending.pop(thread_id) if not w.future.done()]
-                if waiting:
-                    taken[thread_id] = waiting
-            if not taken:
-                continue
-            queue.busy.update(taken)
-            if len(free) > _THREADS_PER_GROUP:
-                self._start_writer(loop, queue)
+            if lead:
+                try:
+                    # Let the loop run once: the callers it runs meanwhile
+                    # (those started with this one, or woken by the last
+                    # group's answer) join this group.
+                    await asyncio.sleep(0)
+                except asyncio.CancelledError:
+                    self._leave(queue, thread_id, waiter)
+                    self._pass_turn(queue, thread_id)
+                    raise
+                # This caller's line among them; callers cancelled since they
+                # queued (their except clause has not run yet) are left out.
+                group = _Group([w for w in queue.pending.pop(thread_id) if not w.future.done()])
+                try:
+                    await asyncio.to_thread(self._sync_commit, loop, queue, thread_id, group)
+                except asyncio.CancelledError:
+                    # The write goes on in its worker thread, which answers
+                    # the group: this caller's line is written all the same.
+                    waiter.future.cancel()
+                    raise
+                except BaseException as exc:
+                    # The offload failed before or around the write: whatever
+                    # the worker did not answer gets this error.
+                    self._answer(queue, thread_id, group, exc)
             try:
-                await self._write_groups(taken)
-            except BaseException as exc:
-                # Whatever stopped this group (the write's own errors are
-                # outcomes, handed out below) ends its callers' wait too.
-                _fail_waiters(itertools.chain.from_iterable(taken.values()), exc)
+                outcome = await waiter.future
+            except asyncio.CancelledError:
+                self._leave(queue, thread_id, waiter)
                 raise
-            finally:
-                queue.busy.difference_update(taken)
+            if outcome is not _LEAD:
+                return outcome
+            waiter.future = loop.create_future()  # this caller's turn to lead
+            lead = True
 
-    def _writer_ended(
-        self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue, task: asyncio.Task[None]
+    def _sync_commit(
+        self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue, thread_id: str, group: _Group
     ) -> None:
-        """A writer task is done: when it was the last, nobody is left to write what still waits."""
-        queue.writers.discard(task)
-        failed = task.exception() if not task.cancelled() else None
-        if failed is not None:
-            # It may have ended before it reached its loop: let the next caller start one.
-            queue.starting = False
-        if queue.writers:
-            return
-        # Callers still pending with no writer left: this one was cancelled
-        # (the loop is closing) or failed. Nothing of theirs was written.
-        _fail_waiters(
-            itertools.chain.from_iterable(queue.pending.values()),
-            failed if failed is not None else asyncio.CancelledError(),
-        )
-        queue.pending.clear()
-        queue.starting = False
-        if self._commit_queues.get(loop) is queue:
-            del self._commit_queues[loop]
+        """Write one thread's group (in a worker thread) and schedule its answer on the loop."""
+        outcome: list[list[dict[str, Any]]] | BaseException
+        try:
+            outcome = self._sync_append(thread_id, [w.events for w in group.waiters])
+        except BaseException as exc:
+            outcome = exc
+        loop.call_soon_threadsafe(self._answer, queue, thread_id, group, outcome)
 
-    async def _write_groups(self, taken: dict[str, list[_Waiter]]) -> None:
-        """One offload for the groups of several threads; each caller gets its records or its group's error."""
-        parts = {thread_id: [w.events for w in waiting] for thread_id, waiting in taken.items()}
-        outcomes = await asyncio.to_thread(self._sync_write_groups, parts)
-        for thread_id, waiting in taken.items():
-            outcome = outcomes[thread_id]
-            for index, waiter in enumerate(waiting):
-                if waiter.future.done():  # its caller was cancelled after the group was taken
-                    continue
-                if isinstance(outcome, BaseException):
-                    waiter.future.set_exception(outcome)
-                else:
-                    waiter.future.set_result(outcome[index])
+    def _answer(
+        self,
+        queue: _CommitQueue,
+        thread_id: str,
+        group: _Group,
+        outcome: list[list[dict[str, Any]]] | BaseException,
+    ) -> None:
+        """Give each caller of a group its records or the group's error; pass the thread's turn on."""
+        if group.answered:
+            return  # the worker's answer and an offload's failure can both come
+        group.answered = True
+        for index, waiter in enumerate(group.waiters):
+            if waiter.future.done():  # its caller was cancelled after the group was taken
+                continue
+            if isinstance(outcome, BaseException):
+                waiter.future.set_exception(outcome)
+            else:
+                waiter.future.set_result(outcome[index])
+        self._pass_turn(queue, thread_id)
+
+    @staticmethod
+    def _pass_turn(queue: _CommitQueue, thread_id: str) -> None:
+        """The thread's leader is done: the first caller still waiting leads next, or the thread is idle."""
+        for waiter in queue.pending.get(thread_id, ()):
+            if not waiter.future.done():
+                waiter.future.set_result(_LEAD)
+                return
+        queue.busy.discard(thread_id)
+
+    def _leave(self, queue: _CommitQueue, thread_id: str, waiter: _Waiter) -> None:
+        """A caller cancelled while it waited: drop its line if not taken; hand on a turn it was given."""
+        waiting = queue.pending.get(thread_id)
+        if waiting is not None and waiter in waiting:  # not taken yet: it never reaches the file
+            waiting.remove(waiter)
+            if not waiting:
+                del queue.pending[thread_id]
+        future = waiter.future
+        if future.done() and not future.cancelled() and future.result() is _LEAD:
+            self._pass_turn(queue, thread_id)
 
     async def _put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         return await asyncio.to_thread(self._sync_put_if_absent, event)
