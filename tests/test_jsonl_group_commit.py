@@ -218,13 +218,23 @@ async def test_a_thread_being_written_does_not_hold_up_another(tmp_path, monkeyp
     assert (await slow)["seq"] == 1
 
 
-async def test_many_threads_at_once_each_get_their_seqs(tmp_path, offloads, fsyncs):
+async def test_many_threads_at_once_each_get_their_seqs(tmp_path, monkeypatch, offloads, fsyncs):
+    threads_per_offload = []
+    original = JsonlRunEventStore._sync_commit
+
+    def spy(self, loop, queue, offload):
+        threads_per_offload.append(len(offload.groups))
+        return original(self, loop, queue, offload)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", spy)
     store = JsonlRunEventStore(tmp_path)
     calls = [store.put(**event(thread_id=f"t{i % 20}", content=f"{i}")) for i in range(60)]
     results = await asyncio.gather(*calls)
     for i, record in enumerate(results):
         assert (record["thread_id"], record["seq"]) == (f"t{i % 20}", i // 20 + 1)
-    # Every thread's callers went out together: one offload and one fsync per thread.
+    # Every thread's callers went out together: one write and one fsync per thread,
+    # the first leaders taking 8 threads each (their own and 7 waiting for theirs).
+    assert threads_per_offload == [8, 8, 4]
     assert len(fsyncs) == 20
     assert sorted(offloads, key=lambda call: int(next(iter(call))[1:])) == [
         {f"t{i}": [1, 1, 1]} for i in range(20)
@@ -263,7 +273,7 @@ async def test_a_store_used_from_two_event_loops(tmp_path):
     # The other loop's queue went with its loop; this loop's is idle.
     assert list(store._commit_queues) == [asyncio.get_running_loop()]
     queue = store._commit_queues[asyncio.get_running_loop()]
-    assert (queue.pending, queue.busy) == ({}, set())
+    assert (queue.pending, queue.busy, queue.writing) == ({}, set(), set())
 
 
 async def test_a_lock_file_removed_between_writes_is_opened_again(tmp_path):
@@ -314,8 +324,8 @@ async def test_a_caller_handed_the_turn_but_cancelled_passes_it_on(tmp_path, mon
     await asyncio.sleep(0)  # both queued for the next group
     original = JsonlRunEventStore._answer
 
-    def answer_then_cancel(self, queue, thread_id, group, outcome):
-        original(self, queue, thread_id, group, outcome)
+    def answer_then_cancel(self, queue, offload, outcomes):
+        original(self, queue, offload, outcomes)
         handed.cancel()  # its future holds the turn; its task has not run yet
 
     monkeypatch.setattr(JsonlRunEventStore, "_answer", answer_then_cancel)

@@ -121,8 +121,8 @@ async def test_a_caller_handed_the_turn_and_cancelled_passes_it_on(tmp_path, mon
     behind = asyncio.ensure_future(store.put(**ev("t1", "behind")))
     await asyncio.sleep(0)  # both queued behind the write
 
-    def answer_then_cancel(self, queue, thread_id, group, outcome):
-        answer(self, queue, thread_id, group, outcome)
+    def answer_then_cancel(self, queue, offload, outcomes):
+        answer(self, queue, offload, outcomes)
         handed.cancel()  # its future holds the turn; its task has not run yet
 
     monkeypatch.setattr(JsonlRunEventStore, "_answer", answer_then_cancel)

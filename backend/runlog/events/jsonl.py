@@ -26,19 +26,21 @@ appends of ``put`` and ``put_batch`` are the exception, committed in groups.
 
 Group commit: ``put`` and ``put_batch`` queue their events on their thread's
 write queue (one per thread and event loop). The caller that finds no group of
-its thread being written leads: it lets the loop run once, so that callers
-arriving meanwhile join, takes every line queued for the thread and makes one
-offload (``_sync_commit``): one lock, one ``write`` and one ``fsync``. Each
-caller keeps its own line (a record, or its batch), in arrival order, and gets
-its own records back. The worker thread answers the group itself, through the
-loop (``_answer``), so a leader cancelled while its group is on disk abandons
-no one; the answer hands the turn to the first caller that queued meanwhile,
-which leads the next group. A caller cancelled before its group was taken is
-dropped from the queue: nothing of it is written. A failed group is cut back to
-where it began and every caller of it gets the error. Each thread has its own
-leader, so the groups of different threads are written in parallel. No writer
-task stands between a caller and its offload: a lone ``put`` costs one thread
-hop and one extra turn of the loop.
+its thread being written leads it: it lets the loop run once, so that callers
+arriving meanwhile join, then takes every line queued for its thread, and
+those of up to 7 other threads waiting for their own leader, and makes one
+offload (``_sync_commit``): per thread one lock, one ``write`` and one
+``fsync``. Each caller keeps its own line (a record, or its batch), in arrival
+order, and gets its own records back. The worker thread answers the groups
+itself, through the loop (``_answer``), so a leader cancelled while its group
+is on disk abandons no one; each answer hands its thread's turn to the first
+caller that queued meanwhile, which leads the next group. A caller cancelled
+before its group was taken is dropped from the queue: nothing of it is
+written. A failed group is cut back to where it began and every caller of it
+gets the error; the other threads of its offload are written all the same.
+Leaders of different threads make their offloads in parallel. No writer task
+stands between a caller and its offload: a lone ``put`` costs one thread hop
+and one extra turn of the loop.
 
 Reads are incremental: a per-thread cache keeps, per record, its seq, the
 fields the queries filter on, and its JSON text (decoded only when a page is
@@ -90,6 +92,7 @@ _FINGERPRINT = 64
 _OPEN_THREADS = 64  # threads whose lock and thread files stay open (two descriptors each)
 _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file systems say EACCES
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
+_THREADS_PER_OFFLOAD = 8  # threads one leader's offload writes, one after the other
 _CHUNK = 1 << 20
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
@@ -285,41 +288,51 @@ def _close_all(files: OrderedDict[str, _ThreadFiles]) -> None:
     files.clear()
 
 
-# What a queued caller's future holds when its thread's previous group is
-# answered and the caller is the first still waiting: its turn to lead.
-_LEAD: Any = object()
-
-
 @dataclass(eq=False)
 class _Waiter:
-    """One ``put`` or one thread's part of a ``put_batch``, waiting for its group."""
+    """One ``put`` or one thread's part of a ``put_batch``, waiting for its group.
+
+    ``future`` wakes the caller: with its group's outcome set here
+    (``answered``), or, not answered, with the turn to lead its thread's next
+    group.
+    """
 
     events: list[base.NewEvent]
-    future: asyncio.Future[list[dict[str, Any]]]
+    future: asyncio.Future[None]
+    answered: bool = False
+    records: list[dict[str, Any]] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+# What one offload writes: per thread, its callers in arrival order.
+_Groups = dict[str, list[_Waiter]]
+# Per thread, its records (a list per caller) or the error that failed its group.
+_Outcomes = dict[str, "list[list[dict[str, Any]]] | BaseException"]
 
 
 @dataclass(eq=False)
-class _Group:
-    """The callers of one thread whose lines one offload writes, in arrival order."""
+class _Offload:
+    """The groups one leader took, for one offload."""
 
-    waiters: list[_Waiter]
-    answered: bool = False  # their outcome was handed out
+    groups: _Groups
+    answered: bool = False
 
 
 class _CommitQueue:
     """The appends waiting in one event loop.
 
     ``pending`` maps a thread to its callers in arrival order, not taken yet;
-    ``busy`` holds the threads that have a leader: a group being written, or
-    a caller handed the turn to write the next one. A caller of a thread not
-    in ``busy`` leads.
+    ``busy`` holds the threads that have a leader (a caller that will take
+    their group) or a group on disk; ``writing`` the threads with a group on
+    disk. A caller of a thread not in ``busy`` leads it.
     """
 
-    __slots__ = ("busy", "pending")
+    __slots__ = ("busy", "pending", "writing")
 
     def __init__(self) -> None:
         self.pending: dict[str, list[_Waiter]] = {}
         self.busy: set[str] = set()
+        self.writing: set[str] = set()
 
 
 class JsonlRunEventStore(base.StorageRunEventStore):
@@ -703,12 +716,14 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     async def _commit(self, thread_id: str, events: list[base.NewEvent]) -> list[dict[str, Any]]:
         """Queue one line for ``thread_id``; return its records once its group is on disk.
 
-        The caller that finds its thread idle leads: it takes every line queued
-        for the thread (its own among them) and offloads their write. The
-        worker thread answers the group itself (``_answer``, scheduled on the
-        loop), so a leader cancelled mid-write abandons no one; the answer
-        hands the turn to the first caller queued meanwhile, who leads the
-        next group.
+        The caller that finds its thread idle leads it: after one turn of the
+        loop (callers started with it join), it takes its thread's queued
+        lines, and those of other threads waiting for their leader, and makes
+        one offload. The worker thread answers the groups itself
+        (``_answer``, scheduled on the loop), so a leader cancelled mid-write
+        abandons no one; each answer hands its thread's turn to the first
+        caller queued meanwhile. A leader whose thread another leader took
+        waits for that answer like any caller.
         """
         loop = asyncio.get_running_loop()
         queue = self._commit_queues.get(loop)
@@ -726,87 +741,107 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         while True:
             if lead:
                 try:
-                    # Let the loop run once: the callers it runs meanwhile
-                    # (those started with this one, or woken by the last
-                    # group's answer) join this group.
-                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)  # let the callers the loop runs meanwhile join
                 except asyncio.CancelledError:
-                    self._leave(queue, thread_id, waiter)
-                    self._pass_turn(queue, thread_id)
+                    self._leave(queue, thread_id, waiter, leading=True)
                     raise
-                # This caller's line among them; callers cancelled since they
-                # queued (their except clause has not run yet) are left out.
-                group = _Group([w for w in queue.pending.pop(thread_id) if not w.future.done()])
+                if not waiter.answered and thread_id not in queue.writing:
+                    offload = _Offload(self._take(queue, thread_id))
+                    try:
+                        await asyncio.to_thread(self._sync_commit, loop, queue, offload)
+                    except asyncio.CancelledError:
+                        raise  # the worker goes on and answers every caller, this one too
+                    except BaseException as exc:
+                        # The offload failed before or around the writes: what
+                        # the worker did not answer gets this error.
+                        self._answer(queue, offload, exc)
+            if not waiter.answered:
                 try:
-                    await asyncio.to_thread(self._sync_commit, loop, queue, thread_id, group)
+                    await waiter.future
                 except asyncio.CancelledError:
-                    # The write goes on in its worker thread, which answers
-                    # the group: this caller's line is written all the same.
-                    waiter.future.cancel()
+                    self._leave(queue, thread_id, waiter, leading=False)
                     raise
-                except BaseException as exc:
-                    # The offload failed before or around the write: whatever
-                    # the worker did not answer gets this error.
-                    self._answer(queue, thread_id, group, exc)
-            try:
-                outcome = await waiter.future
-            except asyncio.CancelledError:
-                self._leave(queue, thread_id, waiter)
-                raise
-            if outcome is not _LEAD:
-                return outcome
-            waiter.future = loop.create_future()  # this caller's turn to lead
+            if waiter.answered:
+                if waiter.error is not None:
+                    raise waiter.error
+                return waiter.records
+            waiter.future = loop.create_future()  # woken with the turn: lead
             lead = True
 
-    def _sync_commit(
-        self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue, thread_id: str, group: _Group
-    ) -> None:
-        """Write one thread's group (in a worker thread) and schedule its answer on the loop."""
-        outcome: list[list[dict[str, Any]]] | BaseException
-        try:
-            outcome = self._sync_append(thread_id, [w.events for w in group.waiters])
-        except BaseException as exc:
-            outcome = exc
-        loop.call_soon_threadsafe(self._answer, queue, thread_id, group, outcome)
+    @staticmethod
+    def _take(queue: _CommitQueue, thread_id: str) -> _Groups:
+        """The leader's thread's queued callers, and those of other threads waiting for their leader."""
+        threads = [thread_id]
+        for other in queue.pending:
+            if len(threads) == _THREADS_PER_OFFLOAD:
+                break
+            if other != thread_id and other not in queue.writing:
+                threads.append(other)
+        groups = {}
+        for taken in threads:
+            # Callers cancelled since they queued (their except clause has not
+            # run yet) are left out: nothing of theirs is written.
+            waiters = [w for w in queue.pending.pop(taken) if not w.future.cancelled()]
+            if waiters:
+                groups[taken] = waiters
+                queue.writing.add(taken)
+        return groups
 
-    def _answer(
-        self,
-        queue: _CommitQueue,
-        thread_id: str,
-        group: _Group,
-        outcome: list[list[dict[str, Any]]] | BaseException,
-    ) -> None:
-        """Give each caller of a group its records or the group's error; pass the thread's turn on."""
-        if group.answered:
-            return  # the worker's answer and an offload's failure can both come
-        group.answered = True
-        for index, waiter in enumerate(group.waiters):
-            if waiter.future.done():  # its caller was cancelled after the group was taken
-                continue
-            if isinstance(outcome, BaseException):
-                waiter.future.set_exception(outcome)
-            else:
-                waiter.future.set_result(outcome[index])
-        self._pass_turn(queue, thread_id)
+    def _sync_commit(self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue, offload: _Offload) -> None:
+        """Write each taken thread's group (in a worker thread); schedule their answer on the loop.
+
+        A thread whose write fails gets its error; the other threads' groups
+        are written all the same.
+        """
+        outcomes: _Outcomes = {}
+        for thread_id, waiters in offload.groups.items():
+            try:
+                outcomes[thread_id] = self._sync_append(thread_id, [w.events for w in waiters])
+            except Exception as exc:
+                outcomes[thread_id] = exc
+        loop.call_soon_threadsafe(self._answer, queue, offload, outcomes)
+
+    def _answer(self, queue: _CommitQueue, offload: _Offload, outcomes: _Outcomes | BaseException) -> None:
+        """Give each caller its records or its group's error; pass each thread's turn on."""
+        if offload.answered:
+            return  # the worker's answer and its offload's failure can both come
+        offload.answered = True
+        for thread_id, waiters in offload.groups.items():
+            outcome = outcomes if isinstance(outcomes, BaseException) else outcomes[thread_id]
+            for index, waiter in enumerate(waiters):
+                waiter.answered = True
+                if isinstance(outcome, BaseException):
+                    waiter.error = outcome
+                else:
+                    waiter.records = outcome[index]
+                if not waiter.future.done():  # done: cancelled, or woken already (it reads the answer)
+                    waiter.future.set_result(None)
+            queue.writing.discard(thread_id)
+            self._pass_turn(queue, thread_id)
 
     @staticmethod
     def _pass_turn(queue: _CommitQueue, thread_id: str) -> None:
-        """The thread's leader is done: the first caller still waiting leads next, or the thread is idle."""
+        """The thread's leader is gone: the first caller still waiting leads next, or the thread is idle.
+
+        While a group of the thread is on disk, its answer passes the turn.
+        """
+        if thread_id in queue.writing:
+            return
         for waiter in queue.pending.get(thread_id, ()):
             if not waiter.future.done():
-                waiter.future.set_result(_LEAD)
+                waiter.future.set_result(None)
                 return
         queue.busy.discard(thread_id)
 
-    def _leave(self, queue: _CommitQueue, thread_id: str, waiter: _Waiter) -> None:
-        """A caller cancelled while it waited: drop its line if not taken; hand on a turn it was given."""
+    def _leave(self, queue: _CommitQueue, thread_id: str, waiter: _Waiter, *, leading: bool) -> None:
+        """A caller cancelled while it waited: drop its line if not taken; hand on a turn it held."""
         waiting = queue.pending.get(thread_id)
         if waiting is not None and waiter in waiting:  # not taken yet: it never reaches the file
             waiting.remove(waiter)
             if not waiting:
                 del queue.pending[thread_id]
-        future = waiter.future
-        if future.done() and not future.cancelled() and future.result() is _LEAD:
+        woken = waiter.future.done() and not waiter.future.cancelled()
+        if (leading or woken) and not waiter.answered:  # answered: the answer passed the turn
             self._pass_turn(queue, thread_id)
 
     async def _put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
