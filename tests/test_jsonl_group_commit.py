@@ -433,3 +433,46 @@ async def test_the_open_files_bound_never_waits_for_a_thread_being_written(tmp_p
     finally:
         release.set()
     assert (await slow)["seq"] == 1
+
+
+async def test_a_leader_cancelled_after_another_took_its_thread_leaves_the_turn_to_that_answer(
+    tmp_path, monkeypatch
+):
+    """Two threads' leaders start together; the first takes both threads into its offload.
+    The second, cancelled before it runs again, finds its thread being written: its line is
+    written (it was taken), and the thread's turn is passed by that write's answer."""
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**event(thread_id="t0")))
+    second = asyncio.ensure_future(store.put(**event(thread_id="t1")))
+    original = JsonlRunEventStore._take
+
+    def take_then_cancel(queue, thread_id):
+        groups = original(queue, thread_id)
+        second.cancel()
+        return groups
+
+    monkeypatch.setattr(JsonlRunEventStore, "_take", staticmethod(take_then_cancel))
+    assert (await first)["seq"] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    monkeypatch.undo()
+    assert seqs_on_disk(tmp_path, "t1") == [1]  # taken before the cancellation reached it
+    assert (await asyncio.wait_for(store.put(**event(thread_id="t1")), 10))["seq"] == 2
+
+
+async def test_the_only_caller_queued_behind_a_write_cancelled_leaves_the_thread_idle(tmp_path, monkeypatch):
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**event(content="first")))
+    await gate.wait_entered()
+    behind = asyncio.ensure_future(store.put(**event(content="behind")))
+    await asyncio.sleep(0)  # queued, alone, behind the write
+    behind.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await behind
+    gate.opened.set()
+    assert (await first)["seq"] == 1
+    queue = next(iter(store._commit_queues.values()))
+    assert (queue.pending, queue.busy, queue.writing) == ({}, set(), set())
+    assert (await store.put(**event(content="next")))["seq"] == 2
+    assert [m["content"] for m in await store.list_messages("t1")] == ["first", "next"]

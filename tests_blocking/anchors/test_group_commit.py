@@ -158,3 +158,49 @@ async def test_an_offload_that_raises(tmp_path, monkeypatch, answered):
     else:
         assert [str(o) for o in outcomes] == ["the offload failed"] * 3
     assert (await store.put(**ev("t1", "next")))["seq"] == (4 if answered else 1)
+
+
+async def test_a_leader_cancelled_after_another_took_its_thread(tmp_path, monkeypatch):
+    """The second thread's leader is cancelled after the first leader took its thread: its
+    taken line is written, and that write's answer passes the thread's turn."""
+    store = JsonlRunEventStore(tmp_path)
+    first = asyncio.ensure_future(store.put(**ev("t0", "first")))
+    second = asyncio.ensure_future(store.put(**ev("t1", "second")))
+    take = JsonlRunEventStore._take
+
+    def take_then_cancel(queue, thread_id):
+        groups = take(queue, thread_id)
+        second.cancel()
+        return groups
+
+    monkeypatch.setattr(JsonlRunEventStore, "_take", staticmethod(take_then_cancel))
+    assert (await first)["seq"] == 1
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    monkeypatch.undo()
+    assert (await asyncio.wait_for(store.put(**ev("t1", "next")), 10))["seq"] == 2
+    assert await contents(tmp_path, "t1") == ["second", "next"]
+
+
+async def test_the_only_caller_behind_a_write_cancelled(tmp_path, monkeypatch):
+    store = JsonlRunEventStore(tmp_path)
+    entered, opened = threading.Event(), threading.Event()
+    append = JsonlRunEventStore._sync_append
+
+    def held(self, thread_id, parts):
+        entered.set()
+        assert opened.wait(10), "the test never let the write go on"
+        return append(self, thread_id, parts)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
+    first = asyncio.ensure_future(store.put(**ev("t1", "first")))
+    assert await asyncio.to_thread(entered.wait, 10)
+    behind = asyncio.ensure_future(store.put(**ev("t1", "behind")))
+    await asyncio.sleep(0)  # queued, alone, behind the write
+    behind.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await behind
+    opened.set()
+    assert (await first)["seq"] == 1
+    assert (await store.put(**ev("t1", "next")))["seq"] == 2
+    assert await contents(tmp_path, "t1") == ["first", "next"]
