@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import sqlite3
+import ssl
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,3 +195,51 @@ async def test_a_closed_store_refuses_every_call(tmp_path, used):
         await store.put(**event())
     await store.close()  # a second close is harmless
     assert store._engines is None
+
+
+async def test_postgresql_connection_arguments_without_a_server(monkeypatch):
+    # What the store hands asyncpg.connect, seen without a server: the URL's
+    # parts, its query as server settings, connect_args merged in, and
+    # nothing left for asyncpg to read from files on the loop.
+    import asyncpg
+
+    attempts = []
+
+    @functools.wraps(asyncpg.connect)  # the store reads connect's signature
+    async def refuse(**arguments):
+        attempts.append(arguments)
+        raise ConnectionRefusedError("no server in this test")
+
+    monkeypatch.setattr(asyncpg, "connect", refuse)
+    store = SqlRunEventStore(
+        "postgresql+asyncpg://u@db.invalid:6543/d?search_path=s1&sslmode=disable",
+        connect_args={"server_settings": {"application_name": "runlog-edges"}, "command_timeout": 7},
+    )
+    try:
+        with pytest.raises(ConnectionRefusedError, match="no server in this test"):
+            await store.count_messages("t1")
+    finally:
+        await store.close()
+    assert attempts == [
+        {
+            "host": "db.invalid",
+            "port": 6543,
+            "user": "u",
+            "database": "d",
+            "server_settings": {"search_path": "s1", "application_name": "runlog-edges"},
+            "command_timeout": 7,
+            "password": "",
+            "ssl": False,
+        }
+    ]
+    # No connect_args: the URL alone. libpq's default sslmode=prefer asks for TLS
+    # first and, when the server will not have it, connects in plain text.
+    attempts.clear()
+    store = SqlRunEventStore("postgresql+asyncpg://u@db.invalid:6543/d")
+    try:
+        with pytest.raises(ConnectionRefusedError, match="no server in this test"):
+            await store.count_messages("t1")
+    finally:
+        await store.close()
+    assert [type(attempt["ssl"]) for attempt in attempts] == [ssl.SSLContext, bool]
+    assert attempts[1] == {**attempts[0], "ssl": False}
