@@ -162,6 +162,29 @@ async def test_postgresql_schema_creation_waits_for_the_schema_lock(tmp_path):
         await storage.close()
 
 
+@needs_postgres
+async def test_postgresql_pages_are_in_seq_order_whatever_the_plan(tmp_path):
+    # With index scans off PostgreSQL reads the table in its physical order,
+    # which an UPDATE changes (the new row version goes after the others):
+    # only the queries' ORDER BY seq keeps a page in seq order.
+    storage = StoreUnderTest("postgresql", tmp_path)
+    store = None
+    try:
+        await (await storage.open()).put_batch([event(content=n) for n in (1, 2, 3)])
+        await storage.execute("UPDATE run_events SET content = content WHERE seq = 2")
+        store = SqlRunEventStore(
+            f"{storage.url}&enable_indexscan=off&enable_indexonlyscan=off&enable_bitmapscan=off"
+        )
+        assert [e["seq"] for e in await store.list_messages("t1", after_seq=0)] == [1, 2, 3]
+        assert [e["seq"] for e in await store.list_messages_by_run("t1", "r1", after_seq=0)] == [1, 2, 3]
+        assert [e["seq"] for e in await store.list_events("t1", "r1")] == [1, 2, 3]
+        assert [e["seq"] for e in await store.list_messages("t1")] == [1, 2, 3]
+    finally:
+        if store is not None:
+            await store.close()
+        await storage.close()
+
+
 @pytest.mark.parametrize("kind", kind_params(("sqlite", "postgresql")))
 async def test_a_newer_schema_is_refused_naming_both_versions(kind, tmp_path):
     storage = StoreUnderTest(kind, tmp_path)
