@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import threading
+import types
 
 import pytest
 
@@ -476,3 +477,27 @@ async def test_the_only_caller_queued_behind_a_write_cancelled_leaves_the_thread
     assert (queue.pending, queue.busy, queue.writing) == ({}, set(), set())
     assert (await store.put(**event(content="next")))["seq"] == 2
     assert [m["content"] for m in await store.list_messages("t1")] == ["first", "next"]
+
+
+async def test_callers_waiting_behind_a_write_sleep_until_answered(tmp_path, monkeypatch):
+    """A caller queued behind a group on disk awaits its answer: it does not poll the loop.
+    Only a leader lets the loop run once before it takes its group."""
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+    turns = []
+
+    async def counted_sleep(delay, result=None):
+        turns.append(delay)
+        return await real_sleep(delay, result)
+
+    real_sleep = asyncio.sleep
+    monkeypatch.setattr(jsonl, "asyncio", types.SimpleNamespace(**{**vars(asyncio), "sleep": counted_sleep}))
+    first = asyncio.ensure_future(store.put(**event(content="first")))
+    await gate.wait_entered()
+    assert turns == [0]  # the leader's one turn
+    behind = [asyncio.ensure_future(store.put(**event(content=f"b{i}"))) for i in range(3)]
+    await real_sleep(0.05)  # the write is held: the loop runs many times meanwhile
+    assert turns == [0]
+    gate.opened.set()
+    assert [(await t)["seq"] for t in (first, *behind)] == [1, 2, 3, 4]
+    assert turns == [0, 0]  # and one for the next group's leader
