@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import logging
 import os
 import re
@@ -542,3 +543,14 @@ def test_closed_thread_files_forget_their_descriptors_and_reopen_without_touchin
     finally:
         files.close()
         os.close(stranger)
+
+
+def test_a_dropped_store_closes_the_files_it_kept(tmp_path):
+    store = JsonlRunEventStore(tmp_path)
+    asyncio.run(store.put(**event()))
+    files = store._files
+    held = files["t1"]
+    assert held.lock_fd >= 0 and held.append_fd >= 0  # kept open between writes
+    del store
+    gc.collect()
+    assert (held.lock_fd, held.append_fd, dict(files)) == (-1, -1, {})
