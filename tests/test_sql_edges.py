@@ -110,18 +110,17 @@ async def test_sqlite_busy_timeout_is_the_stores_default_unless_given(
 @needs_postgres
 async def test_postgresql_connect_args_reach_the_server(tmp_path):
     storage = StoreUnderTest("postgresql", tmp_path)
-    store = None
     try:
         await storage.open()  # the test's own schema
-        store = SqlRunEventStore(
-            storage.url, connect_args={"server_settings": {"application_name": "runlog-edges"}}
+        store = storage.track(
+            SqlRunEventStore(
+                storage.url, connect_args={"server_settings": {"application_name": "runlog-edges"}}
+            )
         )
         async with store._transaction(write=False) as conn:
             assert await conn.scalar(sa.text("SHOW application_name")) == "runlog-edges"
             assert await conn.scalar(sa.text("SHOW search_path")) == storage.schema  # from the URL
     finally:
-        if store is not None:
-            await store.close()
         await storage.close()
 
 
@@ -132,11 +131,10 @@ async def test_postgresql_schema_creation_waits_for_the_schema_lock(tmp_path):
     storage = StoreUnderTest("postgresql", tmp_path)
     name = f"runlog-schema-lock-{uuid.uuid4().hex[:12]}"
     holder = await asyncpg.connect(postgres_url().replace("postgresql+asyncpg://", "postgresql://", 1))
-    store = None
     counting = None
     try:
         await storage.open()  # the test's own schema, no tables yet
-        store = SqlRunEventStore(f"{storage.url}&application_name={name}")
+        store = storage.track(SqlRunEventStore(f"{storage.url}&application_name={name}"))
         # As another process creating the tables would: hold the lock the schema step takes.
         await holder.execute("SELECT pg_advisory_lock($1)", sql_store._PG_SCHEMA_LOCK)
         counting = asyncio.create_task(store.count_messages("t1"))
@@ -157,8 +155,6 @@ async def test_postgresql_schema_creation_waits_for_the_schema_lock(tmp_path):
         if counting is not None and not counting.done():
             counting.cancel()
         await holder.close()
-        if store is not None:
-            await store.close()
         await storage.close()
 
 
@@ -168,20 +164,19 @@ async def test_postgresql_pages_are_in_seq_order_whatever_the_plan(tmp_path):
     # which an UPDATE changes (the new row version goes after the others):
     # only the queries' ORDER BY seq keeps a page in seq order.
     storage = StoreUnderTest("postgresql", tmp_path)
-    store = None
     try:
         await (await storage.open()).put_batch([event(content=n) for n in (1, 2, 3)])
         await storage.execute("UPDATE run_events SET content = content WHERE seq = 2")
-        store = SqlRunEventStore(
-            f"{storage.url}&enable_indexscan=off&enable_indexonlyscan=off&enable_bitmapscan=off"
+        store = storage.track(
+            SqlRunEventStore(
+                f"{storage.url}&enable_indexscan=off&enable_indexonlyscan=off&enable_bitmapscan=off"
+            )
         )
         assert [e["seq"] for e in await store.list_messages("t1", after_seq=0)] == [1, 2, 3]
         assert [e["seq"] for e in await store.list_messages_by_run("t1", "r1", after_seq=0)] == [1, 2, 3]
         assert [e["seq"] for e in await store.list_events("t1", "r1")] == [1, 2, 3]
         assert [e["seq"] for e in await store.list_messages("t1")] == [1, 2, 3]
     finally:
-        if store is not None:
-            await store.close()
         await storage.close()
 
 

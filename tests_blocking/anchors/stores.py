@@ -84,6 +84,11 @@ class StoreUnderTest:
         self._opened.append(store)
         return store
 
+    def track(self, store: SqlRunEventStore) -> SqlRunEventStore:
+        """A store the test opened on this storage itself (other options): closed with it."""
+        self._opened.append(store)
+        return store
+
     async def close(self) -> None:
         for store in self._opened:
             await store.close()

@@ -32,6 +32,30 @@ async def contents(base, thread_id: str) -> list[str]:
     return [e["content"] for e in await JsonlRunEventStore(base).list_events(thread_id, "r1", limit=1000)]
 
 
+class HeldWrites:
+    """Every group write waits in its worker thread until ``release()``."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.entered, self.released = threading.Event(), threading.Event()
+        append = JsonlRunEventStore._sync_append
+
+        def held(store, thread_id, parts):
+            self.entered.set()
+            assert self.released.wait(10), "the test never let the write go on"
+            return append(store, thread_id, parts)
+
+        monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
+
+    async def start(self, call) -> asyncio.Future:
+        """Start ``call`` (a put); return its task once its write is held."""
+        task = asyncio.ensure_future(call)
+        assert await asyncio.to_thread(self.entered.wait, 10), "no group write started"
+        return task
+
+    def release(self) -> None:
+        self.released.set()
+
+
 async def test_concurrent_puts_and_batches_on_one_thread(tmp_path):
     store = JsonlRunEventStore(tmp_path)
     await store.put(**ev("t1", "seed"))
@@ -106,17 +130,9 @@ async def test_a_caller_handed_the_turn_and_cancelled_passes_it_on(tmp_path, mon
     """The first caller queued behind a write gets the turn to lead when that write is
     answered; cancelled before it could take it, it hands the turn to the next caller."""
     store = JsonlRunEventStore(tmp_path)
-    entered, opened = threading.Event(), threading.Event()
-    append, answer = JsonlRunEventStore._sync_append, JsonlRunEventStore._answer
-
-    def held(self, thread_id, parts):
-        entered.set()
-        assert opened.wait(10), "the test never let the write go on"
-        return append(self, thread_id, parts)
-
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
-    first = asyncio.ensure_future(store.put(**ev("t1", "first")))
-    assert await asyncio.to_thread(entered.wait, 10)
+    answer = JsonlRunEventStore._answer
+    writes = HeldWrites(monkeypatch)
+    first = await writes.start(store.put(**ev("t1", "first")))
     handed = asyncio.ensure_future(store.put(**ev("t1", "handed")))
     behind = asyncio.ensure_future(store.put(**ev("t1", "behind")))
     await asyncio.sleep(0)  # both queued behind the write
@@ -126,7 +142,7 @@ async def test_a_caller_handed_the_turn_and_cancelled_passes_it_on(tmp_path, mon
         handed.cancel()  # its future holds the turn; its task has not run yet
 
     monkeypatch.setattr(JsonlRunEventStore, "_answer", answer_then_cancel)
-    opened.set()
+    writes.release()
     assert (await first)["seq"] == 1
     with pytest.raises(asyncio.CancelledError):
         await handed
@@ -184,23 +200,14 @@ async def test_a_leader_cancelled_after_another_took_its_thread(tmp_path, monkey
 
 async def test_the_only_caller_behind_a_write_cancelled(tmp_path, monkeypatch):
     store = JsonlRunEventStore(tmp_path)
-    entered, opened = threading.Event(), threading.Event()
-    append = JsonlRunEventStore._sync_append
-
-    def held(self, thread_id, parts):
-        entered.set()
-        assert opened.wait(10), "the test never let the write go on"
-        return append(self, thread_id, parts)
-
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
-    first = asyncio.ensure_future(store.put(**ev("t1", "first")))
-    assert await asyncio.to_thread(entered.wait, 10)
+    writes = HeldWrites(monkeypatch)
+    first = await writes.start(store.put(**ev("t1", "first")))
     behind = asyncio.ensure_future(store.put(**ev("t1", "behind")))
     await asyncio.sleep(0)  # queued, alone, behind the write
     behind.cancel()
     with pytest.raises(asyncio.CancelledError):
         await behind
-    opened.set()
+    writes.release()
     assert (await first)["seq"] == 1
     assert (await store.put(**ev("t1", "next")))["seq"] == 2
     assert await contents(tmp_path, "t1") == ["first", "next"]
