@@ -35,3 +35,21 @@ def fsyncs(monkeypatch):
 
     monkeypatch.setattr(os, "fsync", spy)
     return synced
+
+
+@pytest.fixture
+def syncfs_calls(monkeypatch):
+    """Every descriptor the JSONL store passed to ``syncfs`` during the test (the real call still runs)."""
+    from runlog.events import jsonl
+
+    if jsonl._SYNCFS is None:
+        pytest.skip("this C library has no syncfs: the store fsyncs each file")
+    synced = []
+    real = jsonl._syncfs
+
+    def spy(fd):
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(jsonl, "_syncfs", spy)
+    return synced

@@ -142,6 +142,13 @@ def test_group_commit_ratios_are_judged_and_rendered():
     )
     assert "| put events/s / floor (fsync off on both) | 0.19 (19 / 100) | >= 0.2 |" in table
     assert "list_messages" not in table  # scaling was not measured: no row for it
+    assert "syncfs" not in table  # a report made before the sync costs were measured
+    sync = {"fsync_one_file": 0.25, "fsync_each_of_16_files": 4.0, "syncfs_16_files": 0.5}
+    table = bench.render({**result, "throughput": {**figures, "events_per_s": rates, "sync_ms": sync}})
+    assert (
+        "| durable append to 16 files, ms: an fsync each / one syncfs (one file, one fsync: 0.25) | 8.0x (4.00 / 0.50) | - |"
+        in table
+    )
 
 
 def test_only_measures_the_named_parts(monkeypatch, tmp_path):

@@ -163,7 +163,7 @@ async def test_a_deleted_lock_file_is_made_again_before_the_write(tmp_path, monk
     others = []
     original = JsonlRunEventStore._append_locked
 
-    def while_writing(self, held, thread_id, parts):
+    def while_writing(self, held, thread_id, parts, *rest):
         # Another process opening the path now must find it locked.
         try:
             filelock.FileLock(lock_path, timeout=0).acquire()
@@ -171,7 +171,7 @@ async def test_a_deleted_lock_file_is_made_again_before_the_write(tmp_path, monk
             others.append("excluded")
         else:
             others.append("got the lock")
-        return original(self, held, thread_id, parts)
+        return original(self, held, thread_id, parts, *rest)
 
     monkeypatch.setattr(JsonlRunEventStore, "_append_locked", while_writing)
     assert (await store.put(**event()))["seq"] == 2

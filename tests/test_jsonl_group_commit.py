@@ -41,9 +41,9 @@ def offloads(monkeypatch):
     calls = []
     original = JsonlRunEventStore._sync_append
 
-    def spy(self, thread_id, parts):
+    def spy(self, thread_id, parts, *rest):
         calls.append({thread_id: [len(p) for p in parts]})
-        return original(self, thread_id, parts)
+        return original(self, thread_id, parts, *rest)
 
     monkeypatch.setattr(JsonlRunEventStore, "_sync_append", spy)
     return calls
@@ -58,11 +58,11 @@ class Gate:
         original = JsonlRunEventStore._sync_append
         gate = self
 
-        def held(store, thread_id, parts):
+        def held(store, thread_id, parts, *rest):
             if hold(thread_id):
                 gate.entered.set()
                 assert gate.opened.wait(10), "the test never opened the gate"
-            return original(store, thread_id, parts)
+            return original(store, thread_id, parts, *rest)
 
         monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
 
@@ -108,6 +108,26 @@ async def test_callers_arriving_during_a_write_form_the_next_group(tmp_path, mon
     assert (await first)["seq"] == 1
     assert [(await t)["seq"] for t in later] == [2, 3, 4, 5, 6]
     assert len(fsyncs) == 2  # one per group
+
+
+async def test_the_next_group_is_what_queued_during_the_write(tmp_path, monkeypatch, offloads):
+    """The answer hands the turn on before it wakes its callers: the next group holds the
+    callers that queued while the write was on disk, not those the answer lets put again."""
+    gate = Gate(monkeypatch)
+    store = JsonlRunEventStore(tmp_path)
+
+    async def put_twice(tag):
+        await store.put(**event(content=f"{tag}1"))
+        await store.put(**event(content=f"{tag}2"))
+
+    first = asyncio.ensure_future(put_twice("a"))
+    await gate.wait_entered()
+    behind = [asyncio.ensure_future(store.put(**event(content=f"b{i}"))) for i in range(3)]
+    await asyncio.sleep(0.05)
+    gate.opened.set()
+    await asyncio.gather(first, *behind)
+    assert offloads == [{"t1": [1]}, {"t1": [1, 1, 1]}, {"t1": [1]}]
+    assert [m["content"] for m in await store.list_messages("t1")] == ["a1", "b0", "b1", "b2", "a2"]
 
 
 async def test_a_failed_fsync_fails_the_whole_group_and_leaves_nothing(tmp_path, monkeypatch):
@@ -219,7 +239,9 @@ async def test_a_thread_being_written_does_not_hold_up_another(tmp_path, monkeyp
     assert (await slow)["seq"] == 1
 
 
-async def test_many_threads_at_once_each_get_their_seqs(tmp_path, monkeypatch, offloads, fsyncs):
+async def test_many_threads_at_once_each_get_their_seqs(
+    tmp_path, monkeypatch, offloads, fsyncs, syncfs_calls
+):
     threads_per_offload = []
     original = JsonlRunEventStore._sync_commit
 
@@ -233,10 +255,11 @@ async def test_many_threads_at_once_each_get_their_seqs(tmp_path, monkeypatch, o
     results = await asyncio.gather(*calls)
     for i, record in enumerate(results):
         assert (record["thread_id"], record["seq"]) == (f"t{i % 20}", i // 20 + 1)
-    # Every thread's callers went out together: one write and one fsync per thread,
-    # the first leaders taking 8 threads each (their own and 7 waiting for theirs).
-    assert threads_per_offload == [8, 8, 4]
-    assert len(fsyncs) == 20
+    # Every thread's callers went out together, in the first leader's offload
+    # (it takes up to 64 threads): one write per thread, and for all of them
+    # one syncfs instead of an fsync each.
+    assert threads_per_offload == [20]
+    assert fsyncs == [] and len(syncfs_calls) == 1
     assert sorted(offloads, key=lambda call: int(next(iter(call))[1:])) == [
         {f"t{i}": [1, 1, 1]} for i in range(20)
     ]
@@ -244,14 +267,60 @@ async def test_many_threads_at_once_each_get_their_seqs(tmp_path, monkeypatch, o
         assert seqs_on_disk(tmp_path, f"t{i}") == [1, 2, 3]
 
 
+async def test_a_failed_syncfs_cuts_every_thread_of_its_offload_back(tmp_path, monkeypatch, syncfs_calls):
+    store = JsonlRunEventStore(tmp_path)
+    await store.put_batch([event(thread_id=t, content="kept") for t in ("a", "b", "c")])
+    before = {t: lines(tmp_path, t) for t in ("a", "b", "c")}
+    failure = OSError(errno.EIO, "write-back failed")
+    failed = []
+
+    def broken(fd):
+        failed.append(fd)
+        raise failure
+
+    monkeypatch.setattr(jsonl, "_syncfs", broken)
+    outcomes = await asyncio.gather(
+        store.put(**event(thread_id="a", content="x")),
+        store.put_batch([event(thread_id="b", content="y"), event(thread_id="b", content="z")]),
+        store.put(**event(thread_id="c", content="w")),
+        return_exceptions=True,
+    )
+    assert all(o is failure for o in outcomes)
+    assert len(failed) == 1  # one offload, one syncfs for its three threads
+    assert {t: lines(tmp_path, t) for t in ("a", "b", "c")} == before  # nothing of the offload stays
+    # The store's own view was reset with the files: the next puts continue each thread's seqs.
+    monkeypatch.undo()
+    after = await store.put_batch([event(thread_id=t, content="after") for t in ("a", "b", "c")])
+    assert [r["seq"] for r in after] == [2, 2, 2]
+    for t in ("a", "b", "c"):
+        assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages(t)] == [
+            "kept",
+            "after",
+        ]
+
+
+async def test_without_syncfs_each_thread_of_an_offload_is_fsynced(tmp_path, monkeypatch, fsyncs):
+    monkeypatch.setattr(jsonl, "_SYNCFS", None)
+    store = JsonlRunEventStore(tmp_path)
+    await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(5)))
+    assert len(fsyncs) == 5
+
+
+async def test_an_offload_of_several_threads_without_fsync_syncs_nothing(tmp_path, fsyncs, syncfs_calls):
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+    records = await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(5)))
+    assert [r["seq"] for r in records] == [1] * 5
+    assert fsyncs == [] and syncfs_calls == []
+
+
 async def test_one_failing_thread_does_not_fail_the_others_in_its_offload(tmp_path, monkeypatch):
     store = JsonlRunEventStore(tmp_path)
     original = JsonlRunEventStore._append_locked
 
-    def fail_on_bad(self, held, thread_id, parts):
+    def fail_on_bad(self, held, thread_id, parts, *rest):
         if thread_id == "bad":
             raise OSError(errno.EIO, "bad thread")
-        return original(self, held, thread_id, parts)
+        return original(self, held, thread_id, parts, *rest)
 
     monkeypatch.setattr(JsonlRunEventStore, "_append_locked", fail_on_bad)
     good, bad = await asyncio.gather(
@@ -417,11 +486,11 @@ async def test_the_open_files_bound_never_waits_for_a_thread_being_written(tmp_p
     entered, release = threading.Event(), threading.Event()
     original = JsonlRunEventStore._append_locked
 
-    def slow_write(self, held, thread_id, parts):
+    def slow_write(self, held, thread_id, parts, *rest):
         if thread_id == "slow":
             entered.set()
             assert release.wait(10), "the test never released the slow write"
-        return original(self, held, thread_id, parts)
+        return original(self, held, thread_id, parts, *rest)
 
     monkeypatch.setattr(JsonlRunEventStore, "_append_locked", slow_write)
     slow = asyncio.ensure_future(store.put(**event(thread_id="slow")))
@@ -481,7 +550,7 @@ async def test_the_only_caller_queued_behind_a_write_cancelled_leaves_the_thread
 
 async def test_callers_waiting_behind_a_write_sleep_until_answered(tmp_path, monkeypatch):
     """A caller queued behind a group on disk awaits its answer: it does not poll the loop.
-    Only a leader lets the loop run once before it takes its group."""
+    Only a leader of an idle thread lets the loop run once before it takes its group."""
     gate = Gate(monkeypatch)
     store = JsonlRunEventStore(tmp_path)
     turns = []
@@ -500,4 +569,4 @@ async def test_callers_waiting_behind_a_write_sleep_until_answered(tmp_path, mon
     assert turns == [0]
     gate.opened.set()
     assert [(await t)["seq"] for t in (first, *behind)] == [1, 2, 3, 4]
-    assert turns == [0, 0]  # and one for the next group's leader
+    assert turns == [0]  # the next group's leader, woken by the answer, takes its group at once

@@ -32,9 +32,9 @@ async def test_on_loop_variant_runs_store_io_on_the_loop_thread(tmp_path, monkey
     seen = []
     original = JsonlRunEventStore._sync_append
 
-    def spy(self, thread_id, parts):
+    def spy(self, thread_id, parts, *rest):
         seen.append(threading.current_thread() is threading.main_thread())
-        return original(self, thread_id, parts)
+        return original(self, thread_id, parts, *rest)
 
     monkeypatch.setattr(JsonlRunEventStore, "_sync_append", spy)
     store = JsonlRunEventStore(tmp_path)

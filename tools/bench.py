@@ -62,6 +62,8 @@ BATCHES = 5  # put_batch calls per round
 PRODUCERS = 64  # concurrent single-event producers, for group commit
 PUTS_PER_PRODUCER = 20
 LOCK_CYCLES = 2000  # inter-process lock + unlock cycles per round
+SYNCED_FILES = 16  # files made durable at once, by an fsync each or one syncfs
+SYNC_REPEATS = 9  # per round
 PARTS = ("throughput", "scaling", "service", "sql", "commands")
 
 
@@ -155,6 +157,9 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             "concurrent_puts_64_threads_fsync",
             "filelock_cycles",
             "kept_flock_cycles",
+            "fsync_one_file_s",
+            f"fsync_each_of_{SYNCED_FILES}_files_s",
+            f"syncfs_{SYNCED_FILES}_files_s",
         )
     }
 
@@ -243,10 +248,45 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         results["kept_flock_cycles"].append(LOCK_CYCLES / (time.perf_counter() - started))
         kept.close()
 
+    def sync_costs(base: Path) -> None:
+        """What makes several threads' appends durable: an fsync each, or one syncfs (the store's choice)."""
+        from runlog.events import jsonl
+
+        fds = [
+            os.open(base / f"synced{i}", os.O_WRONLY | os.O_CREAT | os.O_APPEND) for i in range(SYNCED_FILES)
+        ]
+        line = _floor_lines([_event(0)], 1)
+        each, one, shared = [], [], []
+        try:
+            for _ in range(SYNC_REPEATS):
+                started = time.perf_counter()
+                os.write(fds[0], line)
+                os.fsync(fds[0])
+                one.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                for fd in fds:
+                    os.write(fd, line)
+                    os.fsync(fd)
+                each.append(time.perf_counter() - started)
+                if jsonl._SYNCFS is not None:
+                    started = time.perf_counter()
+                    for fd in fds:
+                        os.write(fd, line)
+                    jsonl._syncfs(fds[0])
+                    shared.append(time.perf_counter() - started)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        results["fsync_one_file_s"].append(statistics.median(one))
+        results[f"fsync_each_of_{SYNCED_FILES}_files_s"].append(statistics.median(each))
+        if shared:
+            results[f"syncfs_{SYNCED_FILES}_files_s"].append(statistics.median(shared))
+
     for n in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
             asyncio.run(run_round(Path(tmp)))
             lock_cycles(Path(tmp))
+            sync_costs(Path(tmp))
         say(
             f"throughput round {n + 1}/{rounds}: put_batch {results['put_batch'][-1]:.0f}/s vs floor {results['put_batch_floor'][-1]:.0f}/s, "
             f"put {results['put'][-1]:.0f}/s vs floor {results['put_floor'][-1]:.0f}/s, "
@@ -254,18 +294,28 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             f"{results['concurrent_puts_64_threads_fsync'][-1]:.0f}/s on {PRODUCERS} threads, "
             f"put_batch with fsync {results['put_batch_fsync'][-1]:.0f}/s"
         )
+    syncs = {k: results.pop(k) for k in list(results) if k.endswith("_s")}
     med = {k: statistics.median(v) for k, v in results.items()}
+
+    def ratio(a: str, b: str) -> float:
+        """The median of the rounds' ratios: each compares two figures of one round, side by side."""
+        return statistics.median(x / y for x, y in zip(results[a], results[b], strict=True))
+
     return {
         "events_per_s": med,
         "samples": results,
-        "put_vs_floor": med["put"] / med["put_floor"],
-        "thread_hop_vs_floor": med["thread_hop"] / med["put_floor"],
-        "put_batch_vs_floor": med["put_batch"] / med["put_batch_floor"],
+        "put_vs_floor": ratio("put", "put_floor"),
+        "thread_hop_vs_floor": ratio("thread_hop", "put_floor"),
+        "put_batch_vs_floor": ratio("put_batch", "put_batch_floor"),
         # Group commit: many producers of single events reach what one batching producer does.
-        "concurrent_puts_one_thread_vs_put_batch_fsync": med["concurrent_puts_one_thread_fsync"]
-        / med["put_batch_fsync"],
-        "concurrent_puts_64_threads_vs_put_batch_fsync": med["concurrent_puts_64_threads_fsync"]
-        / med["put_batch_fsync"],
+        "concurrent_puts_one_thread_vs_put_batch_fsync": ratio(
+            "concurrent_puts_one_thread_fsync", "put_batch_fsync"
+        ),
+        "concurrent_puts_64_threads_vs_put_batch_fsync": ratio(
+            "concurrent_puts_64_threads_fsync", "put_batch_fsync"
+        ),
+        # Why an offload of several threads calls syncfs once rather than fsync per file (ms).
+        "sync_ms": {k.removesuffix("_s"): 1e3 * statistics.median(v) for k, v in syncs.items() if v},
         # Why the JSONL store keeps its lock file open instead of a FileLock per write.
         "filelock_cycle_us": 1e6 / med["filelock_cycles"],
         "kept_flock_cycle_us": 1e6 / med["kept_flock_cycles"],
@@ -512,6 +562,12 @@ def render(result: dict[str, Any]) -> str:
         if "filelock_cycle_us" in t:  # absent from reports made before it was measured
             lines.append(
                 f"| inter-process lock + unlock, µs: filelock.FileLock / the store's kept flock | {t['filelock_cycle_us'] / t['kept_flock_cycle_us']:.0f}x ({t['filelock_cycle_us']:.1f} / {t['kept_flock_cycle_us']:.1f}) | - |"
+            )
+        sync = t.get("sync_ms", {})
+        each, shared = f"fsync_each_of_{SYNCED_FILES}_files", f"syncfs_{SYNCED_FILES}_files"
+        if each in sync and shared in sync:
+            lines.append(
+                f"| durable append to {SYNCED_FILES} files, ms: an fsync each / one syncfs (one file, one fsync: {sync['fsync_one_file']:.2f}) | {sync[each] / sync[shared]:.1f}x ({sync[each]:.2f} / {sync[shared]:.2f}) | - |"
             )
     lines += _scaling_rows(result)
     if "service" in result:

@@ -39,10 +39,10 @@ class HeldWrites:
         self.entered, self.released = threading.Event(), threading.Event()
         append = JsonlRunEventStore._sync_append
 
-        def held(store, thread_id, parts):
+        def held(store, thread_id, parts, *rest):
             self.entered.set()
             assert self.released.wait(10), "the test never let the write go on"
-            return append(store, thread_id, parts)
+            return append(store, thread_id, parts, *rest)
 
         monkeypatch.setattr(JsonlRunEventStore, "_sync_append", held)
 

@@ -28,19 +28,25 @@ Group commit: ``put`` and ``put_batch`` queue their events on their thread's
 write queue (one per thread and event loop). The caller that finds no group of
 its thread being written leads it: it lets the loop run once, so that callers
 arriving meanwhile join, then takes every line queued for its thread, and
-those of up to 7 other threads waiting for their own leader, and makes one
-offload (``_sync_commit``): per thread one lock, one ``write`` and one
-``fsync``. Each caller keeps its own line (a record, or its batch), in arrival
-order, and gets its own records back. The worker thread answers the groups
-itself, through the loop (``_answer``), so a leader cancelled while its group
-is on disk abandons no one; each answer hands its thread's turn to the first
-caller that queued meanwhile, which leads the next group. A caller cancelled
+those of up to 63 other threads waiting for their own leader, and makes one
+offload (``_sync_commit``): per thread one lock and one ``write``; then, with
+``fsync``, one ``fsync`` if the offload holds one thread, or one ``syncfs`` of
+the file system for all of them if it holds several (measured: an fsync each
+grows with the number of files, one syncfs costs about what one fsync does;
+the threads stay locked until it returns). Each caller keeps its own line (a
+record, or its batch), in arrival order, and gets its own records back. The
+worker thread answers the groups itself, through the loop (``_answer``), so a
+leader cancelled while its group is on disk abandons no one. Each answer first
+hands its thread's turn to the first caller that queued while the group was
+on disk, which takes its group at once, and only then wakes the group's
+callers: the next group is what queued during the write. A caller cancelled
 before its group was taken is dropped from the queue: nothing of it is
 written. A failed group is cut back to where it began and every caller of it
-gets the error; the other threads of its offload are written all the same.
-Leaders of different threads make their offloads in parallel. No writer task
-stands between a caller and its offload: a lone ``put`` costs one thread hop
-and one extra turn of the loop.
+gets the error; the other threads of its offload are written all the same,
+unless the shared ``syncfs`` fails, which cuts back and fails every thread of
+the offload on that file system. Leaders of different threads make their
+offloads in parallel. No writer task stands between a caller and its offload:
+a lone ``put`` costs one thread hop and one extra turn of the loop.
 
 Reads are incremental: a per-thread cache keeps, per record, its seq, the
 fields the queries filter on, and its JSON text (decoded only when a page is
@@ -61,11 +67,14 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+import ctypes
 import errno
 import itertools
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -92,11 +101,51 @@ _FINGERPRINT = 64
 _OPEN_THREADS = 64  # threads whose lock and thread files stay open (two descriptors each)
 _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file systems say EACCES
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
-_THREADS_PER_OFFLOAD = 8  # threads one leader's offload writes, one after the other
+_THREADS_PER_OFFLOAD = 64  # threads one leader's offload writes, one after the other
 _CHUNK = 1 << 20
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
 )
+
+
+def _load_syncfs() -> Any:
+    """Linux's ``syncfs(2)`` from the C library, or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None  # pragma: no cover - the project's hosts are Linux
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):  # pragma: no cover - a C library without syncfs
+        return None
+    function.argtypes, function.restype = [ctypes.c_int], ctypes.c_int
+    return function
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _syncfs(fd: int) -> None:
+    """Flush the whole file system holding ``fd`` to stable storage (in a worker thread).
+
+    A ctypes call releases the interpreter while it waits. Since Linux 5.8 it
+    reports write-back errors of that file system since ``fd`` was opened.
+    """
+    if _SYNCFS(fd) != 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+
+
+@dataclass
+class _Unsynced:
+    """Appends of one offload that are written but not yet on stable storage.
+
+    Their threads stay held (``held``: each thread's threading and file
+    lock) until one ``syncfs`` per file system made them durable, or, if it
+    failed, until they were cut back off.
+    """
+
+    held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    # Per append: thread, its descriptor, the offset its lines start at, the file's device.
+    appends: list[tuple[str, int, int, int]] = field(default_factory=list)
 
 
 def _line(text: str) -> bytes:
@@ -538,13 +587,19 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     # -- writing -----------------------------------------------------------
 
     def _append_locked(
-        self, held: _ThreadFiles, thread_id: str, parts: list[list[base.NewEvent]]
+        self,
+        held: _ThreadFiles,
+        thread_id: str,
+        parts: list[list[base.NewEvent]],
+        unsynced: _Unsynced | None = None,
     ) -> list[list[dict[str, Any]]]:
         """Append parts of one thread, a line each, in one write; the caller holds both locks.
 
         A part of one event is a record line, a longer part a batch line. If
         the write or the fsync fails, the file is cut back to where the
         appended lines began and the error raised: none of them counts.
+        With ``unsynced``, the append is recorded there instead of fsynced:
+        the caller syncs it with others (``_sync_many``).
         """
         cache = self._refresh(thread_id)
         first = cache.last_seq + 1
@@ -572,7 +627,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view) :]
-            if self._fsync:
+            if self._fsync and unsynced is None:
                 os.fsync(fd)
         except BaseException:
             # Part of the payload may be on disk (and, after a failed fsync,
@@ -580,6 +635,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             os.ftruncate(fd, cache.offset)
             raise
         st = os.fstat(fd)
+        if unsynced is not None:
+            unsynced.appends.append((thread_id, fd, cache.offset, st.st_dev))
         seq = cache.last_seq + 1
         out = []
         for events, texts in zip(parts, texts_of, strict=True):
@@ -596,10 +653,41 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         _identify(cache, st)
         return out
 
-    def _sync_append(self, thread_id: str, parts: list[list[base.NewEvent]]) -> list[list[dict[str, Any]]]:
-        """Append one thread's group: one lock, one write, one fsync."""
-        with self._writing(thread_id) as held:
-            return self._append_locked(held, thread_id, parts)
+    def _sync_append(
+        self, thread_id: str, parts: list[list[base.NewEvent]], unsynced: _Unsynced | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """Append one thread's group: one lock, one write, one fsync.
+
+        With ``unsynced``, the thread stays held and its append waits there
+        for the offload's ``syncfs`` (``_sync_many``) instead of an fsync.
+        """
+        if unsynced is None:
+            with self._writing(thread_id) as held:
+                return self._append_locked(held, thread_id, parts)
+        held = unsynced.held.enter_context(self._writing(thread_id))
+        return self._append_locked(held, thread_id, parts, unsynced)
+
+    def _sync_many(self, unsynced: _Unsynced, outcomes: _Outcomes) -> None:
+        """Make an offload's appends durable: one ``syncfs`` per file system they are on.
+
+        If a ``syncfs`` fails, the appends on its file system are cut back
+        off (their threads are still held: nothing was appended after them)
+        and their threads' callers get its error.
+        """
+        by_device: dict[int, list[tuple[str, int, int, int]]] = {}
+        for append in unsynced.appends:
+            by_device.setdefault(append[3], []).append(append)
+        for appends in by_device.values():
+            try:
+                _syncfs(appends[0][1])
+            except OSError as exc:
+                for thread_id, fd, start, _ in appends:
+                    outcomes[thread_id] = exc
+                    self._reset_cache(thread_id)  # its cache holds the lines cut off
+                    try:
+                        os.ftruncate(fd, start)
+                    except OSError:
+                        logger.exception("could not cut a failed append off %s", self._path_text(thread_id))
 
     def _sync_put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         thread_id = event.thread_id
@@ -722,8 +810,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         one offload. The worker thread answers the groups itself
         (``_answer``, scheduled on the loop), so a leader cancelled mid-write
         abandons no one; each answer hands its thread's turn to the first
-        caller queued meanwhile. A leader whose thread another leader took
-        waits for that answer like any caller.
+        caller queued meanwhile, which takes its group at once. A leader whose
+        thread another leader took waits for that answer like any caller.
         """
         loop = asyncio.get_running_loop()
         queue = self._commit_queues.get(loop)
@@ -738,23 +826,22 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         lead = thread_id not in queue.busy
         if lead:
             queue.busy.add(thread_id)
+            try:
+                await asyncio.sleep(0)  # let the callers the loop runs meanwhile join
+            except asyncio.CancelledError:
+                self._leave(queue, thread_id, waiter, leading=True)
+                raise
         while True:
-            if lead:
+            if lead and not waiter.answered and thread_id not in queue.writing:
+                offload = _Offload(self._take(queue, thread_id))
                 try:
-                    await asyncio.sleep(0)  # let the callers the loop runs meanwhile join
+                    await asyncio.to_thread(self._sync_commit, loop, queue, offload)
                 except asyncio.CancelledError:
-                    self._leave(queue, thread_id, waiter, leading=True)
-                    raise
-                if not waiter.answered and thread_id not in queue.writing:
-                    offload = _Offload(self._take(queue, thread_id))
-                    try:
-                        await asyncio.to_thread(self._sync_commit, loop, queue, offload)
-                    except asyncio.CancelledError:
-                        raise  # the worker goes on and answers every caller, this one too
-                    except BaseException as exc:
-                        # The offload failed before or around the writes: what
-                        # the worker did not answer gets this error.
-                        self._answer(queue, offload, exc)
+                    raise  # the worker goes on and answers every caller, this one too
+                except BaseException as exc:
+                    # The offload failed before or around the writes: what
+                    # the worker did not answer gets this error.
+                    self._answer(queue, offload, exc)
             if not waiter.answered:
                 try:
                     await waiter.future
@@ -765,7 +852,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 if waiter.error is not None:
                     raise waiter.error
                 return waiter.records
-            waiter.future = loop.create_future()  # woken with the turn: lead
+            waiter.future = loop.create_future()  # woken with the turn: lead, at once
             lead = True
 
     @staticmethod
@@ -794,11 +881,21 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         are written all the same.
         """
         outcomes: _Outcomes = {}
-        for thread_id, waiters in offload.groups.items():
-            try:
-                outcomes[thread_id] = self._sync_append(thread_id, [w.events for w in waiters])
-            except Exception as exc:
-                outcomes[thread_id] = exc
+        # Several threads with fsync: their appends wait, held, for one
+        # syncfs, which costs what one fsync does where an fsync each grows
+        # with their number. Threads are held in one order (sorted) by every
+        # offload, so two offloads never wait for each other's threads.
+        unsynced = _Unsynced() if self._fsync and len(offload.groups) > 1 and _SYNCFS is not None else None
+        with unsynced.held if unsynced is not None else contextlib.nullcontext():
+            for thread_id in sorted(offload.groups):
+                try:
+                    outcomes[thread_id] = self._sync_append(
+                        thread_id, [w.events for w in offload.groups[thread_id]], unsynced
+                    )
+                except Exception as exc:
+                    outcomes[thread_id] = exc
+            if unsynced is not None:
+                self._sync_many(unsynced, outcomes)
         loop.call_soon_threadsafe(self._answer, queue, offload, outcomes)
 
     def _answer(self, queue: _CommitQueue, offload: _Offload, outcomes: _Outcomes | BaseException) -> None:
@@ -806,6 +903,9 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         if offload.answered:
             return  # the worker's answer and its offload's failure can both come
         offload.answered = True
+        for thread_id in offload.groups:
+            queue.writing.discard(thread_id)
+            self._pass_turn(queue, thread_id)
         for thread_id, waiters in offload.groups.items():
             outcome = outcomes if isinstance(outcomes, BaseException) else outcomes[thread_id]
             for index, waiter in enumerate(waiters):
@@ -816,8 +916,6 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                     waiter.records = outcome[index]
                 if not waiter.future.done():  # done: cancelled, or woken already (it reads the answer)
                     waiter.future.set_result(None)
-            queue.writing.discard(thread_id)
-            self._pass_turn(queue, thread_id)
 
     @staticmethod
     def _pass_turn(queue: _CommitQueue, thread_id: str) -> None:
