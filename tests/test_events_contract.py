@@ -238,6 +238,19 @@ async def test_bad_list_events_args(store):
         await store.list_events("t1", "r1", after_seq="1")
 
 
+def _holding_itself():
+    looped = {"a": []}
+    looped["a"].append(looped)
+    return looped
+
+
+def _nested(depth):
+    value = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize(
     "extra",
     [
@@ -248,8 +261,12 @@ async def test_bad_list_events_args(store):
         {"metadata": {"x": object()}},
         {"metadata": {"x": math.nan}},
         {"metadata": ["not", "a", "mapping"]},
+        {"metadata": {("tuple", "key"): 1}},
+        {"content": _holding_itself()},
+        {"metadata": {"deep": _nested(100_000)}},
         {"created_at": 12},
     ],
+    ids=lambda extra: next(iter(extra)),
 )
 async def test_unserializable_rejected_and_nothing_written(store, extra):
     [field] = extra

@@ -175,6 +175,12 @@ async def test_metadata_is_normalized_whatever_its_keys_and_values(store):
     assert int_keys["metadata"] == {"3": "three", "4": "four"}
     stored = [m["metadata"] for m in await store.list_messages("t1")]
     assert stored == [{"inner": {"pair": [1, 2]}}, {"3": "three", "4": "four"}]
+    # Keys keep the order they were given in, at every depth.
+    ordered = await store.put(**event(content={"z": 1, "a": {"y": 2, "b": 3}}, metadata={"z": 1, "a": 2}))
+    [again] = await store.list_messages("t1", after_seq=ordered["seq"] - 1)
+    for record in (ordered, again):
+        assert list(record["metadata"]) == ["z", "a"]
+        assert list(record["content"]) == ["z", "a"] and list(record["content"]["a"]) == ["y", "b"]
 
 
 async def test_delete_by_run_keeps_every_other_record_intact(store):

@@ -60,8 +60,10 @@ from tools import bench_sql, service_bench
 REPO = Path(__file__).resolve().parents[1]
 BATCHES = 5  # put_batch calls per round
 PRODUCERS = 64  # concurrent single-event producers, for group commit
-PUTS_PER_PRODUCER = 20
+PUTS_PER_PRODUCER = 40
 LOCK_CYCLES = 2000  # inter-process lock + unlock cycles per round
+# Figures whose CPU time per event is measured, loop thread and whole process.
+CPU_FIGURES = ("put_batch_fsync", "concurrent_puts_one_thread_fsync", "concurrent_puts_64_threads_fsync")
 SYNCED_FILES = 16  # files made durable at once, by an fsync each or one syncfs
 SYNC_REPEATS = 9  # per round
 PARTS = ("throughput", "scaling", "service", "sql", "commands")
@@ -160,10 +162,25 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             "fsync_one_file_s",
             f"fsync_each_of_{SYNCED_FILES}_files_s",
             f"syncfs_{SYNCED_FILES}_files_s",
+            *(f"{figure}_{cpu}_us" for figure in CPU_FIGURES for cpu in ("loop_cpu", "process_cpu")),
         )
     }
 
-    async def producers(store: JsonlRunEventStore, thread_of: Callable[[int], str]) -> float:
+    class CpuPerEvent:
+        """``with``: the loop thread's and the whole process's CPU time per event of a timed figure."""
+
+        def __init__(self, figure: str, events: int) -> None:
+            self.figure, self.events = figure, events
+
+        def __enter__(self) -> None:
+            self.loop, self.process = time.thread_time(), time.process_time()
+
+        def __exit__(self, *exc: object) -> None:
+            per_event = 1e6 / self.events
+            results[f"{self.figure}_loop_cpu_us"].append((time.thread_time() - self.loop) * per_event)
+            results[f"{self.figure}_process_cpu_us"].append((time.process_time() - self.process) * per_event)
+
+    async def producers(store: JsonlRunEventStore, thread_of: Callable[[int], str], figure: str) -> float:
         """Events/s of PRODUCERS tasks, each putting its events one at a time, all at once."""
 
         async def produce(p: int) -> None:
@@ -173,7 +190,8 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         for p in range(PRODUCERS):  # threads that exist already: the steady state
             await store.put(**_event(0, thread_id=thread_of(p)))
         started = time.perf_counter()
-        await asyncio.gather(*(produce(p) for p in range(PRODUCERS)))
+        with CpuPerEvent(figure, PRODUCERS * PUTS_PER_PRODUCER):
+            await asyncio.gather(*(produce(p) for p in range(PRODUCERS)))
         return PRODUCERS * PUTS_PER_PRODUCER / (time.perf_counter() - started)
 
     async def run_round(base: Path) -> None:
@@ -218,16 +236,17 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         await durable.put(**_event(0, thread_id="d"))
         durable_batches = [[{**e, "thread_id": "d"} for e in events] for events in batches]
         started = time.perf_counter()
-        for events in durable_batches:
-            await durable.put_batch(events)
+        with CpuPerEvent("put_batch_fsync", BATCHES * batch):
+            for events in durable_batches:
+                await durable.put_batch(events)
         results["put_batch_fsync"].append(BATCHES * batch / (time.perf_counter() - started))
 
-        results["concurrent_puts_one_thread_fsync"].append(
-            await producers(JsonlRunEventStore(base / "one", fsync=True), lambda p: "shared")
-        )
-        results["concurrent_puts_64_threads_fsync"].append(
-            await producers(JsonlRunEventStore(base / "many", fsync=True), lambda p: f"own{p}")
-        )
+        for figure, thread_of in (
+            ("concurrent_puts_one_thread_fsync", lambda p: "shared"),
+            ("concurrent_puts_64_threads_fsync", lambda p: f"own{p}"),
+        ):
+            store = JsonlRunEventStore(base / figure, fsync=True)
+            results[figure].append(await producers(store, thread_of, figure))
 
     def lock_cycles(base: Path) -> None:
         """Inter-process lock and unlock per second: a filelock.FileLock, and the store's kept flock."""
@@ -295,6 +314,11 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             f"put_batch with fsync {results['put_batch_fsync'][-1]:.0f}/s"
         )
     syncs = {k: results.pop(k) for k in list(results) if k.endswith("_s")}
+    cpu = {
+        k.removesuffix("_us"): statistics.median(results.pop(k))
+        for k in list(results)
+        if k.endswith("_cpu_us")
+    }
     med = {k: statistics.median(v) for k, v in results.items()}
 
     def ratio(a: str, b: str) -> float:
@@ -316,6 +340,8 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         ),
         # Why an offload of several threads calls syncfs once rather than fsync per file (ms).
         "sync_ms": {k.removesuffix("_s"): 1e3 * statistics.median(v) for k, v in syncs.items() if v},
+        # Where the time goes: CPU time per event, of the loop thread and of the whole process (µs).
+        "cpu_us_per_event": cpu,
         # Why the JSONL store keeps its lock file open instead of a FileLock per write.
         "filelock_cycle_us": 1e6 / med["filelock_cycles"],
         "kept_flock_cycle_us": 1e6 / med["kept_flock_cycles"],
@@ -569,6 +595,8 @@ def render(result: dict[str, Any]) -> str:
             lines.append(
                 f"| durable append to {SYNCED_FILES} files, ms: an fsync each / one syncfs (one file, one fsync: {sync['fsync_one_file']:.2f}) | {sync[each] / sync[shared]:.1f}x ({sync[each]:.2f} / {sync[shared]:.2f}) | - |"
             )
+    if t and t.get("cpu_us_per_event"):
+        lines += _cpu_rows(t, result["batch"])
     lines += _scaling_rows(result)
     if "service" in result:
         lines += [
@@ -579,6 +607,22 @@ def render(result: dict[str, Any]) -> str:
         ]
     text = "\n".join(lines) + "\n"
     return text + "\n" + bench_sql.render(result["sql"]) if "sql" in result else text
+
+
+def _cpu_rows(throughput: dict[str, Any], batch: int) -> list[str]:
+    """Where the time of the group-commit figures goes: CPU time per event beside wall time per event."""
+    cpu, rates = throughput["cpu_us_per_event"], throughput["events_per_s"]
+    names = {
+        "put_batch_fsync": f"put_batch({batch}), fsync",
+        "concurrent_puts_one_thread_fsync": f"{PRODUCERS} producers of single puts, one thread, fsync",
+        "concurrent_puts_64_threads_fsync": f"{PRODUCERS} producers of single puts, a thread each, fsync",
+    }
+    rows = ["", "| per event, µs | wall | CPU, whole process | CPU, loop thread |", "|---|---|---|---|"]
+    for figure, name in names.items():
+        rows.append(
+            f"| {name} | {1e6 / rates[figure]:.1f} | {cpu[figure + '_process_cpu']:.1f} | {cpu[figure + '_loop_cpu']:.1f} |"
+        )
+    return rows
 
 
 def _scaling_rows(result: dict[str, Any]) -> list[str]:

@@ -89,11 +89,42 @@ DECODER = json.JSONDecoder()
 encode_string = json.encoder.encode_basestring_ascii  # one str -> its JSON text, ASCII only
 
 
+def _chunks_encoder() -> Callable[[object, int], Any] | None:
+    """ENCODER's C encoder, made once (``ENCODER.encode`` makes one per call: half its cost
+    for a small dict), or None where the json module has no C part.
+
+    It skips the circular-reference check: a value that holds itself recurses
+    until RecursionError, which ``_encode_json`` reports like any value JSON
+    cannot encode.
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)  # typeshed does not declare it
+    if make is None:  # pragma: no cover - CPython builds _json
+        return None
+    return make(  # type: ignore[no-any-return]
+        None,
+        ENCODER.default,
+        encode_string,
+        None,
+        ENCODER.key_separator,
+        ENCODER.item_separator,
+        False,
+        False,
+        False,
+    )
+
+
+_CHUNKS = _chunks_encoder()
+
+
 def _encode_json(value: object, field: str) -> str:
     try:
-        return ENCODER.encode(value)
+        return ENCODER.encode(value) if _CHUNKS is None else "".join(_CHUNKS(value, 0))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{field} is not JSON-serializable: {exc}") from exc
+    except RecursionError:
+        raise TypeError(
+            f"{field} is not JSON-serializable: it is nested too deeply or holds itself"
+        ) from None
 
 
 def _created_at(value: object) -> str:

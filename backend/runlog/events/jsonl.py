@@ -602,14 +602,27 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         the caller syncs it with others (``_sync_many``).
         """
         cache = self._refresh(thread_id)
-        first = cache.last_seq + 1
-        lines, texts_of = [], []
+        # Everything is built before the write, and kept only once it is on
+        # disk: the lines, the cache's entries, and the caller's records. The
+        # events' content and metadata are fresh objects the cache does not
+        # hold (it keeps JSON text): the records can be returned as they are.
+        seq = cache.last_seq + 1
+        lines, entries, out = [], [], []
         for events in parts:
-            texts = [_record_json(event, seq) for seq, event in enumerate(events, first)]
-            lines.append(_line(texts[0]) if len(texts) == 1 else _line('{"batch":[' + ",".join(texts) + "]}"))
-            texts_of.append(texts)
-            first += len(events)
-        payload = b"".join(lines)
+            records = []
+            texts = []
+            for event in events:
+                text = _record_json(event, seq)
+                texts.append(text)
+                entries.append(
+                    (seq, event.run_id, event.event_type, event.category, event.metadata.get("task_id"), text)
+                )
+                records.append(base.with_seq(event, seq))
+                seq += 1
+            lines.append(texts[0] if len(texts) == 1 else '{"batch":[' + ",".join(texts) + "]}")
+            out.append(records)
+        lines.append("")  # every line ends with its newline
+        payload = "\n".join(lines).encode("utf-8")
         path = self._path_text(thread_id)
         fd = held.append_to(path, cache.inode)
         torn = cache.size - cache.offset  # bytes after the last newline: a write cut short
@@ -637,17 +650,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         st = os.fstat(fd)
         if unsynced is not None:
             unsynced.appends.append((thread_id, fd, cache.offset, st.st_dev))
-        seq = cache.last_seq + 1
-        out = []
-        for events, texts in zip(parts, texts_of, strict=True):
-            cache.add(
-                (s, e.run_id, e.event_type, e.category, e.metadata.get("task_id"), text)
-                for s, e, text in zip(itertools.count(seq), events, texts)
-            )
-            # The events' content and metadata are fresh objects the cache
-            # does not hold (it keeps JSON text): the records can be returned as they are.
-            out.append([base.with_seq(event, s) for s, event in enumerate(events, seq)])
-            seq += len(events)
+        cache.add(entries)
         cache.line_no += len(parts)
         _consume(cache, payload)
         _identify(cache, st)

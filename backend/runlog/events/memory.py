@@ -61,6 +61,8 @@ def _as_json(name: str, value: object) -> Any:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} cannot be stored as JSON: {exc}") from exc
+    except RecursionError:
+        raise TypeError(f"{name} cannot be stored as JSON: it is nested too deeply") from None
 
 
 def _timestamp(value: object) -> str:
