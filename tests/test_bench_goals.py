@@ -143,6 +143,25 @@ def test_group_commit_ratios_are_judged_and_rendered():
     assert "| put events/s / floor (fsync off on both) | 0.19 (19 / 100) | >= 0.2 |" in table
     assert "list_messages" not in table  # scaling was not measured: no row for it
     assert "syncfs" not in table  # a report made before the sync costs were measured
+    assert "CPU, loop thread" not in table  # nor before the CPU time was measured
+    cpu = {
+        f"{figure}_{part}": value
+        for figure, value in (
+            ("put_batch_fsync", 1.0),
+            ("concurrent_puts_one_thread_fsync", 2.0),
+            ("concurrent_puts_64_threads_fsync", 3.0),
+        )
+        for part, value in (("process_cpu", value), ("loop_cpu", value / 2))
+    }
+    table = bench.render(
+        {**result, "throughput": {**figures, "events_per_s": rates, "cpu_us_per_event": cpu}}
+    )
+    cpu_table = table[table.index("| per event, µs |") :]
+    assert cpu_table.splitlines()[2:5] == [
+        "| put_batch(1000), fsync | 1000.0 | 1.0 | 0.5 |",
+        "| 64 producers of single puts, one thread, fsync | 2000.0 | 2.0 | 1.0 |",
+        "| 64 producers of single puts, a thread each, fsync | 3448.3 | 3.0 | 1.5 |",
+    ]
     sync = {"fsync_one_file": 0.25, "fsync_each_of_16_files": 4.0, "syncfs_16_files": 0.5}
     table = bench.render({**result, "throughput": {**figures, "events_per_s": rates, "sync_ms": sync}})
     assert (

@@ -595,9 +595,9 @@ def render(result: dict[str, Any]) -> str:
             lines.append(
                 f"| durable append to {SYNCED_FILES} files, ms: an fsync each / one syncfs (one file, one fsync: {sync['fsync_one_file']:.2f}) | {sync[each] / sync[shared]:.1f}x ({sync[each]:.2f} / {sync[shared]:.2f}) | - |"
             )
-    if t and t.get("cpu_us_per_event"):
-        lines += _cpu_rows(t, result["batch"])
     lines += _scaling_rows(result)
+    if t and t.get("cpu_us_per_event"):  # its own table, after the rows of the first
+        lines += _cpu_rows(t, result["batch"])
     if "service" in result:
         lines += [
             "",
