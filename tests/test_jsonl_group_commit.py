@@ -267,6 +267,41 @@ async def test_many_threads_at_once_each_get_their_seqs(
         assert seqs_on_disk(tmp_path, f"t{i}") == [1, 2, 3]
 
 
+async def test_an_offload_holds_its_threads_in_sorted_order_until_its_syncfs_returns(tmp_path, monkeypatch):
+    """Every offload locks its threads in one order (sorted), so two never wait on each other;
+    a reader of one of them in this process waits until the syncfs made its lines durable."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put_batch([event(thread_id=t, content="before") for t in ("b", "a", "c")])
+    held_in_order = []
+    hold = JsonlRunEventStore._hold
+
+    def spy(self, thread_id):
+        held_in_order.append(thread_id)
+        return hold(self, thread_id)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_hold", spy)
+    entered, released = threading.Event(), threading.Event()
+    real = jsonl._syncfs
+
+    def held_syncfs(fd):
+        entered.set()
+        assert released.wait(10), "the test never let the syncfs return"
+        real(fd)
+
+    monkeypatch.setattr(jsonl, "_syncfs", held_syncfs)
+    writes = asyncio.gather(*(store.put(**event(thread_id=t, content="new")) for t in ("c", "a", "b")))
+    try:
+        assert await asyncio.to_thread(entered.wait, 10)
+        assert held_in_order == ["a", "b", "c"]
+        reader = asyncio.ensure_future(store.list_messages("b"))
+        await asyncio.sleep(0.05)
+        assert not reader.done()  # b is still held: its new line is not durable yet
+    finally:
+        released.set()
+    assert [r["seq"] for r in await writes] == [2, 2, 2]
+    assert [m["content"] for m in await reader] == ["before", "new"]
+
+
 async def test_a_failed_syncfs_cuts_every_thread_of_its_offload_back(tmp_path, monkeypatch, syncfs_calls):
     store = JsonlRunEventStore(tmp_path)
     await store.put_batch([event(thread_id=t, content="kept") for t in ("a", "b", "c")])
