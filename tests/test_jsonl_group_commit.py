@@ -334,6 +334,28 @@ async def test_a_failed_syncfs_cuts_every_thread_of_its_offload_back(tmp_path, m
         ]
 
 
+async def test_a_failed_syncfs_whose_cut_fails_too_is_logged_and_still_fails_its_callers(
+    tmp_path, monkeypatch, caplog, syncfs_calls
+):
+    store = JsonlRunEventStore(tmp_path)
+    failure = OSError(errno.EIO, "write-back failed")
+
+    def broken(fd):
+        raise failure
+
+    def no_cut(fd, length):
+        raise OSError(errno.EROFS, "read-only now")
+
+    monkeypatch.setattr(jsonl, "_syncfs", broken)
+    monkeypatch.setattr(os, "ftruncate", no_cut)
+    outcomes = await asyncio.gather(
+        *(store.put(**event(thread_id=t)) for t in ("a", "b")), return_exceptions=True
+    )
+    assert outcomes == [failure, failure]
+    cut = [r for r in caplog.records if r.getMessage().startswith("could not cut a failed append off")]
+    assert sorted(r.getMessage().rsplit("/", 1)[1] for r in cut) == ["a.jsonl", "b.jsonl"]
+
+
 async def test_without_syncfs_each_thread_of_an_offload_is_fsynced(tmp_path, monkeypatch, fsyncs):
     monkeypatch.setattr(jsonl, "_SYNCFS", None)
     store = JsonlRunEventStore(tmp_path)
