@@ -13,6 +13,7 @@ costs a full parse per call (the naive column of the README's scaling table).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import errno
 import gc
 import logging
@@ -20,8 +21,10 @@ import os
 import re
 import select
 import stat
+import sys
 import threading
 import time
+import types
 from pathlib import Path
 
 import filelock
@@ -554,3 +557,40 @@ def test_a_dropped_store_closes_the_files_it_kept(tmp_path):
     del store
     gc.collect()
     assert (held.lock_fd, held.append_fd, dict(files)) == (-1, -1, {})
+
+
+def test_syncfs_is_loaded_from_the_c_library_on_linux(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("syncfs is Linux's")
+    function = jsonl._load_syncfs()
+    assert function.argtypes == [ctypes.c_int] and function.restype is ctypes.c_int
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
+    try:
+        assert function(fd) == 0
+        jsonl._syncfs(fd)  # no error
+    finally:
+        os.close(fd)
+
+
+def test_without_syncfs_the_store_has_none(monkeypatch):
+    monkeypatch.setattr(jsonl.sys, "platform", "darwin")
+    assert jsonl._load_syncfs() is None
+    monkeypatch.undo()
+
+    def no_library(name, **kwargs):
+        raise OSError("no C library")
+
+    monkeypatch.setattr(jsonl.ctypes, "CDLL", no_library)
+    assert jsonl._load_syncfs() is None
+    monkeypatch.setattr(jsonl.ctypes, "CDLL", lambda name, **kwargs: types.SimpleNamespace())
+    assert jsonl._load_syncfs() is None
+
+
+def test_a_failed_syncfs_raises_the_errno_and_its_message(tmp_path):
+    if jsonl._SYNCFS is None:
+        pytest.skip("no syncfs here")
+    fd = os.open(tmp_path / "f", os.O_WRONLY | os.O_CREAT)
+    os.close(fd)  # a descriptor that is no longer open
+    with pytest.raises(OSError) as failed:
+        jsonl._syncfs(fd)
+    assert failed.value.errno == errno.EBADF and failed.value.strerror == os.strerror(errno.EBADF)

@@ -14,8 +14,11 @@ import errno
 import gc
 import json
 import os
+import shutil
+import tempfile
 import threading
 import types
+from pathlib import Path
 
 import pytest
 
@@ -354,6 +357,48 @@ async def test_a_failed_syncfs_whose_cut_fails_too_is_logged_and_still_fails_its
     assert outcomes == [failure, failure]
     cut = [r for r in caplog.records if r.getMessage().startswith("could not cut a failed append off")]
     assert sorted(r.getMessage().rsplit("/", 1)[1] for r in cut) == ["a.jsonl", "b.jsonl"]
+
+
+async def test_an_offload_of_two_threads_syncs_once(tmp_path, fsyncs, syncfs_calls):
+    store = JsonlRunEventStore(tmp_path)
+    await asyncio.gather(store.put(**event(thread_id="a")), store.put(**event(thread_id="b")))
+    assert fsyncs == [] and len(syncfs_calls) == 1
+
+
+async def test_threads_beyond_what_one_offload_takes_go_in_the_next(tmp_path, monkeypatch):
+    threads_per_offload = []
+    original = JsonlRunEventStore._sync_commit
+
+    def spy(self, loop, queue, offload):
+        threads_per_offload.append(len(offload.groups))
+        return original(self, loop, queue, offload)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", spy)
+    store = JsonlRunEventStore(tmp_path, fsync=False)
+    records = await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(70)))
+    assert [r["seq"] for r in records] == [1] * 70
+    assert threads_per_offload == [jsonl._THREADS_PER_OFFLOAD, 70 - jsonl._THREADS_PER_OFFLOAD]
+
+
+@pytest.fixture
+def other_file_system(tmp_path):
+    """A directory on another file system than ``tmp_path`` (in /dev/shm), removed afterwards."""
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or elsewhere.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system (/dev/shm) beside the test's directory")
+    other = Path(tempfile.mkdtemp(dir=elsewhere))
+    yield other
+    shutil.rmtree(other)
+
+
+async def test_threads_on_two_file_systems_get_a_syncfs_each(tmp_path, other_file_system, syncfs_calls):
+    """A thread file may live on another file system (a symlink): each file system is synced."""
+    (tmp_path / "threads").mkdir()
+    (tmp_path / "threads" / "b.jsonl").symlink_to(other_file_system / "b.jsonl")
+    store = JsonlRunEventStore(tmp_path)
+    await asyncio.gather(*(store.put(**event(thread_id=t)) for t in ("a", "b", "c")))
+    assert len(syncfs_calls) == 2
+    assert [m["content"] for m in await store.list_messages("b")] == [""]
 
 
 async def test_without_syncfs_each_thread_of_an_offload_is_fsynced(tmp_path, monkeypatch, fsyncs):
