@@ -7,6 +7,7 @@ sizes, that every read returns copies, and how datetimes become UTC text.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -14,6 +15,7 @@ from types import MappingProxyType
 
 import pytest
 
+from runlog.events import base
 from tests.factories import event
 
 # (call, error type, the message's start): the field must come first, as the
@@ -229,3 +231,25 @@ async def test_deletes_touch_only_their_thread_and_count_what_they_removed(store
     assert await store.delete_by_thread("t1") == 1
     assert await store.delete_by_thread("t1") == 0
     assert await store.count_messages("t2") == 2
+
+
+def test_the_encoder_made_once_writes_what_the_store_encoder_writes():
+    """``build_event`` encodes content and metadata with a C encoder made at import, with
+    ``base.ENCODER``'s settings: the same text, and the same refusals, for any value."""
+    chunks = base._chunks_encoder()
+    assert chunks is not None  # CPython has the C part of json
+    values = [
+        {"z": 1, "a": [1, 2.5, None, True, False, -0.0, 1e300]},  # key order kept, compact separators
+        "\u00e9 \u2028 \ud800",  # escaped to ASCII, lone surrogate included
+        {"k": {"nested": (1, 2)}, 3: "int key"},
+        [],
+        {},
+    ]
+    for value in values:
+        assert "".join(chunks(value, 0)) == base.ENCODER.encode(value)
+    with pytest.raises(ValueError, match="Out of range float"):
+        "".join(chunks({"x": math.nan}, 0))
+    with pytest.raises(TypeError, match="keys must be"):
+        "".join(chunks({("tuple",): 1}, 0))  # not skipped
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        "".join(chunks({"x": object()}, 0))
