@@ -23,18 +23,23 @@ async def store(request, tmp_path):
         await storage.close()
 
 
+def _record_calls(monkeypatch, owner, name):
+    """Replace ``owner.name`` by a spy that records each descriptor and still makes the real call."""
+    calls = []
+    real = getattr(owner, name)
+
+    def spy(fd):
+        calls.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(owner, name, spy)
+    return calls
+
+
 @pytest.fixture
 def fsyncs(monkeypatch):
     """Every descriptor passed to ``os.fsync`` during the test (the real call still runs)."""
-    synced = []
-    real = os.fsync
-
-    def spy(fd):
-        synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", spy)
-    return synced
+    return _record_calls(monkeypatch, os, "fsync")
 
 
 @pytest.fixture
@@ -44,12 +49,4 @@ def syncfs_calls(monkeypatch):
 
     if jsonl._SYNCFS is None:
         pytest.skip("this C library has no syncfs: the store fsyncs each file")
-    synced = []
-    real = jsonl._syncfs
-
-    def spy(fd):
-        synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(jsonl, "_syncfs", spy)
-    return synced
+    return _record_calls(monkeypatch, jsonl, "_syncfs")

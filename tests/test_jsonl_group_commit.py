@@ -52,6 +52,20 @@ def offloads(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def threads_per_offload(monkeypatch):
+    """How many threads each offload (one call of ``_sync_commit``) wrote, in order."""
+    counts = []
+    original = JsonlRunEventStore._sync_commit
+
+    def spy(self, loop, queue, offload):
+        counts.append(len(offload.groups))
+        return original(self, loop, queue, offload)
+
+    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", spy)
+    return counts
+
+
 class Gate:
     """Holds the group write in its worker thread until opened."""
 
@@ -243,16 +257,8 @@ async def test_a_thread_being_written_does_not_hold_up_another(tmp_path, monkeyp
 
 
 async def test_many_threads_at_once_each_get_their_seqs(
-    tmp_path, monkeypatch, offloads, fsyncs, syncfs_calls
+    tmp_path, offloads, threads_per_offload, fsyncs, syncfs_calls
 ):
-    threads_per_offload = []
-    original = JsonlRunEventStore._sync_commit
-
-    def spy(self, loop, queue, offload):
-        threads_per_offload.append(len(offload.groups))
-        return original(self, loop, queue, offload)
-
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", spy)
     store = JsonlRunEventStore(tmp_path)
     calls = [store.put(**event(thread_id=f"t{i % 20}", content=f"{i}")) for i in range(60)]
     results = await asyncio.gather(*calls)
@@ -365,15 +371,7 @@ async def test_an_offload_of_two_threads_syncs_once(tmp_path, fsyncs, syncfs_cal
     assert fsyncs == [] and len(syncfs_calls) == 1
 
 
-async def test_threads_beyond_what_one_offload_takes_go_in_the_next(tmp_path, monkeypatch):
-    threads_per_offload = []
-    original = JsonlRunEventStore._sync_commit
-
-    def spy(self, loop, queue, offload):
-        threads_per_offload.append(len(offload.groups))
-        return original(self, loop, queue, offload)
-
-    monkeypatch.setattr(JsonlRunEventStore, "_sync_commit", spy)
+async def test_threads_beyond_what_one_offload_takes_go_in_the_next(tmp_path, threads_per_offload):
     store = JsonlRunEventStore(tmp_path, fsync=False)
     records = await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(70)))
     assert [r["seq"] for r in records] == [1] * 70
