@@ -116,8 +116,8 @@ def hold_lock_file(path):
 async def test_a_writer_gets_a_lock_released_before_its_timeout(tmp_path):
     store = JsonlRunEventStore(tmp_path, lock_timeout=5)
     holder = hold_lock_file(tmp_path / "locks" / "t1.lock")
+    started = time.monotonic()  # before the timer: its 0.1 s count from its start
     threading.Timer(0.1, os.close, [holder]).start()
-    started = time.monotonic()
     assert (await store.put(**event()))["seq"] == 1
     # It waited for the release (not the whole timeout), polling at short intervals.
     assert 0.1 <= time.monotonic() - started < 0.8
