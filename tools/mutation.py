@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from tools import text_table
+from blockgate import text_table
 
 REPO = Path(__file__).resolve().parents[1]
 SURVIVORS_DOC = REPO / "docs" / "mutation-survivors.md"

@@ -1,21 +1,21 @@
-"""Measure what blockbuster's default rules miss and what the gate adds; render the README's tables.
+"""Measure what blockbuster's default rules miss and what the gate adds; render the docs' tables.
 
 Measuring (the default; ``tox -e blindspots-py3XX`` runs it on each Python):
-every rule of the table (``tests_blocking/rules.py``) has a firing probe, one
-blocking call; run it on the event loop from the rule table's module twice,
+every rule of the table (``blockgate.rules``) has a firing probe, one
+blocking call; run it on the event loop from the rule table's package twice,
 once under ``blockbuster.BlockBuster`` with its default rules scoped to that
 module, once under ``strict_gate``. Together with this Python's classification
-census (``tests_blocking/classification.py``: per module, how many public
+census (``blockgate.classification``: per module, how many public
 callables are caught by a rule, not blocking, or blind spots) and the counts
 of armed rules, it writes ``pyXY.json`` into the output folder, and re-renders
 ``blind-spots.md`` from every ``py*.json`` there, so running it under several
 interpreters builds one table.
 
 ``--write-readme`` measures nothing: it renders the ``py*.json`` already in
-the output folder into README.md, between the ``blind-spots`` and
+the output folder into ``docs/blind-spots.md``, between the ``blind-spots`` and
 ``rule-counts`` marker comments.
 
-Usage: python -m tools.blind_spots [--out reports/blindspots] [--write-readme]
+Usage (in gate/): python -m maintenance.blind_spots [--out reports/blindspots] [--write-docs]
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-README = REPO / "README.md"
+GATE_DIR = Path(__file__).resolve().parents[1]
+DOC = GATE_DIR / "docs" / "blind-spots.md"
 MARKERS = {
     "blind-spots": ("<!-- blind-spots:start -->", "<!-- blind-spots:end -->"),
     "rule-counts": ("<!-- rule-counts:start -->", "<!-- rule-counts:end -->"),
@@ -49,9 +49,10 @@ VERDICT_KEYS = (
 
 async def _caught(arm: Callable[[], Any], probe: Any, scene_dir: Path) -> str:
     import blockbuster
-    from tests_blocking import rules
 
-    scene = await asyncio.to_thread(rules.Scene, scene_dir)
+    from blockgate.rules import Scene
+
+    scene = await asyncio.to_thread(Scene, scene_dir)
     if probe.prepare is not None:
         await asyncio.to_thread(probe.prepare, scene)
     try:
@@ -67,12 +68,13 @@ async def _caught(arm: Callable[[], Any], probe: Any, scene_dir: Path) -> str:
 
 async def measure() -> dict[str, dict[str, str]]:
     import blockbuster
-    from tests_blocking import gate
 
-    module = gate._rules.__name__
+    from blockgate import rules, strict_gate
+
+    module = rules.__name__
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for n, rule in enumerate(gate.RULES):
+        for n, rule in enumerate(rules.RULES):
             if not rule.applies():
                 results[rule.name] = {"area": rule.area, "defaults": "n/a", "gate": "n/a"}
                 continue
@@ -81,7 +83,7 @@ async def measure() -> dict[str, dict[str, str]]:
                 "defaults": await _caught(
                     lambda: blockbuster.blockbuster_ctx([module]), rule.fires, Path(tmp) / f"d{n}"
                 ),
-                "gate": await _caught(lambda: gate.strict_gate(module), rule.fires, Path(tmp) / f"g{n}"),
+                "gate": await _caught(lambda: strict_gate(module), rule.fires, Path(tmp) / f"g{n}"),
             }
     return results
 
@@ -91,10 +93,10 @@ SYSTEMS = {"linux": "Linux", "darwin": "macOS", "win32": "Windows"}  # the workf
 
 def census() -> dict[str, Any]:
     """This Python's classification: measured here per module; for the other systems of the
-    workflow, the totals the stub check finds (``tests_blocking/meta/stubs.py``); and the
+    workflow, the totals the stub check finds (``blockgate.classification.stubs``); and the
     blind spots of every system, each with the systems it holds on."""
-    from tests_blocking import classification
-    from tests_blocking.meta import stubs
+    from blockgate import classification
+    from blockgate.classification import stubs
 
     version = sys.version_info[:2]
     counts = {
@@ -129,7 +131,7 @@ def census() -> dict[str, Any]:
 
 
 def run(out: Path) -> int:
-    from tests_blocking import gate
+    from blockgate import rule_counts, rules
 
     out.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(measure())
@@ -137,7 +139,7 @@ def run(out: Path) -> int:
     record = {
         "python": sys.version.split()[0],
         "system": f"{platform.system()} {platform.machine()}",
-        "rule_counts": gate.rule_counts(),
+        "rule_counts": rule_counts([rules.__name__]),
         "results": results,
         "classification": census(),
     }
@@ -253,7 +255,7 @@ def render_summary(runs: dict[str, dict[str, Any]]) -> str:
             rows.append(row)
         parts += [
             "The same modules on the workflow's other systems, enumerated from typeshed's stubs "
-            "(`tests_blocking/meta/stubs.py`; the runtime census on each system stays the authority):",
+            "(`blockgate.classification.stubs`; the runtime census on each system stays the authority):",
             _table(
                 ["system", *(f"{_version(t)}: rule / not blocking / not trappable" for t in versions)], rows
             ),
@@ -271,7 +273,7 @@ def render_counts(runs: dict[str, dict[str, Any]]) -> str:
         c = run_["rule_counts"]
         project = c["project_patches"] + c["project_audit"]
         lines.append(
-            f"- {_version(tag)}: `rules armed: {c['blockbuster']} blockbuster defaults + {project} project rules "
+            f"- {_version(tag)}: `rules armed: {c['blockbuster']} blockbuster defaults + {project} gate rules "
             f"({c['project_patches']} patches, {c['project_audit']} audit events; "
             f"{c['not_applicable']} not applicable on this Python)`"
         )
@@ -297,33 +299,33 @@ def replace_between(text: str, key: str, body: str) -> str:
     start, end = MARKERS[key]
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no {start} ... {end} block")
+        raise SystemExit(f"{DOC.name} has no {start} ... {end} block")
     return pattern.sub(lambda _: f"{start}\n{body}\n{end}", text)
 
 
-def write_readme(out: Path, readme: Path = README) -> int:
+def write_docs(out: Path, doc: Path = DOC) -> int:
     runs = load(out)
     if not runs:
         print(f"no py*.json in {out}: run `tox -e blindspots-py310,...` first", file=sys.stderr)
         return 1
-    text = readme.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     text = replace_between(text, "blind-spots", render_summary(runs))
     text = replace_between(text, "rule-counts", render_counts(runs))
-    readme.write_text(text, encoding="utf-8")
-    print(f"README.md: blind spots and rule counts from {', '.join(_version(t) for t in runs)}")
+    doc.write_text(text, encoding="utf-8")
+    print(f"{doc.name}: blind spots and rule counts from {', '.join(_version(t) for t in runs)}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "reports" / "blindspots")
+    parser.add_argument("--out", type=Path, default=Path("reports/blindspots"))
     parser.add_argument(
-        "--write-readme",
+        "--write-docs",
         action="store_true",
-        help="render the py*.json in --out into README.md; measure nothing",
+        help="render the py*.json in --out into docs/blind-spots.md; measure nothing",
     )
     args = parser.parse_args(argv)
-    return write_readme(args.out) if args.write_readme else run(args.out)
+    return write_docs(args.out) if args.write_docs else run(args.out)
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ Three suites, each as its sdist on PyPI ships it (``--suite``):
 Nothing of theirs is edited: the package is installed from PyPI into a
 scratch venv outside this repository, the sdist's ``tests/`` and
 ``pyproject.toml`` (its pytest settings) are copied beside it, and the
-swapped runs load ``tools/blockbuster_swap.py`` with ``-p``, which hands the
-conftest's ``from blockbuster import blockbuster_ctx`` the gate's.
+gate (this folder) is installed beside it, and the swapped runs load
+``blockgate.swap`` with ``-p``, which hands the conftest's ``from blockbuster
+import blockbuster_ctx`` the gate's (the blockbuster runs leave the gate's
+plugin out).
 
 Runs, each over the whole unit suite: blockbuster (the suite as published),
 the gate with its default import policy (``import-work``), the gate with
@@ -39,7 +41,7 @@ with the gate's message and a verdict from the suite's table (``verdicts``
 in ``SUITES``, read by hand: is the call real blocking IO on the loop?). Exits 1 if a difference
 has no verdict or a false-positive one.
 
-Usage: python -m tools.compat_blockbuster [--suite langchain-core|langchain|langchain-community]
+Usage (in gate/): python -m maintenance.compat_blockbuster [--suite langchain-core|langchain|langchain-community]
        [--dir DIR] [--python python3.11] [--version VERSION] [--alone] [--scan MODULES]
 """
 
@@ -57,7 +59,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+GATE_DIR = Path(__file__).resolve().parents[1]
 
 # What a difference is, read by hand: (substring of the gate's message, verdict, why).
 VERDICTS: tuple[tuple[str, str, str], ...] = (
@@ -185,6 +187,8 @@ def prepare(scratch: Path, python: str, spec: Suite, version: str) -> tuple[Path
         )
         run([py, "-m", "pip", "install", "-q", *requirements])
         marker.write_text("")
+    # The gate as a user installs it, afresh each run: the check is of the gate as it is now.
+    run([py, "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(GATE_DIR)])
     return venv, suite
 
 
@@ -196,11 +200,12 @@ def pytest_run(
     env.pop("PYTHONPATH", None)
     env.update(spec.env)
     extra: list[str] = list(spec.pytest_args)
-    if swap is not None:
-        env["PYTHONPATH"] = str(REPO / "tools")
+    if swap is None:
+        extra += ["-p", "no:blockgate"]
+    else:
         env["GATE_IMPORT_POLICY"] = swap
         env["GATE_SCANNED_MODULES"] = spec.scanned_if_none
-        extra += ["-p", "blockbuster_swap"]
+        extra += ["-p", "blockgate.swap"]
     xml = out / f"{label}.xml"
     command = [str(venv / "bin" / "python"), "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider"]
     command += [*extra, f"--junitxml={xml}"]
@@ -324,8 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dir",
         type=Path,
-        help="the scratch folder (default, in the temporary folder: runlog-compat for "
-        "langchain-core, runlog-compat-SUITE for the others)",
+        help="the scratch folder (default, in the temporary folder: blockgate-compat-SUITE)",
     )
     parser.add_argument("--python", default="python3.11", help="an interpreter both packages support (3.11+)")
     parser.add_argument("--version", help="the package's version (default: the suite's, see SUITES)")
@@ -341,11 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.scan is not None:
         spec = replace(spec, scanned_if_none=args.scan)
     if args.dir is None:
-        # langchain-core's keeps the name it had before there were two suites.
-        name = "runlog-compat" if args.suite == "langchain-core" else f"runlog-compat-{args.suite}"
-        args.dir = Path(tempfile.gettempdir()) / name
+        args.dir = Path(tempfile.gettempdir()) / f"blockgate-compat-{args.suite}"
     scratch = args.dir.resolve()
-    if scratch.is_relative_to(REPO):
+    if scratch.is_relative_to(GATE_DIR.parent):
         parser.error("--dir must lie outside the repository: nothing of the suite is kept here")
     venv, suite = prepare(scratch, args.python, spec, args.version or spec.version)
     out = scratch / "results"

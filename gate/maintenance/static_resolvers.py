@@ -1,46 +1,34 @@
 """Measure the static inventory's two name resolvers, astroid and jedi, on the fixture packages.
 
-Both run the same walk (``tools/static_inventory.py``); only the question
+Both run the same walk (``blockgate.static``); only the question
 "what does this callee, this receiver, resolve to?" goes to the library. Each
 is scored against the ``# blocking: <primitive>`` comments of
 ``tests/static_fixtures/`` (found / expected, false findings) and timed (a
 cold run per package in a fresh process, so no resolver profits from the
-other's caches). The README's figures come from this command.
+other's caches). The figures of docs/static-half.md come from this command.
 
-Usage: python -m tools.static_resolvers [--fixtures tests/static_fixtures]   (needs jedi installed)
+Usage (in gate/): python -m maintenance.static_resolvers [--fixtures tests/static_fixtures]   (needs jedi)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO / "tests" / "static_fixtures"
-EXPECTED = re.compile(r"#\s*blocking:\s*([\w.]+(?:\s*,\s*[\w.]+)*)\s*$")
+from tests.expectations import expected_findings
 
-
-def expected_findings(root: Path, package: str) -> set[tuple[str, int, str]]:
-    """(path, line, primitive) of every ``# blocking:`` comment in the package's source."""
-    found = set()
-    for path in sorted((root / package).rglob("*.py")):
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            match = EXPECTED.search(text)
-            if match:
-                for primitive in match.group(1).split(","):
-                    found.add((path.relative_to(root).as_posix(), number, primitive.strip()))
-    return found
+GATE_DIR = Path(__file__).resolve().parents[1]
+FIXTURES = GATE_DIR / "tests" / "static_fixtures"
 
 
 def _one(root: Path, package: str, resolver: str) -> dict[str, object]:
     """Run in a child process: a cold start for the resolver."""
     import time
 
-    from tools.static_inventory import primitive_table, scan
+    from blockgate.static import primitive_table, scan
 
     table = primitive_table()
     started = time.perf_counter()
@@ -59,11 +47,11 @@ def measure(root: Path, resolvers: list[str]) -> list[dict[str, object]]:
         seconds = 0.0
         for package in packages:
             code = (
-                "import json, sys; from pathlib import Path; from tools.static_resolvers import _one; "
+                "import json, sys; from pathlib import Path; from maintenance.static_resolvers import _one; "
                 f"print(json.dumps(_one(Path({str(root)!r}), {package!r}, {resolver!r})))"
             )
             done = subprocess.run(
-                [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+                [sys.executable, "-c", code], cwd=GATE_DIR, capture_output=True, text=True, check=True
             )
             run = json.loads(done.stdout.strip().splitlines()[-1])
             found = {tuple(f) for f in run["found"]}

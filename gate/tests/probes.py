@@ -1,7 +1,7 @@
 """Calls that must not trip the gate, made on the loop from this (scanned) module.
 
 The rule table's own probes (one firing probe per rule, one must-pass probe
-per non-blocking form) live in ``tests_blocking/rules.py``, in each rule's
+per non-blocking form) live in ``blockgate.rules``, in each rule's
 entry. This module holds what belongs to no single rule: whole-library paths
 that must pass under the full gate (pure path arithmetic, in-memory IO,
 ``print`` and logging under pytest's capture, a lazy import, asyncio's
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests_blocking.rules import Scene
+from blockgate.rules import Scene
 
 # -- calls that must NOT trip the gate, made on the loop from this module --------------
 
@@ -68,7 +68,7 @@ async def printing(scene: Scene) -> None:
 async def logging_calls(scene: Scene) -> None:
     import logging
 
-    logger = logging.getLogger("runlog.probe")
+    logger = logging.getLogger("blockgate.probe")
     logger.warning("a warning with %s", "args")
     try:
         raise ValueError("logged with its traceback")

@@ -1,29 +1,30 @@
-"""Throwaway projects for the plugin's meta-tests: a copy of this gate beside a package of their own.
+"""Throwaway projects for the plugin's tests: a package of their own, configured for the installed gate.
 
-The meta-tests run pytest in a subprocess on such a project (pytester), so
-what they prove is what a run of the copied conftest, gate and rules does,
-not what this session's already-armed plugin does.
+The tests run pytest in a subprocess on such a project (pytester), so what
+they prove is what a run of the installed plugin does for a user, not what
+this session's own plugin (inert here: gate/ configures no gate_modules) does.
 """
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
 import pytest
 
-GATE_DIR = Path(__file__).resolve().parents[1]
-GATE_FILES = ("__init__.py", "conftest.py", "gate.py", "rules.py")
+GATE_INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+pythonpath = .
+gate_modules = {modules}
+gate_paths = {paths}
+"""
 
 
-def copy_gate(dest: Path, files: tuple[str, ...] = GATE_FILES) -> Path:
-    """Copy the gate's files into ``dest`` (created), with an empty ``anchors/`` package."""
-    (dest / "anchors").mkdir(parents=True)
-    for name in files:
-        shutil.copy(GATE_DIR / name, dest / name)
-    (dest / "anchors" / "__init__.py").write_text("")
-    return dest
+def configure(project: pytest.Pytester, modules: str, paths: str = "checks", extra: str = "") -> None:
+    """An ini that puts the gate on ``modules`` for the tests under ``paths`` (a folder not named test*)."""
+    project.makeini(GATE_INI.format(modules=modules, paths=paths) + textwrap.dedent(extra))
 
 
 def write(project: pytest.Pytester, relpath: str, body: str) -> Path:

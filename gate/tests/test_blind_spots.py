@@ -1,11 +1,12 @@
-"""tools/blind_spots.py renders the README's blocks from the per-Python JSON, and only from it."""
+"""maintenance/blind_spots.py renders the docs' blocks from the per-Python JSON, and only from it."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from tools import blind_spots
+
+from maintenance import blind_spots
 
 
 def _record(python: str, defaults: str, extra_blind: bool) -> dict:
@@ -82,31 +83,31 @@ def test_summary_counts_each_python(out):
 def test_counts_name_every_python(out):
     lines = blind_spots.render_counts(blind_spots.load(out)).splitlines()
     assert lines == [
-        f"- {v}: `rules armed: 58 blockbuster defaults + 215 project rules (170 patches, 45 audit events; "
+        f"- {v}: `rules armed: 58 blockbuster defaults + 215 gate rules (170 patches, 45 audit events; "
         "2 not applicable on this Python)`"
         for v in ("3.10", "3.13")
     ]
 
 
-def test_write_readme_replaces_only_the_marked_blocks(out, tmp_path):
-    readme = tmp_path / "README.md"
+def test_write_docs_replaces_only_the_marked_blocks(out, tmp_path):
+    readme = tmp_path / "blind-spots.md"
     readme.write_text(
         "intro\n<!-- rule-counts:start -->\nold\n<!-- rule-counts:end -->\nmiddle\n"
         "<!-- blind-spots:start -->\nold\n<!-- blind-spots:end -->\nend\n"
     )
-    assert blind_spots.write_readme(out, readme) == 0
+    assert blind_spots.write_docs(out, readme) == 0
     text = readme.read_text()
     assert text.startswith("intro\n<!-- rule-counts:start -->\n- 3.10: `rules armed")
     assert "old" not in text and "\nmiddle\n" in text and text.endswith("<!-- blind-spots:end -->\nend\n")
-    assert blind_spots.write_readme(out, readme) == 0
+    assert blind_spots.write_docs(out, readme) == 0
     assert readme.read_text() == text  # idempotent
 
 
-def test_write_readme_refuses_without_markers_or_data(out, tmp_path):
-    readme = tmp_path / "README.md"
+def test_write_docs_refuses_without_markers_or_data(out, tmp_path):
+    readme = tmp_path / "blind-spots.md"
     readme.write_text("no markers here\n")
     with pytest.raises(SystemExit, match="blind-spots:start"):
-        blind_spots.write_readme(out, readme)
+        blind_spots.write_docs(out, readme)
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert blind_spots.write_readme(empty, readme) == 1
+    assert blind_spots.write_docs(empty, readme) == 1

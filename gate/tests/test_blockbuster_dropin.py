@@ -1,22 +1,22 @@
 """The gate as a drop-in for blockbuster, followed on a foreign package.
 
-A project that is not runlog (package ``bakery`` under ``src/``, a test
+A project (package ``bakery`` under ``src/``, a test
 helper outside it) has a blockbuster suite: an autouse fixture built on
 ``blockbuster_ctx`` with ``can_block_in`` exemptions, a test that calls
 ``deactivate()``, a lazy import on the loop. The same suite runs twice, once
 with blockbuster and once with the fixture's one import changed to the
-gate's (``gate.py`` and ``rules.py`` copied into the project): every test
+gate's (``from blockgate import blockbuster_ctx``): every test
 passes in both, so the handle, the exemptions (inside the package, an outer
 caller, per rule, per gate) and the import policy mean what they mean in
 blockbuster. The import policy's other setting, and the plugin's option for
-it, run on a copy of the whole gate folder.
+it, run through the installed plugin.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests_blocking.meta.projects import copy_gate, write
+from tests.projects import write
 
 BAKERY = """
 import asyncio
@@ -138,7 +138,7 @@ async def test_lazy_import_on_the_loop_is_import_work():
 """
 
 BLOCKBUSTER_IMPORT = "from blockbuster import blockbuster_ctx"
-GATE_IMPORT = "from blocking_gate.gate import blockbuster_ctx"
+GATE_IMPORT = "from blockgate import blockbuster_ctx"
 
 
 @pytest.fixture
@@ -160,7 +160,6 @@ def bakery(pytester: pytest.Pytester) -> pytest.Pytester:
 
 @pytest.mark.parametrize("import_line", [BLOCKBUSTER_IMPORT, GATE_IMPORT], ids=["blockbuster", "gate"])
 def test_a_blockbuster_suite_passes_with_either_detector(bakery, import_line):
-    copy_gate(bakery.path / "blocking_gate", files=("__init__.py", "gate.py", "rules.py"))
     write(bakery, "tests/conftest.py", FIXTURE.format(import_line=import_line))
     # The suite's nested gate names blockbuster_ctx too: the same import serves it.
     write(bakery, "tests/test_bakery.py", f"{import_line}\n{SUITE}")
@@ -170,7 +169,6 @@ def test_a_blockbuster_suite_passes_with_either_detector(bakery, import_line):
 
 def test_the_swapped_handle_names_the_frame(bakery):
     """What the swap adds: the error names the primitive and the package's frame that made the call."""
-    copy_gate(bakery.path / "blocking_gate", files=("__init__.py", "gate.py", "rules.py"))
     write(bakery, "tests/conftest.py", FIXTURE.format(import_line=GATE_IMPORT))
     write(
         bakery,
@@ -207,8 +205,7 @@ async def test_first_import_on_the_loop():
     ids=["import-work", "report"],
 )
 def test_the_plugin_s_import_policy(bakery, args, outcome, header):
-    copy_gate(bakery.path / "gate_tests")
-    write(bakery, "gate_tests/anchors/test_lazy.py", LAZY_ANCHOR)
+    write(bakery, "gate_tests/test_lazy.py", LAZY_ANCHOR)
     write(
         bakery,
         "pytest.ini",
@@ -218,7 +215,7 @@ def test_the_plugin_s_import_policy(bakery, args, outcome, header):
         asyncio_mode = auto
         asyncio_default_fixture_loop_scope = function
         gate_modules = bakery
-        markers = allow_blocking_io(reason): opt a gate test out of the blocking-IO gate
+        gate_paths = gate_tests
         """,
     )
     result = bakery.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "gate_tests", *args)
@@ -232,7 +229,6 @@ def test_the_plugin_s_import_policy(bakery, args, outcome, header):
 
 def test_strict_gate_takes_the_import_policy(bakery):
     """The same choice without the plugin (``strict_gate(..., import_policy=...)``), and what refuses to arm."""
-    copy_gate(bakery.path / "blocking_gate", files=("__init__.py", "gate.py", "rules.py"))
     write(
         bakery,
         "tests/test_policy.py",
@@ -242,7 +238,7 @@ def test_strict_gate_takes_the_import_policy(bakery):
         import pytest
 
         import bakery
-        from blocking_gate import gate
+        import blockgate as gate
 
 
         @pytest.mark.parametrize("policy", [gate.IMPORT_WORK, gate.REPORT])

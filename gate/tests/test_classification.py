@@ -1,9 +1,9 @@
-"""Meta-tests for the classification: every public callable of the IO modules has a verdict.
+"""The classification's tests: every public callable of the IO modules has a verdict.
 
 Enumerated on the running interpreter, so a Python that adds a function fails
 here until someone classifies it: a rule catches it, it cannot block (and
-why), or it is a blind spot the README lists. Run on 3.10-3.13 by the gate's
-tox envs. Entries that match nothing on this Python fail too, unless their
+why), or it is a blind spot the docs list. Run on 3.10-3.13 (the gate and
+classification tox envs). Entries that match nothing on this Python fail too, unless their
 ``since``/``until`` say they belong to another one.
 """
 
@@ -17,10 +17,12 @@ from pathlib import Path
 import blockbuster
 import pytest
 
-from tests_blocking import classification, gate
-from tests_blocking.meta import probes
+import blockgate as gate
+from blockgate import classification
+from blockgate.rules import RULES
+from tests import probes
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+BLIND_SPOTS_DOC = Path(__file__).resolve().parents[1] / "docs" / "blind-spots.md"
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def census():
 
 def test_every_public_callable_is_classified(census):
     unclassified = {m: c["unclassified"] for m, c in census.items() if c["unclassified"]}
-    assert unclassified == {}, "classify these in tests_blocking/classification.py (or add a rule)"
+    assert unclassified == {}, "classify these in blockgate/classification/ (or add a rule)"
 
 
 def test_no_name_gets_two_verdicts(census):
@@ -51,7 +53,7 @@ def test_no_stale_entry():
 
 
 def _rule_names() -> set[str]:
-    project = {rule.name for rule in gate.RULES}
+    project = {rule.name for rule in RULES}
     defaults = {f"blockbuster:{name}" for name in blockbuster.BlockBuster().functions}
     return project | defaults
 
@@ -96,7 +98,7 @@ OTHER_SYSTEMS = {"os.lchmod", "posix.lchmod"}
 def test_what_each_rule_catches_exists_here():
     missing = [
         (rule.name, name)
-        for rule in gate.RULES
+        for rule in RULES
         if rule.applies()
         for name in rule.catches
         if not _resolves(name) and name not in OTHER_SYSTEMS
@@ -104,9 +106,9 @@ def test_what_each_rule_catches_exists_here():
     assert missing == []
 
 
-def test_every_blind_spot_is_listed_in_the_readme():
-    """Those of every system in the workflow (the README's table is rendered on Linux)."""
-    text = README.read_text(encoding="utf-8")
+def test_every_blind_spot_is_listed_in_the_docs():
+    """Those of every system in the workflow (the docs table is rendered on Linux)."""
+    text = BLIND_SPOTS_DOC.read_text(encoding="utf-8")
     listed = {
         e.pattern
         for e in classification.TABLE

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests_blocking.meta import stubs
+from blockgate.classification import stubs
 
 CASES = [(system, version) for system in stubs.SYSTEMS for version in stubs.VERSIONS]
 
@@ -28,9 +28,7 @@ def stub_census(request):
 
 def test_every_stub_callable_is_classified(stub_census):
     unclassified = {m: c["unclassified"] for m, c in stub_census.items() if c["unclassified"]}
-    assert unclassified == {}, (
-        "classify these in tests_blocking/classification.py (systems=... if only there)"
-    )
+    assert unclassified == {}, "classify these in blockgate/classification/ (systems=... if only there)"
 
 
 def test_no_stub_callable_gets_two_verdicts(stub_census):

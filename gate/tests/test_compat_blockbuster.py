@@ -1,11 +1,12 @@
-"""tools/compat_blockbuster.py: outcomes read from JUnit XML, differences found, each judged or flagged."""
+"""maintenance/compat_blockbuster.py: outcomes read from JUnit XML, differences found, each judged or flagged."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from tools import compat_blockbuster as compat
+
+from maintenance import compat_blockbuster as compat
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest">
@@ -55,7 +56,7 @@ def test_a_test_missing_from_one_run_is_a_difference(tmp_path):
 
 def test_the_scratch_folder_stays_outside_the_repo():
     with pytest.raises(SystemExit):
-        compat.main(["--dir", str(compat.REPO / "compat")])
+        compat.main(["--dir", str(compat.GATE_DIR / "compat")])
 
 
 def test_a_junit_class_name_leads_to_its_file(tmp_path):
@@ -87,12 +88,13 @@ def test_each_suite_runs_with_its_own_flags_and_scope(tmp_path, monkeypatch):
     spec = compat.SUITES["langchain"]
     compat.pytest_run(spec, tmp_path, tmp_path, "gate", [spec.tests], "report", tmp_path)
     command, env = seen[-1]
-    assert "--disable-socket" in command and command[-3:-1] == ["-p", "blockbuster_swap"]
+    assert "--disable-socket" in command and command[-3:-1] == ["-p", "blockgate.swap"]
     assert env["GATE_SCANNED_MODULES"] == "langchain,tests" and env["LANGGRAPH_TEST_FAST"] == "1"
     core = compat.SUITES["langchain-core"]
     compat.pytest_run(core, tmp_path, tmp_path, "blockbuster", [core.tests], None, tmp_path)
     command, env = seen[-1]
-    assert "blockbuster_swap" not in command and "GATE_SCANNED_MODULES" not in env
+    assert "blockgate.swap" not in command and "GATE_SCANNED_MODULES" not in env
+    assert command[-3:-1] == ["-p", "no:blockgate"]  # blockbuster alone, the gate's plugin left out
     assert core.verdicts is compat.VERDICTS
 
 
@@ -121,12 +123,8 @@ def test_the_swap_names_the_package_for_a_fixture_that_names_none(tmp_path, scan
     """With GATE_SCANNED_MODULES the swapped fixture arms over it; without, the gate refuses."""
     (tmp_path / "conftest.py").write_text(SWAP_SUITE)
     (tmp_path / "test_shop.py").write_text("import os\n\n\nasync def test_stat():\n    os.stat('.')\n")
-    env = {
-        **compat.os.environ,
-        "PYTHONPATH": str(compat.REPO / "tools"),
-        "GATE_SCANNED_MODULES": scanned,
-    }
-    command = [compat.sys.executable, "-m", "pytest", "-p", "blockbuster_swap", "-p", "no:cacheprovider"]
+    env = {**compat.os.environ, "GATE_SCANNED_MODULES": scanned}
+    command = [compat.sys.executable, "-m", "pytest", "-p", "blockgate.swap", "-p", "no:cacheprovider"]
     command += ["-o", "asyncio_mode=auto", "--rootdir", str(tmp_path), "test_shop.py", "-q"]
     result = compat.subprocess.run(
         command, cwd=tmp_path, env=env, text=True, capture_output=True, timeout=120

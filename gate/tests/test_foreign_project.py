@@ -1,9 +1,9 @@
-"""The README's "Using the gate in another project", followed on a foreign package.
+"""The guide "Using the gate in a project", followed on a foreign package.
 
-A project that is not runlog (package ``shop`` under ``src/``, its own root
-``conftest.py`` with a fixture, its own unit tests) copies the gate folder
-under another name (``gate_tests/``), names its package in ``gate_modules``
-and registers the opt-out marker. Its gate tests then show the three
+A project (package ``shop`` under ``src/``, its own root ``conftest.py`` with
+a fixture, its own unit tests) installs the gate, names its package in
+``gate_modules`` and its gate tests' folder (``gate_tests/``, not named
+test*) in ``gate_paths``. Its gate tests then show the three
 behaviours the guide promises: a smoke test that expects the gate's error
 passes, production code that swallows the error fails the test that reached
 it, an opted-out test runs unguarded (and is listed); the unit tests under
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests_blocking.meta.projects import copy_gate, write
+from tests.projects import write
 
 SHOP = """
 import asyncio
@@ -88,8 +88,7 @@ async def test_unit_runs_unguarded(price_root):
 def shop_project(pytester: pytest.Pytester) -> pytest.Pytester:
     write(pytester, "src/shop/__init__.py", SHOP)
     write(pytester, "conftest.py", ROOT_CONFTEST)
-    copy_gate(pytester.path / "gate_tests")
-    write(pytester, "gate_tests/anchors/test_prices.py", GATE_TESTS)
+    write(pytester, "gate_tests/test_prices.py", GATE_TESTS)
     write(pytester, "tests/test_unit.py", UNIT_TESTS)
     pytester.makeini(
         """
@@ -98,7 +97,7 @@ def shop_project(pytester: pytest.Pytester) -> pytest.Pytester:
         asyncio_mode = auto
         asyncio_default_fixture_loop_scope = function
         gate_modules = shop
-        markers = allow_blocking_io(reason): opt a gate test out of the blocking-IO gate
+        gate_paths = gate_tests
         """
     )
     return pytester
@@ -119,8 +118,8 @@ def test_the_guide_on_a_foreign_package(shop_project):
     result.stdout.fnmatch_lines(
         [
             "*opted out with allow_blocking_io*",
-            "gate_tests/anchors/test_prices.py::test_opted_out: compares with the blocking path on purpose",
+            "gate_tests/test_prices.py::test_opted_out: compares with the blocking path on purpose",
         ]
     )
-    result.stdout.fnmatch_lines(["FAILED gate_tests/anchors/test_prices.py::test_swallowed_fails*"])
+    result.stdout.fnmatch_lines(["FAILED gate_tests/test_prices.py::test_swallowed_fails*"])
     result.stdout.no_fnmatch_line("FAILED*test_smoke_the_gate_fires*")

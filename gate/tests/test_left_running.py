@@ -1,4 +1,4 @@
-"""Meta-tests for the session end: a red gate exits red, promptly, whatever the aborted code left running.
+"""The session end: a red gate exits red, promptly, whatever the aborted code left running.
 
 The fixture package ``leaky`` holds a connection shaped like aiosqlite's: a
 non-daemon worker thread that runs until ``close()`` tells it to stop. When
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from tests_blocking.meta.projects import copy_gate, write
+from tests.projects import configure, write
 
 BOUND_SECONDS = 120  # a hang is unbounded; a loaded CI machine takes tens of seconds for an xdist run
 
@@ -50,15 +50,7 @@ async def connect(name="leaky-worker"):
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(**{"leaky/__init__.py": LEAKY})
-    copy_gate(pytester.path / "tests_blocking")
-    pytester.makeini(
-        """
-        [pytest]
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
-        gate_modules = leaky
-        """
-    )
+    configure(pytester, "leaky")
     return pytester
 
 
@@ -71,7 +63,7 @@ def run_bounded(project: pytest.Pytester, *args: str) -> tuple[pytest.RunResult,
 def test_blocking_close_with_a_live_thread_exits_red_promptly(project):
     write(
         project,
-        "tests_blocking/anchors/test_leak.py",
+        "checks/test_leak.py",
         """
         import leaky
 
@@ -86,7 +78,7 @@ def test_blocking_close_with_a_live_thread_exits_red_promptly(project):
         [
             "E*.GateBlockingError: Blocking call to os.stat from leaky*__init__.py:17 in close()*",
             "*= blocking gate: left running at the end of the session =*",
-            "thread 'leaky-worker' (non-daemon), started by tests_blocking/anchors/test_leak.py::test_close_aborted: still running",
+            "thread 'leaky-worker' (non-daemon), started by checks/test_leak.py::test_close_aborted: still running",
             "interpreter shutdown would wait for these threads forever: *",
             "*= 1 failed in *",
         ]
@@ -97,7 +89,7 @@ def test_blocking_close_with_a_live_thread_exits_red_promptly(project):
 def test_a_green_run_that_leaves_a_thread_is_red(project):
     write(
         project,
-        "tests_blocking/anchors/test_leak.py",
+        "checks/test_leak.py",
         """
         import leaky
 
@@ -113,9 +105,7 @@ def test_a_green_run_that_leaves_a_thread_is_red(project):
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
-        [
-            "thread 'forgotten' (non-daemon), started by tests_blocking/anchors/test_leak.py::test_forgets_to_close: *"
-        ]
+        ["thread 'forgotten' (non-daemon), started by checks/test_leak.py::test_forgets_to_close: *"]
     )
     result.stdout.no_fnmatch_line("*thread 'closed'*")
 
@@ -123,7 +113,7 @@ def test_a_green_run_that_leaves_a_thread_is_red(project):
 def test_a_thread_that_ends_within_the_grace_is_not_reported(project):
     write(
         project,
-        "tests_blocking/anchors/test_slow.py",
+        "checks/test_slow.py",
         """
         import threading, time
 
@@ -141,7 +131,7 @@ def test_a_thread_that_ends_within_the_grace_is_not_reported(project):
 def test_a_child_process_left_running_is_ended_and_named(project):
     write(
         project,
-        "tests_blocking/anchors/test_child.py",
+        "checks/test_child.py",
         """
         import subprocess, sys
 
@@ -155,7 +145,7 @@ def test_a_child_process_left_running_is_ended_and_named(project):
         [
             "*= blocking gate: left running at the end of the session =*",
             "child process * (*python* -c import time; time.sleep(120)), started by "
-            "tests_blocking/anchors/test_child.py::test_starts_a_server_and_forgets_it: terminated",
+            "checks/test_child.py::test_starts_a_server_and_forgets_it: terminated",
         ]
     )
     result.stdout.no_fnmatch_line("interpreter shutdown would wait*")
@@ -165,7 +155,7 @@ def test_a_child_process_left_running_is_ended_and_named(project):
 def test_under_xdist_the_controller_names_what_a_worker_left(project):
     write(
         project,
-        "tests_blocking/anchors/test_leak.py",
+        "checks/test_leak.py",
         """
         import leaky
 
@@ -184,7 +174,7 @@ def test_under_xdist_the_controller_names_what_a_worker_left(project):
         [
             "*= blocking gate: left running at the end of the session =*",
             "?gw?? thread 'leaky-worker' (non-daemon), started by "
-            "tests_blocking/anchors/test_leak.py::test_close_aborted: still running",
+            "checks/test_leak.py::test_close_aborted: still running",
         ]
     )
     assert seconds < BOUND_SECONDS

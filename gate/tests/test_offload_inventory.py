@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from tools.offload_inventory import async_functions, inventory, sites_in_source
-from tools.offload_review import gate_contexts, render_markdown
+from blockgate.contexts import gate_contexts
+from blockgate.offloads import sites_in_source
+from blockgate.review import render_markdown
 
 SOURCE = textwrap.dedent(
     """
@@ -69,35 +70,15 @@ def test_statement_line_is_what_coverage_records():
     assert (site.line, site.statement_line) == (4, 3)
 
 
-def test_inventory_and_async_functions_of_the_backend():
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[1]
-    sites = inventory(repo / "backend", relative_to=repo)
-    assert sites, "the backend has offload sites"
-    assert all(s.awaited and s.function_is_async for s in sites)
-    functions = {f.function for f in async_functions(repo / "backend", relative_to=repo)}
-    assert "StorageRunEventStore.put" in functions  # the contract, written once
-    assert "JsonlRunEventStore._put" in functions  # its storage hook
-    assert "create_app.lifespan" in functions
-    assert "RunEventStore.put" not in functions  # abstract: never runs
-    assert "StorageRunEventStore._put" not in functions
-    # One offload per JSONL storage operation, each in its own hook; put and
-    # put_batch share one, the group commit's write.
-    jsonl = [s.function for s in sites if s.path.endswith("events/jsonl.py")]
-    hooks = ["put_if_absent", "list_messages", "list_messages_by_run", "list_events"]
-    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "commit"]
-    assert sorted(jsonl) == sorted(f"JsonlRunEventStore._{name}" for name in hooks)
-
-
-def test_gate_contexts_exclude_ungated_and_other_trees():
+def test_gate_contexts_exclude_ungated_and_other_contexts():
     contexts = [
         "",
-        "tests/test_x.py::test_a",
-        "tests_blocking/anchors/test_a.py::put[empty-new_thread]",
-        "tests_blocking/anchors/test_a.py::test_opted|ungated",
+        "tests.test_x.test_a",  # coverage's own test_function context
+        "tests/test_x.py::test_a|run",  # pytest-cov's
+        "checks/test_a.py::put[empty-new_thread]|gated",
+        "checks/test_a.py::test_opted|ungated",
     ]
-    assert gate_contexts(contexts) == ["tests_blocking/anchors/test_a.py::put[empty-new_thread]"]
+    assert gate_contexts(contexts) == ["checks/test_a.py::put[empty-new_thread]"]
 
 
 def test_markdown_names_missing_sites_and_functions():
@@ -107,7 +88,7 @@ def test_markdown_names_missing_sites_and_functions():
             "function": "f",
             "target": "g",
             "exercised": True,
-            "tests": ["tests_blocking/x.py::t"],
+            "tests": ["checks/x.py::t"],
         },
         {"where": "a.py:9", "function": "h", "target": "g", "exercised": False, "tests": []},
     ]

@@ -9,18 +9,18 @@ count a test that opted out of the gate.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import textwrap
 from pathlib import Path
 
 import coverage
 import pytest
-from tools import offload_review
-from tools.offload_inventory import async_functions, inventory
 
-REPO = Path(__file__).resolve().parents[1]
-GATE_TEST = "tests_blocking/anchors/test_x.py::test_one"
+from blockgate import review as offload_review
+from blockgate.offloads import async_functions, inventory
+
+GATE_TEST = "checks/test_x.py::test_one"
+GATED = GATE_TEST + "|gated"
 
 PACKAGE = textwrap.dedent(
     """
@@ -53,7 +53,7 @@ def package(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_data(root: Path, covered: dict[str, list[int]], context: str = GATE_TEST) -> Path:
+def write_data(root: Path, covered: dict[str, list[int]], context: str = GATED) -> Path:
     """Coverage data recording ``covered`` (relative path -> lines) under ``context``."""
     data_file = root / "data" / ".coverage"
     data_file.parent.mkdir(exist_ok=True)
@@ -126,6 +126,7 @@ def test_an_async_function_that_never_ran_fails_even_when_every_site_ran(package
     [
         f"{GATE_TEST}|ungated",  # opted out with allow_blocking_io
         "tests/test_unit.py::test_one",  # a unit test: no gate at all
+        "tests/test_unit.py::test_one|run",  # pytest-cov's context of a unit test
         "",  # no context
     ],
 )
@@ -138,7 +139,7 @@ def test_only_gated_contexts_count(package, capsys, context):
 
 
 def test_no_data_is_an_error_not_a_pass(package, capsys):
-    code = offload_review.main(["--data", str(package / "missing" / ".coverage")])
+    code = offload_review.main(["--data", str(package / "missing" / ".coverage"), "--source", str(package)])
     assert code == 2
     assert "no coverage data" in capsys.readouterr().err
 
@@ -159,24 +160,20 @@ async def test_opted_out(tmp_path):
 
 
 def test_a_real_gate_run_never_counts_an_opted_out_test(pytester: pytest.Pytester, capsys):
-    """coverage + the real conftest: the opted-out test runs pkg.second, and it still counts as unguarded."""
+    """coverage + the installed plugin: the opted-out test runs pkg.second, and it still counts as unguarded."""
     root = pytester.path
     (root / "src" / "pkg").mkdir(parents=True)
     (root / "src" / "pkg" / "__init__.py").write_text(PACKAGE)
-    gate_dir = root / "tests_blocking"
-    (gate_dir / "anchors").mkdir(parents=True)
-    for name in ("__init__.py", "conftest.py", "gate.py", "rules.py"):
-        shutil.copy(REPO / "tests_blocking" / name, gate_dir / name)
-    (gate_dir / "anchors" / "__init__.py").write_text("")
-    (gate_dir / "anchors" / "test_pkg.py").write_text(GATED_AND_OPTED_OUT)
+    (root / "checks").mkdir()
+    (root / "checks" / "test_pkg.py").write_text(GATED_AND_OPTED_OUT)
     pytester.makeini(
         """
         [pytest]
         asyncio_mode = auto
         asyncio_default_fixture_loop_scope = function
         gate_modules = pkg
+        gate_paths = checks
         pythonpath = src
-        markers = allow_blocking_io(reason): opt out of the gate
         """
     )
     data_file = root / "cov" / ".coverage"
@@ -193,7 +190,7 @@ def test_a_real_gate_run_never_counts_an_opted_out_test(pytester: pytest.Pyteste
         "no:cacheprovider",
         "-p",
         "no:randomly",
-        "tests_blocking",
+        "checks",
         timeout=120,
     )
     assert result.ret == 0, result.stdout.str() + result.stderr.str()
@@ -202,7 +199,7 @@ def test_a_real_gate_run_never_counts_an_opted_out_test(pytester: pytest.Pyteste
     assert code == 1
     by_function = {s["function"]: s["tests"] for s in report["sites"]}
     assert by_function == {
-        "first": ["tests_blocking/anchors/test_pkg.py::test_gated"],
+        "first": ["checks/test_pkg.py::test_gated"],
         "second": [],
         "third": [],
     }

@@ -1,19 +1,22 @@
-"""Meta-tests for the conftest: scope, opt-out, fail-closed, swallowed errors, header.
+"""The plugin's behaviour, through pytester: scope, opt-out, fail-closed, swallowed errors, header.
 
-Each runs a small project in a subprocess (pytester): a scanned package
-``fakeapp`` with one blocking and one offloaded coroutine, a copy of this gate
-(conftest, gate, rules) and a ``tests/`` tree beside it.
+Each runs a small project in a subprocess: a scanned package ``fakeapp`` with
+one blocking and one offloaded coroutine, gate tests under ``checks/`` (a
+folder whose name does not start with ``test``), unit tests under ``tests/``,
+and an ini file that configures the installed plugin; no conftest.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 
 import blockbuster
 import pytest
 
-from tests_blocking import gate, rules
-from tests_blocking.meta.projects import copy_gate, write
+import blockgate as gate
+from blockgate import plugin, rules
+from tests.projects import configure, write
 
 FAKEAPP = """
 import asyncio, os
@@ -38,33 +41,13 @@ async def swallowing(path):
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(**{"fakeapp/__init__.py": FAKEAPP})
-    copy_gate(pytester.path / "tests_blocking")
+    (pytester.path / "checks").mkdir()
     (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "__init__.py").write_text("")
-    pytester.makeini(
-        """
-        [pytest]
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
-        gate_modules = fakeapp
-        markers = allow_blocking_io(reason): opt out of the gate
-        """
-    )
+    configure(pytester, "fakeapp")
     return pytester
 
 
-def load_gate_by_path(project: pytest.Pytester) -> str:
-    """Python source that loads the project's gate.py from its file path as ``gate``."""
-    path = project.path / "tests_blocking" / "gate.py"
-    return (
-        "import importlib.util\n"
-        f"spec = importlib.util.spec_from_file_location('loose_gate', {str(path)!r})\n"
-        "gate = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(gate)\n"
-    )
-
-
-def test_gate_fires_only_under_tests_blocking(project):
+def test_gate_fires_only_under_its_paths(project):
     body = """
         import fakeapp
         async def test_blocking(tmp_path):
@@ -72,14 +55,14 @@ def test_gate_fires_only_under_tests_blocking(project):
         async def test_offloaded(tmp_path):
             assert await fakeapp.offloaded(tmp_path) is True
     """
-    write(project, "tests_blocking/anchors/test_a.py", body)
+    write(project, "checks/test_a.py", body)
     write(project, "tests/test_u.py", body)
-    result = project.runpytest_subprocess("tests", "tests_blocking", "-p", "no:cacheprovider")
+    result = project.runpytest_subprocess("tests", "checks", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
         [
             "*GateBlockingError: Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
-            "*FAILED tests_blocking/anchors/test_a.py::test_blocking*",
+            "*FAILED checks/test_a.py::test_blocking*",
         ]
     )
 
@@ -87,7 +70,7 @@ def test_gate_fires_only_under_tests_blocking(project):
 def test_setup_and_teardown_are_guarded(project):
     write(
         project,
-        "tests_blocking/anchors/test_fixtures.py",
+        "checks/test_fixtures.py",
         """
         import pytest, fakeapp
         @pytest.fixture
@@ -112,7 +95,7 @@ def test_setup_and_teardown_are_guarded(project):
 def test_swallowed_blocking_error_still_fails(project):
     write(
         project,
-        "tests_blocking/anchors/test_swallow.py",
+        "checks/test_swallow.py",
         """
         import fakeapp
         async def test_swallowed(tmp_path):
@@ -123,7 +106,7 @@ def test_swallowed_blocking_error_still_fails(project):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E*tests_blocking.gate.SwallowedBlockingError: Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
+            "E*blockgate.errors.SwallowedBlockingError: Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
             "E*1 blocking call(s) caught before the test could see them:",
             "E*os.stat from fakeapp*:4 in _sync_exists(): swallowed by scanned code at fakeapp*__init__.py:14 in swallowing()",
         ]
@@ -133,10 +116,10 @@ def test_swallowed_blocking_error_still_fails(project):
 def test_an_error_the_test_expects_is_not_swallowed(project):
     write(
         project,
-        "tests_blocking/anchors/test_expect.py",
+        "checks/test_expect.py",
         """
         import pytest, fakeapp
-        from tests_blocking.gate import GateBlockingError
+        from blockgate import GateBlockingError
         async def test_smoke(tmp_path):
             with pytest.raises(GateBlockingError, match="os.stat from .*in _sync_exists"):
                 await fakeapp.blocking(tmp_path)
@@ -157,14 +140,14 @@ def test_an_error_the_test_expects_is_not_swallowed(project):
             "E*1 blocking call(s) caught before the test could see them:",
             "E*os.stat from *:4 in _sync_exists(): swallowed by scanned code at *__init__.py:14 in swallowing()",
             "E*1 more caught by the test itself on purpose (not counted):",
-            "E*os.stat from *:4 in _sync_exists(): caught at tests_blocking/anchors/test_expect.py:9 in test_smoke_then_swallowed()",
+            "E*os.stat from *:4 in _sync_exists(): caught at checks/test_expect.py:9 in test_smoke_then_swallowed()",
         ]
     )
     result.stdout.fnmatch_lines(["E*AssertionError: the test's own failure"])
     result.stdout.fnmatch_lines(
         [
-            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_swallowed - *",
-            "FAILED tests_blocking/anchors/test_expect.py::test_smoke_then_other_failure*",
+            "FAILED checks/test_expect.py::test_smoke_then_swallowed - *",
+            "FAILED checks/test_expect.py::test_smoke_then_other_failure*",
         ]
     )
 
@@ -174,7 +157,7 @@ def test_an_error_a_library_catches_is_not_expected(project):
     # and only logs it: the test never saw the blocking call.
     write(
         project,
-        "tests_blocking/anchors/test_lib.py",
+        "checks/test_lib.py",
         """
         import asyncio, fakeapp
         async def test_library_swallows(tmp_path):
@@ -192,7 +175,7 @@ def test_an_error_a_library_catches_is_not_expected(project):
 def test_opt_out_needs_a_reason_and_is_listed(project):
     write(
         project,
-        "tests_blocking/anchors/test_opt.py",
+        "checks/test_opt.py",
         """
         import pytest, fakeapp
         @pytest.mark.allow_blocking_io(reason="measures the blocking path on purpose")
@@ -208,7 +191,7 @@ def test_opt_out_needs_a_reason_and_is_listed(project):
 
     write(
         project,
-        "tests_blocking/anchors/test_opt.py",
+        "checks/test_opt.py",
         """
         import pytest
         @pytest.mark.allow_blocking_io
@@ -222,50 +205,76 @@ def test_opt_out_needs_a_reason_and_is_listed(project):
 
 
 def test_unimportable_scanned_module_is_an_error(project):
-    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate-modules", "no_such_module")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*blocking gate cannot be armed*no_such_module*"])
 
 
-def test_no_anchor_selected_is_an_error(project):
-    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
-    (project.path / "tests_blocking" / "test_meta.py").write_text("def test_meta():\n    pass\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-k", "meta")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*selected no anchor*"])
+def test_gate_paths_without_a_scanned_module_is_an_error(project):
+    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
+    project.makeini("[pytest]\ngate_paths = checks\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=2)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*gate_paths is set but no module is scanned*gate_modules*"])
 
 
-def test_a_rule_maintainer_runs_meta_tests_alone(project):
-    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
-    write(project, "tests_blocking/meta/__init__.py", "")
+def test_a_marked_test_without_a_scanned_module_is_an_error(project):
+    write(project, "tests/test_m.py", "import pytest\n@pytest.mark.blockgate\ndef test_m():\n    pass\n")
+    project.makeini("[pytest]\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_m.py::test_m is a gate test, but no module is scanned*"])
+
+
+def test_the_marker_puts_a_test_anywhere_under_the_gate(project):
     write(
         project,
-        "tests_blocking/meta/test_rules.py",
+        "tests/test_marked.py",
         """
-        import pytest
-        @pytest.mark.parametrize("rule", ["os.fsync", "time.sleep"])
-        def test_rule_fires(rule):
-            pass
+        import pytest, fakeapp
+        pytestmark = pytest.mark.blockgate
+        async def test_blocking(tmp_path):
+            assert await fakeapp.blocking(tmp_path) is True
+        async def test_offloaded(tmp_path):
+            assert await fakeapp.offloaded(tmp_path) is True
         """,
     )
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests_blocking/meta", "-k", "fsync")
-    assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "blocking gate: scanning fakeapp; rules armed: *",
-            "blocking gate: meta-tests only (tests_blocking/meta): the gate's own tests; "
-            "the backend is not exercised by this run",
-        ]
+    write(
+        project,
+        "tests/test_plain.py",
+        "import fakeapp\nasync def test_plain(tmp_path):\n    assert await fakeapp.blocking(tmp_path)\n",
     )
-    result.stdout.fnmatch_lines(["meta-tests only: the backend was not exercised by this run"])
-    # The same selection from the whole gate is a gate run that runs no anchor.
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests_blocking", "-k", "fsync")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*FAILED tests/test_marked.py::test_blocking*"])
+
+
+def test_unconfigured_the_plugin_is_inert(project):
+    write(
+        project,
+        "checks/test_a.py",
+        "import fakeapp\nasync def test_a(tmp_path):\n    assert await fakeapp.blocking(tmp_path)\n",
+    )
+    project.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\npythonpath = .\n"
+    )
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["blocking gate: inert (no gate_modules configured*"])
+
+
+def test_a_run_that_names_the_gate_folder_and_selects_no_gate_test_is_an_error(project):
+    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
+    write(project, "tests/test_u.py", "def test_unit():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "checks", "tests", "-k", "unit")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*selected no anchor*python -m pytest tests_blocking/meta -k NAME*"])
+    result.stderr.fnmatch_lines(["*the blocking gate selected no test under checks*"])
+    # Not naming the gate's folder is not a gate run: the unit test alone is fine.
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "tests", "-k", "unit")
+    result.assert_outcomes(passed=1)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 def counts_from_the_tables() -> dict[str, int]:
@@ -282,25 +291,57 @@ def counts_from_the_tables() -> dict[str, int]:
     }
 
 
-def test_header_states_exactly_what_is_armed(project):
-    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+def test_the_header_comes_first_and_states_exactly_what_is_armed(project):
+    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     n = counts_from_the_tables()
     assert n["blockbuster"] > 50 and n["project_patches"] > 50 and n["project_audit"] > 20, n
     result.stdout.fnmatch_lines(
         [
+            "platform *",
             f"blocking gate: scanning fakeapp; rules armed: {n['blockbuster']} blockbuster defaults + "
-            f"{n['project_patches'] + n['project_audit']} project rules ({n['project_patches']} patches, "
-            f"{n['project_audit']} audit events; {n['not_applicable']} not applicable on this Python)"
-        ]
+            f"{n['project_patches'] + n['project_audit']} gate rules ({n['project_patches']} patches, "
+            f"{n['project_audit']} audit events; {n['not_applicable']} not applicable on this Python)",
+            "blocking gate: applies to tests under checks/, tests marked @pytest.mark.blockgate",
+            "blocking gate: imports on the loop: import work, allowed *",
+        ],
+        consecutive=True,
     )
-    result.stdout.no_fnmatch_line("*meta-tests only*")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate=off")
     result.stdout.fnmatch_lines(["blocking gate: DISARMED*"])
+    result.stdout.fnmatch_lines(["DISARMED (--gate=off): blocking calls were not checked"])
+
+
+def test_options_exist_in_a_folder_not_named_test(project):
+    write(
+        project,
+        "checks/test_a.py",
+        "import fakeapp\nasync def test_a(tmp_path):\n    assert await fakeapp.blocking(tmp_path)\n",
+    )
+    project.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\npythonpath = .\n"
+    )
+    result = project.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--gate-modules",
+        "fakeapp",
+        "--gate-paths",
+        "checks",
+        "--gate-imports",
+        "report",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "blocking gate: scanning fakeapp; *",
+            "*Blocking call to os.stat from fakeapp*__init__.py:4 in _sync_exists()*",
+        ]
+    )
 
 
 def test_armed_counts_are_read_from_the_live_gate():
-    module = "tests_blocking.meta.projects"
+    module = "tests.projects"
     with gate.armed_gate(module, rules=[], blockbuster_defaults=False) as nothing:
         assert nothing.armed_counts() == {
             "blockbuster": 0,
@@ -325,14 +366,13 @@ def test_armed_counts_are_read_from_the_live_gate():
     }
 
 
-def test_gate_imports_from_its_file_path_alone(project):
-    script = (
-        load_gate_by_path(project)
-        + """
+def test_the_gate_outside_pytest(project):
+    script = """
 import asyncio
-import fakeapp, blockbuster
+import blockbuster, fakeapp
+from blockgate import strict_gate
 async def main():
-    with gate.strict_gate(["fakeapp"]) as armed:
+    with strict_gate(["fakeapp"]) as armed:
         try:
             await fakeapp.blocking(".")
         except blockbuster.BlockingError as exc:
@@ -340,8 +380,7 @@ async def main():
         assert len(armed.hits) == 1
 asyncio.run(main())
 """
-    )
-    result = project.run(__import__("sys").executable, "-c", script)
+    result = project.run(sys.executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(
         ["caught GateBlockingError Blocking call to os.stat from *fakeapp*:4 in _sync_exists()*"]
@@ -358,34 +397,32 @@ def test_same_verdicts_under_xdist(project):
         async def test_swallowed(tmp_path):
             assert await fakeapp.swallowing(tmp_path) is None
     """
-    write(project, "tests_blocking/anchors/test_a.py", body)
+    write(project, "checks/test_a.py", body)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(["*FAILED*test_blocking*", "*FAILED*test_swallowed*"], consecutive=False)
 
 
 def test_strict_gate_restores_every_patch_even_when_the_body_raises(project):
-    script = (
-        load_gate_by_path(project)
-        + """
+    script = """
 import io, os, pathlib, sqlite3, threading
+from blockgate import detector, strict_gate
 targets = [(os, "fsync"), (os, "stat"), (io.FileIO, "read"), (io.BufferedReader, "readline"),
            (pathlib.Path, "exists"), (pathlib.Path, "cwd"), (threading.Thread, "join"), (sqlite3, "connect")]
 before = [(owner, name, owner.__dict__.get(name)) for owner, name in targets]
 for exc in (RuntimeError, KeyboardInterrupt):
     try:
-        with gate.strict_gate(["fakeapp"]) as armed:
+        with strict_gate(["fakeapp"]) as armed:
             assert os.fsync is not before[0][2]
             raise exc("boom")
     except exc:
         pass
     for owner, name, raw in before:
         assert owner.__dict__.get(name) is raw, (owner, name)
-    assert gate._patches == {} and gate._audit_rules == {} and gate._active == []
+    assert detector._patches == {} and detector._audit_rules == {} and detector._active == []
 print("restored")
 """
-    )
-    result = project.run(__import__("sys").executable, "-c", script)
+    result = project.run(sys.executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["restored"])
 
@@ -395,30 +432,29 @@ def test_gate_sees_a_package_imported_through_a_symlink(project):
     real.mkdir()
     (project.path / "fakeapp").rename(real / "fakeapp")
     (project.path / "linked_src").symlink_to(real, target_is_directory=True)
-    script = (
-        load_gate_by_path(project)
-        + f"""
+    script = f"""
 import asyncio, sys
 sys.path.insert(0, {str(project.path / "linked_src")!r})
 import fakeapp
+from blockgate import GateBlockingError, strict_gate
 assert "linked_src" in fakeapp.__file__
 async def main():
-    with gate.strict_gate(["fakeapp"]) as armed:
+    with strict_gate(["fakeapp"]) as armed:
         try:
             await fakeapp.blocking(".")
-        except gate.GateBlockingError as exc:
+        except GateBlockingError as exc:
             print("caught", exc.primitive)
         assert len(armed.hits) == 1
 asyncio.run(main())
 """
-    )
-    result = project.run(__import__("sys").executable, "-c", script)
+    result = project.run(sys.executable, "-c", script)
     assert result.ret == 0, result.stderr.str()
     result.stdout.fnmatch_lines(["caught os.stat"])
 
 
-def test_conftest_hooks_appear_in_the_order_pytest_calls_them(project):
-    source = (project.path / "tests_blocking" / "conftest.py").read_text()
+def test_plugin_hooks_appear_in_the_order_pytest_calls_them(project):
+    with open(plugin.__file__, encoding="utf-8") as f:
+        source = f.read()
     hooks = [
         node.name
         for node in ast.parse(source).body
@@ -439,7 +475,7 @@ def test_conftest_hooks_appear_in_the_order_pytest_calls_them(project):
         ]
     )
     write(project, "hook_recorder.py", recorder)
-    write(project, "tests_blocking/anchors/test_a.py", "def test_a():\n    pass\n")
+    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "hook_recorder")
     result.assert_outcomes(passed=1)
     assert (project.path / "seen.txt").read_text().split() == hooks

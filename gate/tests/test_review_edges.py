@@ -18,15 +18,15 @@ from pathlib import Path
 
 import coverage
 import pytest
-from tools import offload_review
 
+from blockgate import review as offload_review
 from tests.test_offload_review import PACKAGE
 
-A = "tests_blocking/anchors/test_x.py::test_a"
-B = "tests_blocking/anchors/test_x.py::test_b"
-C = "tests_blocking/anchors/test_x.py::TestGroup::test_c[p-1]"
-D = "tests_blocking/anchors/test_y.py::test_d"
-E = "tests_blocking/anchors/test_a.py::test_e[a|b-and-an-id-long-enough-to-be-cut]"
+A = "checks/test_x.py::test_a"
+B = "checks/test_x.py::test_b"
+C = "checks/test_x.py::TestGroup::test_c[p-1]"
+D = "checks/test_y.py::test_d"
+E = "checks/test_a.py::test_e[a|b-and-an-id-long-enough-to-be-cut]"
 PYTHON = ".".join(map(str, sys.version_info[:3]))
 
 
@@ -59,11 +59,11 @@ def partial_data(checkout: Path, tmp_path: Path) -> Path:
         checkout / "data" / ".coverage",
         link / "src" / "pkg" / "__init__.py",
         [
-            (A, [11, 15]),
-            (B, [11, 15]),
-            (C, [11, 15]),
-            (D, [11]),
-            (E, [11]),
+            (f"{A}|gated", [11, 15]),
+            (f"{B}|gated", [11, 15]),
+            (f"{C}|gated", [11, 15]),
+            (f"{D}|gated", [11]),
+            (f"{E}|gated", [11]),
             (f"{A}|ungated", [19]),
             ("tests/test_unit.py::test_u", [19]),
         ],
@@ -188,35 +188,29 @@ def test_a_source_with_no_offload_site_is_an_error(checkout, partial_data, capsy
 
 def test_no_data_names_the_missing_file_and_the_fix(tmp_path, capsys):
     missing = tmp_path / "missing" / ".coverage"
-    assert offload_review.main(["--data", str(missing)]) == 2
+    assert offload_review.main(["--data", str(missing), "--source", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
-        f"offload review: no coverage data at {missing}; run tox -e blocking first\n"
+        f"offload review: no coverage data at {missing}; run the gate under coverage first\n"
     )
     assert not missing.parent.exists()
 
 
 def test_a_file_the_data_never_measured_has_no_tests(checkout, tmp_path):
-    data_file = record(tmp_path / "data" / ".coverage", checkout / "src" / "pkg" / "__init__.py", [(A, [11])])
+    data_file = record(
+        tmp_path / "data" / ".coverage", checkout / "src" / "pkg" / "__init__.py", [(f"{A}|gated", [11])]
+    )
     index = offload_review.CoverageIndex(data_file, checkout)
     assert index.tests_at("src/pkg/__init__.py", 11) == [A]
     assert index.tests_at("src/pkg/__init__.py", 15) == []
     assert index.tests_at("src/pkg/extra.py", 2) == []
 
 
-def test_without_arguments_it_reviews_the_backend_with_the_blocking_envs_data(checkout, monkeypatch, capsys):
-    monkeypatch.setattr(offload_review, "REPO", checkout)
-    monkeypatch.setattr(offload_review, "BACKEND", checkout / "src")
-    expected = checkout / "reports" / "blocking" / ".coverage"
-    assert offload_review.main([]) == 2
-    assert capsys.readouterr().err == (
-        f"offload review: no coverage data at {expected}; run tox -e blocking first\n"
-    )
-    record(expected, checkout / "src" / "pkg" / "__init__.py", [(A, [11, 15, 19])])
-    assert offload_review.main([]) == 1  # every site ran; helper (extra.py) never did
-    out = capsys.readouterr().out
-    assert out.splitlines()[-1] == "offload sites exercised: 3/3"
-    assert "  never under the gate: src/pkg/extra.py:1 helper" in out.splitlines()
-    assert (expected.parent / "offload-review.md").exists()
+def test_the_data_and_the_source_are_required(capsys):
+    for argv in ([], ["--data", "x"], ["--source", "x"]):
+        with pytest.raises(SystemExit) as exit_info:
+            offload_review.main(argv)
+        assert exit_info.value.code == 2
+        assert "the following arguments are required" in capsys.readouterr().err
 
 
 def test_the_json_report_is_indented_for_people(checkout, partial_data, capsys):

@@ -16,14 +16,18 @@ from pathlib import Path
 
 import coverage
 import pytest
-from tools import static_inventory
-from tools.static_inventory import main, primitive_table, public_name, rule_names, scan
-from tools.static_resolvers import expected_findings
 
-REPO = Path(__file__).resolve().parents[1]
+from blockgate.rules import RULES
+from blockgate.static import primitives, walk
+from blockgate.static.cli import main
+from blockgate.static.primitives import primitive_table, public_name, rule_names
+from blockgate.static.reach import scan
+from tests.expectations import expected_findings
+
 FIXTURES = Path(__file__).parent / "static_fixtures"
 PACKAGES = sorted(p.name for p in FIXTURES.iterdir() if (p / "__init__.py").exists())
-GATE_TEST = "tests_blocking/anchors/test_demo.py::test_guarded"
+GATE_TEST = "gate_tests/test_demo.py::test_guarded"
+GATED = GATE_TEST + "|gated"
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +110,11 @@ def coverage_data(path: Path, lines_by_context: dict[str, dict[Path, list[int]]]
 
 
 def run_joined(tmp_path, data: Path, unguarded: str | None = None) -> tuple[int, str, dict]:
-    accepted = tmp_path / "unguarded.toml"
+    accepted = tmp_path / "accepted.toml"
     accepted.write_text(unguarded or "")
     out = tmp_path / "out"
     args = ["--root", str(FIXTURES), "--package", "reach_pkg", "--out", str(out)]
-    args += ["--coverage", str(data), "--unguarded", str(accepted)]
+    args += ["--coverage", str(data), "--accepted", str(accepted)]
     import contextlib
     import io
 
@@ -132,9 +136,9 @@ def test_guarded_and_unguarded(tmp_path, reach_candidates):
     data = coverage_data(
         tmp_path / ".coverage",
         {
-            GATE_TEST: {helpers: [11, 12, 13, 17]},
-            "tests_blocking/anchors/test_demo.py::test_opted|ungated": {helpers: [21]},
-            "tests/test_unit.py::test_x": {helpers: [25]},
+            GATED: {helpers: [11, 12, 13, 17]},
+            "gate_tests/test_demo.py::test_opted|ungated": {helpers: [21]},
+            "tests/test_unit.py::test_x|run": {helpers: [25]},  # pytest-cov's context: not a gate test
         },
     )
     code, out, payload = run_joined(tmp_path, data)
@@ -167,7 +171,7 @@ def accepted_all(candidates, skip: int = 0) -> str:
 
 
 def test_accepted_entries_suppress_unguarded(tmp_path, reach_candidates):
-    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {}})
+    data = coverage_data(tmp_path / ".coverage", {GATED: {}})
     code, out, payload = run_joined(tmp_path, data, accepted_all(reach_candidates))
     assert code == 0, out
     assert all(c["accepted"] == "fixture: exercised elsewhere" for c in payload["candidates"])
@@ -177,14 +181,14 @@ def test_accepted_entries_suppress_unguarded(tmp_path, reach_candidates):
 
 
 def test_one_missing_entry_fails(tmp_path, reach_candidates):
-    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {}})
+    data = coverage_data(tmp_path / ".coverage", {GATED: {}})
     code, out, _ = run_joined(tmp_path, data, accepted_all(reach_candidates, skip=1))
     assert code == 1
     assert out.count("  unguarded: ") == 1
 
 
 def test_stale_and_reasonless_entries_are_errors(tmp_path, reach_candidates):
-    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {}})
+    data = coverage_data(tmp_path / ".coverage", {GATED: {}})
     stale = (
         '[[unguarded]]\npath = "reach_pkg/gone.py"\nfunction = "f"\nprimitive = "os.stat"\nreason = "old"\n'
     )
@@ -193,7 +197,7 @@ def test_stale_and_reasonless_entries_are_errors(tmp_path, reach_candidates):
     )
     code, out, payload = run_joined(tmp_path, data, accepted_all(reach_candidates) + "\n" + stale)
     assert code == 1
-    assert "stale entry in unguarded.toml: reach_pkg/gone.py f os.stat matches no candidate" in out
+    assert "stale entry in accepted.toml: reach_pkg/gone.py f os.stat matches no candidate" in out
     code, out, payload = run_joined(tmp_path, data, accepted_all(reach_candidates) + "\n" + reasonless)
     assert code == 1
     assert any("missing reason" in e for e in payload["errors"])
@@ -201,26 +205,17 @@ def test_stale_and_reasonless_entries_are_errors(tmp_path, reach_candidates):
 
 def test_an_entry_for_a_guarded_candidate_is_stale(tmp_path):
     helpers = FIXTURES / "reach_pkg" / "helpers.py"
-    data = coverage_data(tmp_path / ".coverage", {GATE_TEST: {helpers: [17]}})
+    data = coverage_data(tmp_path / ".coverage", {GATED: {helpers: [17]}})
     entry = '[[unguarded]]\npath = "reach_pkg/helpers.py"\nfunction = "settle"\nprimitive = "time.sleep"\nreason = "r"\n'
     _, out, _ = run_joined(tmp_path, data, entry)
     assert "settle time.sleep ran under the gate now" in out
-
-
-def test_runlogs_accepted_list_is_empty():
-    entries, errors = static_inventory.accepted_unguarded(static_inventory.UNGUARDED_FILE)
-    assert static_inventory.UNGUARDED_FILE.exists()
-    assert (entries, errors) == ([], [])
 
 
 # -- the rule table: one list for both halves ------------------------------------------------
 
 
 def load_rules():
-    spec = importlib.util.spec_from_file_location("rules_for_meta", REPO / "tests_blocking" / "rules.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.RULES
+    return RULES
 
 
 def exists_here(name: str) -> bool:
@@ -306,7 +301,7 @@ def test_every_blockbuster_default_has_a_static_counterpart(tmp_path, table):
 
     defaults = [
         SimpleNamespace(name=f"blockbuster:{name}", target=name, runtime_only="")
-        for name in static_inventory.blockbuster_names()
+        for name in primitives.blockbuster_names()
     ]
     assert len(defaults) > 40
     assert rules_without_counterpart(defaults, table, tmp_path) == {}
@@ -428,16 +423,6 @@ def test_changed_since_keeps_candidates_whose_chain_changed(repo, tmp_path):
 # -- robustness and progress ------------------------------------------------------------------
 
 
-def test_runlog_offloads_every_blocking_call_the_loop_reaches(table):
-    result = scan(REPO / "backend", ["runlog"], table)
-    assert result.entry_count > 40  # every async def of the backend is an entry point
-    assert len(result.loop_functions) > result.entry_count  # and the sync code they call
-    assert [c.to_dict() for c in result.candidates] == []
-    offloaded = {s.function for s in result.offloads}
-    # One offload per storage hook of the JSONL store, and the SQL store's engine creation.
-    assert {"JsonlRunEventStore._commit", "JsonlRunEventStore._list_messages"} <= offloaded
-
-
 def test_progress_shows_on_a_terminal_only(monkeypatch):
     import io
     import sys
@@ -448,7 +433,7 @@ def test_progress_shows_on_a_terminal_only(monkeypatch):
 
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    progress = static_inventory.Progress()
+    progress = walk.Progress()
     progress.update("parsed 1/2 files")  # too early: a short run shows nothing
     assert terminal.getvalue() == ""
     progress.started -= 10
@@ -459,7 +444,7 @@ def test_progress_shows_on_a_terminal_only(monkeypatch):
 
     piped = io.StringIO()
     monkeypatch.setattr(sys, "stderr", piped)
-    progress = static_inventory.Progress()
+    progress = walk.Progress()
     progress.started -= 10
     progress.update("parsed 1/2 files")
     assert piped.getvalue() == ""

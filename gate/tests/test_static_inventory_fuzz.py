@@ -8,7 +8,8 @@ from pathlib import Path
 
 import hypothesmith
 from hypothesis import HealthCheck, given, settings
-from tools.static_inventory import primitive_table, scan
+
+from blockgate.static import primitive_table, scan
 
 TABLE = primitive_table()
 

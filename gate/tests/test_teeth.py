@@ -1,19 +1,16 @@
-"""The teeth tool on a fixture package: killed, survived, invalid and unsupported sites."""
+"""Teeth on a fixture package: killed, survived, invalid and unsupported sites; injected coroutines."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
 
 DEMO = """
 import asyncio
@@ -87,39 +84,31 @@ async def test_not_awaited():
 def demo(tmp_path):
     (tmp_path / "src" / "demo_pkg").mkdir(parents=True)
     (tmp_path / "src" / "demo_pkg" / "__init__.py").write_text(DEMO)
-    gate = tmp_path / "tests_blocking"
-    (gate / "anchors").mkdir(parents=True)
-    for name in ("__init__.py", "conftest.py", "gate.py", "rules.py"):
-        shutil.copy(REPO / "tests_blocking" / name, gate / name)
-    (gate / "anchors" / "__init__.py").write_text("")
-    (gate / "anchors" / "test_demo.py").write_text(ANCHORS)
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_demo.py").write_text(ANCHORS)
     (tmp_path / "pytest.ini").write_text(
         textwrap.dedent(
             """
             [pytest]
             asyncio_mode = auto
             asyncio_default_fixture_loop_scope = function
+            pythonpath = src
             gate_modules = demo_pkg
+            gate_paths = checks
             """
         )
     )
     return tmp_path
 
 
-def run_teeth(demo: Path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(demo / "src"), str(REPO)])}
-    cmd = [
-        sys.executable,
-        "-m",
-        "tools.teeth",
-        "--source",
-        str(demo / "src"),
-        "--tests",
-        str(demo / "tests_blocking"),
-    ]
-    cmd += ["--rootdir", str(demo), "--out", str(demo / "out"), *extra]
+def run_teeth(demo: Path, *extra: str, only: str = "offloads") -> tuple[subprocess.CompletedProcess, dict]:
+    env = {**os.environ, "PYTHONPATH": str(demo / "src")}
+    cmd = [sys.executable, "-m", "blockgate.teeth", "--only", only, "--source", str(demo / "src")]
+    cmd += ["--rootdir", str(demo), "--out", str(demo / "out"), *extra, "--", "checks"]
     proc = subprocess.run(cmd, cwd=demo, env=env, capture_output=True, text=True, timeout=300)
-    report = json.loads((demo / "out" / "teeth.json").read_text())
+    report = json.loads(
+        (demo / "out" / ("teeth.json" if only == "offloads" else "coroutines.json")).read_text()
+    )
     return proc, report
 
 
@@ -134,7 +123,7 @@ def test_verdicts_with_all_tests(demo):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     sites = by_function(report)
     assert sites["guarded"]["verdict"] == "killed"
-    assert sites["guarded"]["killed_by"] == ["tests_blocking/anchors/test_demo.py::test_guarded"]
+    assert sites["guarded"]["killed_by"] == ["checks/test_demo.py::test_guarded"]
     assert sites["lambda_target"]["verdict"] == "killed"
     assert sites["unguarded"]["verdict"] == "survived"
     assert sites["fragile"]["verdict"] == "invalid"
@@ -174,7 +163,7 @@ def test_covering_tests_come_from_coverage_contexts(demo):
             "--source=demo_pkg",
             "-m",
             "pytest",
-            "tests_blocking",
+            "checks",
             "-p",
             "no:cacheprovider",
             "-q",
@@ -198,8 +187,8 @@ def test_covering_tests_come_from_coverage_contexts(demo):
 
 
 def test_mutant_source_keeps_every_other_line_in_place():
-    from tools.offload_inventory import sites_in_source
-    from tools.teeth import mutant_source
+    from blockgate.offloads import sites_in_source
+    from blockgate.teeth.offloads import mutant_source
 
     source = (
         "import asyncio\n"
@@ -219,8 +208,8 @@ def test_mutant_source_keeps_every_other_line_in_place():
 
 
 def test_mutant_source_reverts_every_offload_form():
-    from tools.offload_inventory import sites_in_source
-    from tools.teeth import mutant_source
+    from blockgate.offloads import sites_in_source
+    from blockgate.teeth.offloads import mutant_source
 
     source = textwrap.dedent(
         """\
@@ -248,3 +237,22 @@ def test_mutant_source_reverts_every_offload_form():
         "e = (functools.partial(g, p)())",
         "h = ((lambda: g(p))())",
     ]
+
+
+def test_every_injected_coroutine_ends_the_run_red(demo):
+    (demo / "src" / "demo_pkg" / "orphan.py").write_text("async def orphan():\n    return 1\n")
+    proc, report = run_teeth(demo, only="coroutines")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # orphan: no gate test reaches it
+    prefix = "src/demo_pkg/__init__.py::"
+    assert {name.removeprefix(prefix): why for name, why in report.items()} == {
+        "guarded": None,
+        "unguarded": None,
+        "fragile": None,
+        "lambda_target": None,
+        "not_awaited": None,
+        "src/demo_pkg/orphan.py::orphan": "no gate test reaches it (add a test that does)",
+    }
+    assert "coroutines whose injected blocking call ended the run red: 5/6" in proc.stdout
+    (demo / "src" / "demo_pkg" / "orphan.py").unlink()
+    proc, report = run_teeth(demo, only="coroutines")
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -21,7 +21,7 @@ def gate_coverage(demo_dir, *select: str):
         "COVERAGE_CORE": "ctrace",
         "COVERAGE_FILE": str(demo_dir / ".coverage"),
     }
-    cmd = [sys.executable, "-m", "coverage", "run", "--source=demo_pkg", "-m", "pytest", "tests_blocking"]
+    cmd = [sys.executable, "-m", "coverage", "run", "--source=demo_pkg", "-m", "pytest", "checks"]
     cmd += ["-p", "no:cacheprovider", "-q", *select]
     proc = subprocess.run(cmd, cwd=demo_dir, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,10 +17,10 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
+from blockgate import GateBlockingError, strict_gate
 from runlog.events import SchemaVersionError, SqlRunEventStore, open_store
 from runlog.events import sql as sql_store
 from tests_blocking.anchors.stores import StoreUnderTest, kind_params
-from tests_blocking.gate import GateBlockingError, strict_gate
 
 SQL_KINDS = kind_params(("sqlite", "postgresql"))
 

@@ -1,4 +1,4 @@
-"""The static inventory of offload sites: where backend code moves sync work off the loop.
+"""The offload model: where scanned code moves sync work off the loop, and what the loop runs itself.
 
 An offload site is a call to ``asyncio.to_thread(f, ...)``,
 ``<loop>.run_in_executor(executor, f, ...)``, ``anyio.to_thread.run_sync(f, ...)``
@@ -13,8 +13,8 @@ can revert).
 This module is the one model of what an offload looks like (``OFFLOADS``,
 ``OFFLOAD_METHODS``, ``offload_kind``, ``target_of``) and of which sync
 callables the loop runs on its own thread (``LOOP_CALLBACKS``). The offload
-review (``tools/offload_review.py``), the teeth check (``tools/teeth.py``) and
-the static inventory (``tools/static_inventory.py``) all read it, so a new
+review (``blockgate.review``), the teeth check (``blockgate.teeth``) and
+the static half (``blockgate.static``) all read it, so a new
 offload form is taught here, once.
 """
 

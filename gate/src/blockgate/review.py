@@ -1,18 +1,16 @@
 """The offload coverage review: which offload sites ran under the gate, and by which tests.
 
-Joins the static inventory (``tools/offload_inventory.py``) with the coverage
-data of a ``tox -e blocking`` run, whose per-test contexts are the pytest node
-ids of the gate tests (set by ``tests_blocking/conftest.py``; a test that
-opted out of the gate records ``<nodeid>|ungated`` and does not count).
+Joins the offload inventory (``blockgate.offloads``) with the coverage data of
+a gate run under ``coverage run``, whose per-test contexts name the gate tests
+(``blockgate.contexts``; a test that opted out of the gate does not count).
 
 Writes, under the reports folder: ``offload-review.json``,
 ``offload-review.md`` (for a CI job summary) and prints a table. Exits 1 if
-an offload site, or an async function of the backend, never ran under the
+an offload site, or an async function of the reviewed package, never ran under the
 gate; 2 if there is no coverage data to judge by. The last line is
 ``offload sites exercised: X/Y``.
 
-Usage: python -m tools.offload_review [--data reports/blocking/.coverage] [--out reports/blocking]
-       [--source backend] [--root .]
+Usage: python -m blockgate.review --data reports/blocking/.coverage --source src [--out DIR] [--root .]
 """
 
 from __future__ import annotations
@@ -21,28 +19,20 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import coverage
 
-from tools import text_table
-from tools.offload_inventory import async_functions, inventory
-
-REPO = Path(__file__).resolve().parents[1]
-BACKEND = REPO / "backend"
-GATE_PREFIX = "tests_blocking/"
-UNGATED = "|ungated"
-
-
-def gate_contexts(contexts: Iterable[str]) -> list[str]:
-    return sorted({c for c in contexts if c.startswith(GATE_PREFIX) and not c.endswith(UNGATED)})
+from blockgate import text_table
+from blockgate.contexts import gate_contexts
+from blockgate.offloads import async_functions, inventory
 
 
 class CoverageIndex:
-    """Line -> gate test ids, per backend file, from one combined data file."""
+    """Line -> gate test ids, per reviewed file, from one combined data file."""
 
-    def __init__(self, data_file: Path, root: Path = REPO) -> None:
+    def __init__(self, data_file: Path, root: Path) -> None:
         self.root = root
         self.data = coverage.CoverageData(basename=str(data_file))
         self.data.read()
@@ -58,7 +48,7 @@ class CoverageIndex:
         return gate_contexts(self._cache[measured].get(line, []))
 
 
-def review(data_file: Path, source: Path = BACKEND, root: Path = REPO) -> tuple[list[dict], list[dict]]:
+def review(data_file: Path, source: Path, root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every offload site and async function under ``source`` (paths relative to ``root``), with its gate tests."""
     index = CoverageIndex(data_file, root)
     sites = []
@@ -87,7 +77,7 @@ def _tests_cell(tests: list[str], limit: int = 3) -> str:
     return f"{shown} (+{len(tests) - limit} more)" if len(tests) > limit else shown
 
 
-def render_table(sites: list[dict]) -> str:
+def render_table(sites: list[dict[str, Any]]) -> str:
     rows = [("site", "offloaded method", "target", "under gate", "tests")]
     for s in sites:
         rows.append(
@@ -102,7 +92,7 @@ def render_table(sites: list[dict]) -> str:
     return text_table.render(rows, 60)
 
 
-def render_markdown(sites: list[dict], functions: list[dict], python: str) -> str:
+def render_markdown(sites: list[dict[str, Any]], functions: list[dict[str, Any]], python: str) -> str:
     done = sum(s["exercised"] for s in sites)
     fdone = sum(f["exercised"] for f in functions)
     out = [
@@ -128,10 +118,7 @@ def render_markdown(sites: list[dict], functions: list[dict], python: str) -> st
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data",
-        type=Path,
-        default=REPO / "reports" / "blocking" / ".coverage",
-        help="combined coverage data file",
+        "--data", type=Path, required=True, help="combined coverage data file with per-test contexts"
     )
     parser.add_argument(
         "--out",
@@ -139,11 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="folder for the JSON and Markdown (default: the data file's folder)",
     )
-    parser.add_argument("--source", type=Path, default=BACKEND, help="folder of the reviewed package(s)")
-    parser.add_argument("--root", type=Path, default=REPO, help="paths in the report are relative to it")
+    parser.add_argument("--source", type=Path, required=True, help="folder of the reviewed package(s)")
+    parser.add_argument(
+        "--root", type=Path, default=Path("."), help="paths in the report are relative to it (default: .)"
+    )
     args = parser.parse_args(argv)
     if not args.data.exists():
-        print(f"offload review: no coverage data at {args.data}; run tox -e blocking first", file=sys.stderr)
+        print(
+            f"offload review: no coverage data at {args.data}; run the gate under coverage first",
+            file=sys.stderr,
+        )
         return 2
     out = args.out or args.data.parent
     out.mkdir(parents=True, exist_ok=True)

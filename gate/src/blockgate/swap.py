@@ -1,15 +1,13 @@
 """A pytest plugin that hands a blockbuster suite the gate in place of blockbuster, no file edited.
 
-Loaded with ``-p blockbuster_swap`` (this folder on ``PYTHONPATH``), before
-any conftest is imported: it loads ``tests_blocking/gate.py`` from its file
-path (the gate needs nothing but blockbuster) and puts its
-``blockbuster_ctx`` where blockbuster's was. A conftest that says
-``from blockbuster import blockbuster_ctx`` then gets the gate, which is what
-changing that one import in the fixture would do. ``BlockingError`` stays
-blockbuster's: the gate's errors are a subclass of it.
+Loaded with ``-p blockgate.swap``, before any conftest is imported: it puts
+the gate's ``blockbuster_ctx`` (``blockgate.facade``) where blockbuster's was.
+A conftest that says ``from blockbuster import blockbuster_ctx`` then gets
+the gate, which is what changing that one import in the fixture would do.
+``BlockingError`` stays blockbuster's: the gate's errors are a subclass of it.
 
-For the session it holds ``gate.installed()``, as the gate's own conftest
-does: the checkers stay patched in, inert, and the fixture's per-test
+For the session it holds ``installed()``, as the gate's plugin does: the
+checkers stay patched in, inert, and the fixture's per-test
 ``blockbuster_ctx`` only enlists the gate, instead of patching and restoring
 some 280 callables around every test.
 
@@ -27,49 +25,40 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import os
-from pathlib import Path
+from contextlib import AbstractContextManager
 
 import blockbuster
 import pytest
 
-GATE_PATH = Path(
-    os.environ.get("GATE_PATH", Path(__file__).resolve().parents[1] / "tests_blocking" / "gate.py")
-)
+from blockgate.arming import ModuleList, installed, strict_gate
+from blockgate.detector import IMPORT_WORK, ArmedGate
+from blockgate.facade import blockbuster_ctx
 
-
-def _load_gate():
-    spec = importlib.util.spec_from_file_location("blocking_gate", GATE_PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gate = _load_gate()
-IMPORT_POLICY = os.environ.get("GATE_IMPORT_POLICY", gate.IMPORT_WORK)
+IMPORT_POLICY = os.environ.get("GATE_IMPORT_POLICY", IMPORT_WORK)
 SCANNED_IF_NONE = [name for name in os.environ.get("GATE_SCANNED_MODULES", "").split(",") if name]
 
 
-@functools.wraps(gate.blockbuster_ctx)
-def _swapped_ctx(scanned_modules=None, *, excluded_modules=None):
+@functools.wraps(blockbuster_ctx)
+def _swapped_ctx(
+    scanned_modules: ModuleList = None, *, excluded_modules: ModuleList = None
+) -> AbstractContextManager[ArmedGate]:
     if not scanned_modules and SCANNED_IF_NONE:
         scanned_modules = SCANNED_IF_NONE
     if not scanned_modules:  # the gate's own refusal, with its message
-        return gate.blockbuster_ctx(scanned_modules, excluded_modules=excluded_modules)
-    return gate.strict_gate(scanned_modules, excluded_modules=excluded_modules, import_policy=IMPORT_POLICY)
+        return blockbuster_ctx(scanned_modules, excluded_modules=excluded_modules)
+    return strict_gate(scanned_modules, excluded_modules=excluded_modules, import_policy=IMPORT_POLICY)
 
 
-blockbuster.blockbuster_ctx = _swapped_ctx
-blockbuster.blockbuster.blockbuster_ctx = _swapped_ctx
+blockbuster.blockbuster_ctx = _swapped_ctx  # type: ignore[assignment]
+blockbuster.blockbuster.blockbuster_ctx = _swapped_ctx  # type: ignore[assignment]
 
 
 _held = contextlib.ExitStack()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _held.enter_context(gate.installed())
+    _held.enter_context(installed())
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -78,4 +67,4 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     scanned = f"; a fixture that names no module scans {','.join(SCANNED_IF_NONE)}" if SCANNED_IF_NONE else ""
-    return f"blockbuster swapped for the blocking gate ({GATE_PATH}; import policy: {IMPORT_POLICY}{scanned})"
+    return f"blockbuster swapped for the blocking gate (blockgate; import policy: {IMPORT_POLICY}{scanned})"

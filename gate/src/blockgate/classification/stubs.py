@@ -59,12 +59,13 @@ from dataclasses import dataclass
 import typeshed_client
 from typeshed_client.parser import ImportedName, NameInfo, OverloadedName, get_dunder_all_from_info
 
-from tests_blocking import classification
+from blockgate import classification
+from blockgate.classification import engine
 
 SYSTEMS = ("darwin", "win32")
 VERSIONS = ((3, 10), (3, 11), (3, 12), (3, 13))
 
-_FOREIGN = {*classification._FOREIGN_OWNERS, "_typeshed", "typing_extensions"}
+_FOREIGN = {*engine._FOREIGN_OWNERS, "_typeshed", "typing_extensions"}
 _ENUM_ROOTS = {("enum", n) for n in ("Enum", "IntEnum", "Flag", "IntFlag", "StrEnum", "ReprEnum")}
 _PROPERTY = {"property", "cached_property", "setter", "getter", "deleter"}
 _CALLABLE_ANNOTATIONS = {"type", "Type", "Callable"}
@@ -183,7 +184,7 @@ def _lookup(module: str, dotted: str, version: tuple[int, int], system: str) -> 
             (
                 (h, c.child_nodes[part])
                 for h, c in _ancestry(home, info, version, system)
-                if part in (c.child_nodes or {})
+                if c.child_nodes is not None and part in c.child_nodes
             ),
             None,
         )

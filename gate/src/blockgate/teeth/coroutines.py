@@ -1,18 +1,18 @@
-"""The injection check: a blocking call at the top of any backend coroutine ends a gate run red, promptly.
+"""Teeth, coroutines: a blocking call at the top of any scanned coroutine ends a gate run red, promptly.
 
-For each ``async def`` of the backend (the offload inventory's list), one at
-a time, a gate run of the anchors that reach it (at most
+For each ``async def`` of the scanned packages (the offload inventory's
+list), one at a time, a gate run of the gate tests that reach it (at most
 ``TESTS_PER_COROUTINE``, chosen by a recording run) has ``os.stat(".")``
-injected as the coroutine's first statement (``inject.py``; in memory, no file
-changes). Each run is a subprocess with a timeout, because what is checked
-includes the process's exit: it must end with exit code 1 within the bound,
-with every test it ran red with the gate's blocking error, and none red for
-another reason. The teeth check does the same for offload sites; this covers
-every coroutine, including the close paths (``RunRegistry.close``, its
-``__aexit__``) whose abort leaves a connection's worker thread running.
+injected as the coroutine's first statement (``blockgate.teeth.inject``; in
+memory, no file changes). Each run is a subprocess with a timeout, because
+what is checked includes the process's exit: it must end with exit code 1
+within the bound, with every test it ran red with the gate's blocking error,
+and none red for another reason. The offload half of teeth does the same for
+offload sites; this covers every coroutine, including close paths whose
+abort leaves a connection's worker thread running.
 
-It runs in every gate run (about a minute on two cores): two subprocesses at
-a time, and only the few anchors that reach each coroutine.
+Runs are two subprocesses at a time, each only the few tests that reach its
+coroutine. A coroutine no gate test reaches is a finding too: add a test.
 """
 
 from __future__ import annotations
@@ -21,31 +21,39 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from blockgate.offloads import async_functions
 
-from tests_blocking.meta.projects import GATE_DIR
-
-REPO = GATE_DIR.parent
-SOURCE = REPO / "backend"
 TESTS_PER_COROUTINE = 3
 SECONDS_PER_RUN = 120  # a run takes seconds, more on a loaded machine; a hang is what this bound catches
-# The recording run drives every anchor once (every store, PostgreSQL included): minutes, not seconds.
+# The recording run drives every gate test once: minutes, not seconds, on a large suite.
 RECORDING_SECONDS = 900
 PARALLEL_RUNS = 2
+TESTS_FAILED = 1  # pytest's exit code when tests ran and some failed
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where the check runs: the scanned packages' folder, the pytest rootdir, a scratch folder."""
+
+    source: Path
+    rootdir: Path
+    scratch: Path
 
 
 def _environment() -> dict[str, str]:
-    # Not measured: these runs must not add mutant runs to the gate's coverage contexts.
+    # Not measured: these runs must not add mutant runs to a gate run's coverage contexts.
     return {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_PROCESS_")}
 
 
 def gate_run(
-    tmp_path: Path, name: str, targets: list[str], *options: str, seconds: int = SECONDS_PER_RUN
-) -> tuple[subprocess.CompletedProcess, dict]:
-    outcomes = tmp_path / f"{name}.outcomes.json"
+    setup: Setup, name: str, targets: list[str], *options: str, seconds: int = SECONDS_PER_RUN
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    outcomes = setup.scratch / f"{name}.outcomes.json"
     command = [
         sys.executable,
         "-m",
@@ -55,29 +63,29 @@ def gate_run(
         "no:cacheprovider",
         "-p",
         "no:randomly",
-        # Startup is most of a run's cost: no plugin the anchors do not use,
-        # no assertion rewriting (the verdict reads exception types only).
+        # Startup is most of a run's cost: no plugin the gate tests need not, no
+        # assertion rewriting (the verdict reads exception types only).
         "-p",
         "no:anyio",
         "-p",
         "no:xdist",
         "--assert=plain",
         "-p",
-        "tests_blocking.meta.inject",
+        "blockgate.teeth.inject",
         "--inject-root",
-        str(REPO),
+        str(setup.rootdir),
         "--inject-source",
-        str(SOURCE),
+        str(setup.source),
         "--inject-outcomes",
         str(outcomes),
         "--basetemp",
-        str(tmp_path / name),
+        str(setup.scratch / name),
         *options,
     ]
     try:
         done = subprocess.run(
             command,
-            cwd=REPO,
+            cwd=setup.rootdir,
             env=_environment(),
             capture_output=True,
             text=True,
@@ -90,14 +98,14 @@ def gate_run(
     return done, results
 
 
-def verdict(coroutine: str, tests: list[str], tmp_path: Path, label: str) -> str | None:
+def verdict(setup: Setup, coroutine: str, tests: list[str], label: str) -> str | None:
     """None when the run ended red promptly with only blocking errors; else what went wrong."""
     try:
-        done, outcomes = gate_run(tmp_path, label, tests, "--inject-blocking", coroutine)
+        done, outcomes = gate_run(setup, label, tests, "--inject-blocking", coroutine)
     except TimeoutError as exc:
         return f"hung: {exc}"
     tail = "\n".join(done.stdout.splitlines()[-15:])
-    if done.returncode != pytest.ExitCode.TESTS_FAILED:
+    if done.returncode != TESTS_FAILED:
         return f"exit {done.returncode}, not 1:\n{tail}"
     others = {test: kind for test, kind in outcomes.items() if kind not in ("blocking", "passed")}
     if others:
@@ -107,34 +115,34 @@ def verdict(coroutine: str, tests: list[str], tmp_path: Path, label: str) -> str
     return None
 
 
-def test_a_blocking_call_in_any_coroutine_ends_the_gate_run_red(tmp_path):
-    record = tmp_path / "entered.json"
-    # The schema fuzzer is left out of the recording (its generated requests are slow and random):
-    # a coroutine only it reaches shows up below as unreached. The recording process ends without
-    # the interpreter's teardown (inject.py says why).
+def check(
+    setup: Setup, recording_args: list[str], progress: Callable[[str], None] = print
+) -> dict[str, str | None]:
+    """Per coroutine: None when its injected run ended red as it must, else why not.
+
+    ``recording_args`` select the gate tests (and options) of the recording
+    run, which notes which tests reach which coroutine.
+    """
+    setup.scratch.mkdir(parents=True, exist_ok=True)
+    record = setup.scratch / "entered.json"
+    # The recording process ends without the interpreter's teardown (inject.py says why).
     done, _ = gate_run(
-        tmp_path,
-        "record",
-        [str(GATE_DIR / "anchors"), f"--ignore={GATE_DIR / 'anchors' / 'test_api_fuzz.py'}"],
-        "--inject-record",
-        str(record),
-        seconds=RECORDING_SECONDS,
+        setup, "record", recording_args, "--inject-record", str(record), seconds=RECORDING_SECONDS
     )
-    assert done.returncode == 0, f"the recording run failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
-    reached = json.loads(record.read_text())
-
-    from tools.offload_inventory import async_functions
-
-    coroutines = [f"{f.path}::{f.function}" for f in async_functions(SOURCE, relative_to=REPO)]
-    assert coroutines, "the inventory found no coroutine"
-    unreached = [c for c in coroutines if not reached.get(c)]
-    assert unreached == [], "coroutines no anchor reaches (add an anchor)"
-
+    if done.returncode != 0:
+        raise RuntimeError(f"the recording run failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
+    reached: dict[str, list[str]] = json.loads(record.read_text())
+    coroutines = [f"{f.path}::{f.function}" for f in async_functions(setup.source, relative_to=setup.rootdir)]
+    problems: dict[str, str | None] = {
+        c: "no gate test reaches it (add a test that does)" for c in coroutines if not reached.get(c)
+    }
+    progress(f"teeth: {len(coroutines)} coroutines, {len(coroutines) - len(problems)} reached by gate tests")
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
         runs = {
-            c: pool.submit(verdict, c, reached[c][:TESTS_PER_COROUTINE], tmp_path, f"run{i}")
+            c: pool.submit(verdict, setup, c, reached[c][:TESTS_PER_COROUTINE], f"run{i}")
             for i, c in enumerate(coroutines)
+            if c not in problems
         }
-        problems = {c: run.result() for c, run in runs.items()}
-    failing = {c: why for c, why in problems.items() if why is not None}
-    assert failing == {}, "\n\n".join(f"{c}: {why}" for c, why in failing.items())
+        for c, run in runs.items():
+            problems[c] = run.result()
+    return {c: problems[c] for c in coroutines}

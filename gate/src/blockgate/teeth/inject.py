@@ -1,7 +1,7 @@
-"""A pytest plugin for the injection check: one blocking call at the top of a backend coroutine.
+"""A pytest plugin for the injection check: one blocking call at the top of a scanned coroutine.
 
-Loaded with ``-p tests_blocking.meta.inject`` in a gate run of its own (see
-``test_every_coroutine_ends_red.py``). It swaps code in memory, like the teeth
+Loaded with ``-p blockgate.teeth.inject`` in a gate run of its own (see
+``blockgate.teeth.coroutines``). It swaps code in memory, like the teeth
 check does for offload sites: the module is re-compiled from its source with a
 statement inserted as the first line of a function's body, and the live
 function's ``__code__`` (the outermost def holding it) is replaced. No file is
@@ -13,10 +13,10 @@ written. Two modes:
   process ends with the session's exit status and without the interpreter's
   teardown (see ``pytest_unconfigure``).
 * ``--inject-blocking COROUTINE``: that coroutine calls ``os.stat(".")`` on
-  entry, on the loop, from backend code; the gate must turn every test that
+  entry, on the loop, from scanned code; the gate must turn every test that
   reaches it red with a blocking error.
 
-A coroutine is named ``path::qualname`` (``backend/runlog/x.py::Store.put``),
+A coroutine is named ``path::qualname`` (``src/shop/x.py::Store.put``),
 path relative to ``--inject-root``. ``--inject-outcomes FILE`` writes each test's
 outcome: ``passed``, ``blocking`` (it failed with a ``BlockingError``) or the
 phase and type of any other failure.
@@ -31,6 +31,7 @@ import os
 import sys
 import types
 from collections import defaultdict
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,16 @@ def entered(coroutine: str) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("inject", "one blocking call injected into a backend coroutine (meta-test)")
+    group = parser.getgroup("inject", "one blocking call injected into a scanned coroutine (blockgate teeth)")
     group.addoption("--inject-root", type=Path, help="folder the coroutine paths are relative to")
-    group.addoption("--inject-source", type=Path, help="folder holding the backend package(s)")
+    group.addoption("--inject-source", type=Path, help="folder holding the scanned package(s)")
     group.addoption("--inject-record", type=Path, help="write {coroutine: [node ids]} to this file")
     group.addoption("--inject-blocking", metavar="COROUTINE", help="path::qualname to inject into")
     group.addoption("--inject-outcomes", type=Path, help="write {node id: outcome} to this file")
 
 
 class Coroutine:
-    """One ``async def`` of the backend, as the offload inventory lists it."""
+    """One ``async def`` of the scanned packages, as the offload inventory lists it."""
 
     def __init__(self, name: str, root: Path, source: Path) -> None:
         self.name = name
@@ -152,7 +153,7 @@ def swap_in(coroutines: list[Coroutine], statement_for: dict[str, str]) -> None:
 
 
 def _listed(config: pytest.Config) -> list[Coroutine]:
-    from tools.offload_inventory import async_functions
+    from blockgate.offloads import async_functions
 
     root, source = config.getoption("--inject-root"), config.getoption("--inject-source")
     return [
@@ -168,13 +169,13 @@ def pytest_configure(config: pytest.Config) -> None:
         sys.path.insert(0, str(source))
     coroutines = _listed(config)
     if config.getoption("--inject-record"):
-        statement = 'import tests_blocking.meta.inject as _inject; _inject.entered("{}")'
+        statement = 'import blockgate.teeth.inject as _inject; _inject.entered("{}")'
         swap_in(coroutines, {c.name: statement.format(c.name) for c in coroutines})
     target = config.getoption("--inject-blocking")
     if target:
         chosen = [c for c in coroutines if c.name == target]
         if not chosen:
-            raise pytest.UsageError(f"--inject-blocking: {target} is not an async def of the backend")
+            raise pytest.UsageError(f"--inject-blocking: {target} is not an async def under --inject-source")
         swap_in(chosen, {target: BLOCKING_CALL})
     config.stash[_outcomes] = {}
 
@@ -188,7 +189,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     outcomes = item.config.stash.get(_outcomes, None)
     if outcomes is not None:

@@ -1,6 +1,6 @@
-"""The teeth check: revert each offload site, prove a gate test goes red with a blocking error.
+"""Teeth, offloads: revert each offload site, prove a gate test goes red with a blocking error.
 
-For every site of the offload inventory (``tools/offload_inventory.py``), a
+For every site of the offload inventory (``blockgate.offloads``), a
 mutant reverts that one site to a direct call on the loop::
 
     await asyncio.to_thread(f, *a, **kw)          ->  f(*a, **kw)
@@ -9,8 +9,8 @@ mutant reverts that one site to a direct call on the loop::
     await run_in_threadpool(f, *a, **kw)          ->  f(*a, **kw)
 
 (lambdas and ``functools.partial`` targets are called the same way). Then the
-gate tests that ran the site (from the per-test coverage contexts of a
-``tox -e blocking`` run; all gate tests when there is no data) run against
+gate tests that ran the site (from the per-test coverage contexts of a gate
+run under coverage; all gate tests when there is no data) run against
 the mutant, and the site is:
 
 * killed: a test failed with the gate's blocking error;
@@ -25,16 +25,19 @@ function holding the site is swapped in the running interpreter, then
 restored. One pytest session (one collection) serves every mutant, and only
 the covering tests run, so the check costs a small multiple of one gate run.
 
-Usage: python -m tools.teeth [--out reports/teeth] [--data reports/blocking/.coverage]
+Each mutant is also read by the static half (``blockgate.static``): the
+reverted call must surface as a new blocking call reachable from the loop,
+unless the accepted file's ``[[outside]]`` table says why it cannot (the
+blocking work happens inside a library, which the static half does not read).
+
+Run through ``python -m blockgate.teeth`` (``blockgate.teeth.__main__``).
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import importlib
 import inspect
-import json
 import os
 import sys
 import time
@@ -43,23 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools import text_table
-from tools.offload_inventory import FORMS, OffloadSite, import_aliases, inventory, offload_kind, target_of
+from blockgate import text_table
+from blockgate.offloads import FORMS, OffloadSite, import_aliases, inventory, offload_kind, target_of
 
-REPO = Path(__file__).resolve().parents[1]
 ANYIO_OPTIONS = {"cancellable", "abandon_on_cancel", "limiter"}
 KILLS_ENOUGH = 3  # stop running a site's tests after this many kills
-
-
-# Offloads whose blocking work happens inside a library, which the static half
-# does not read (it reads the scanned packages' source only): the runtime half
-# alone can see their reversal. Each says where the blocking call is.
-OUTSIDE_THE_SCANNED_PACKAGES = {
-    "runlog/events/sql.py::SqlRunEventStore._transaction": (
-        "the offloaded engine creation blocks inside SQLAlchemy and asyncpg (path and file lookups), "
-        "outside the scanned packages"
-    ),
-}
 
 
 class Unsupported(Exception):
@@ -153,6 +144,7 @@ def mutant_source(source: str, site: OffloadSite) -> str:
     if awaited is None:
         raise Unsupported("no awaited offload call at this line")
     assert awaited.end_lineno is not None and awaited.end_col_offset is not None
+    assert isinstance(awaited.value, ast.Call)  # chosen above: an awaited offload call
     replacement = "(" + ast.unparse(direct_call(awaited.value, aliases))
     replacement += "\n" * (awaited.end_lineno - awaited.lineno) + ")"
     lines = source.splitlines(keepends=True)
@@ -249,13 +241,16 @@ class StaticHalf:
     """The static inventory on each mutant: the reverted call must surface as a new blocking call
     reachable from the loop, through the function that held the offload."""
 
-    def __init__(self, source_root: Path, rootdir: Path, sites: list[OffloadSite]) -> None:
-        from tools import static_inventory
+    def __init__(
+        self, source_root: Path, rootdir: Path, sites: list[OffloadSite], outside: dict[str, str]
+    ) -> None:
+        from blockgate.static import primitive_table, scan
 
-        self.scan = static_inventory.scan
+        self.outside = outside
+        self.scan = scan
         self.source_root, self.rootdir = source_root, rootdir
         self.packages = sorted({self._relative(s).split("/")[0].removesuffix(".py") for s in sites})
-        self.table = static_inventory.primitive_table()
+        self.table = primitive_table()
         self.baseline = (
             {c.key() for c in self.scan(source_root, self.packages, self.table).candidates}
             if self.packages
@@ -281,7 +276,7 @@ class StaticHalf:
         verdict.static_new = [f"{c.primitive} at {c.path}:{c.line}" for c in new]
         if not new:
             verdict.static_detail = "no new blocking call reachable from the loop"
-            why = OUTSIDE_THE_SCANNED_PACKAGES.get(f"{path}::{site.function}")
+            why = self.outside.get(f"{path}::{site.function}")
             if why:
                 verdict.static, verdict.static_detail = "outside", why
 
@@ -289,8 +284,8 @@ class StaticHalf:
 # -- which tests ------------------------------------------------------------------
 
 
-def default_data_file() -> Path | None:
-    reports = REPO / "reports"
+def default_data_file(rootdir: Path) -> Path | None:
+    reports = rootdir / "reports"
     version = f"py{sys.version_info[0]}{sys.version_info[1]}"
     for name in ("blocking", f"blocking-{version}"):
         candidate = reports / name / ".coverage"
@@ -313,7 +308,7 @@ def covering_tests(
         return None
     import coverage
 
-    from tools.offload_review import gate_contexts
+    from blockgate.contexts import gate_contexts
 
     data = coverage.CoverageData(basename=str(data_file))
     data.read()
@@ -407,25 +402,31 @@ class TeethPlugin:
         return True
 
 
-def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
+def run(
+    source: Path,
+    rootdir: Path,
+    pytest_args: list[str],
+    data: Path | None,
+    outside: dict[str, str],
+) -> tuple[list[Verdict], float]:
+    """Every offload site of ``source`` reverted in turn, against the gate tests ``pytest_args`` collect."""
     import pytest
 
     started = time.perf_counter()
-    sites = inventory(args.source, relative_to=args.rootdir)
-    covering = covering_tests(args.data, sites, args.rootdir)
-    if str(args.source) not in sys.path:
-        sys.path.insert(0, str(args.source))
+    sites = inventory(source, relative_to=rootdir)
+    covering = covering_tests(data, sites, rootdir)
+    if str(source) not in sys.path:
+        sys.path.insert(0, str(source))
     # Both halves see every mutant: the static inventory reads each one's source. It runs before
     # the gate is installed: astroid builds some modules from live C types the gate patches.
-    static = StaticHalf(args.source, args.rootdir, sites)
+    static = StaticHalf(source, rootdir, sites, outside)
     static_verdicts = {}
     for site in sites:
         static_verdicts[site] = Verdict(site)
         static.check(static_verdicts[site])
-    plugin = TeethPlugin(sites, covering, args.source, args.rootdir)
+    plugin = TeethPlugin(sites, covering, source, rootdir)
     code = pytest.main(
         [
-            str(args.tests),
             "-p",
             "no:cacheprovider",
             "-q",
@@ -436,13 +437,13 @@ def run(args: argparse.Namespace) -> tuple[list[Verdict], float]:
             # teeth's closing line counts runs against mutants instead.
             "-p",
             "no:hypothesispytest",
-            # A mutant aborts tests mid-request (the schema fuzzer's streams stay open); the
+            # A mutant aborts tests mid-request (a schema fuzzer's streams stay open); the
             # objects they leak are reported at session end, which must not crash the verdicts.
             "-W",
             "ignore::pytest.PytestUnraisableExceptionWarning",
             "--rootdir",
-            str(args.rootdir),
-            *args.pytest_args,
+            str(rootdir),
+            *pytest_args,
         ],
         plugins=[plugin],
     )
@@ -496,74 +497,3 @@ def _static_cell(v: Verdict) -> str:
         first = v.static_new[0].split(" at ")[0]
         return f"seen: {first}" + (f" (+{len(v.static_new) - 1})" if len(v.static_new) > 1 else "")
     return v.static + (f": {v.static_detail}" if v.static_detail else "")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--source", type=Path, default=REPO / "backend", help="folder holding the scanned package(s)"
-    )
-    parser.add_argument("--tests", type=Path, default=REPO / "tests_blocking", help="the gate tests")
-    parser.add_argument(
-        "--rootdir", type=Path, default=REPO, help="pytest rootdir; site paths are relative to it"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="coverage data with per-test contexts (default: reports/blocking*/.coverage)",
-    )
-    parser.add_argument(
-        "--all-tests",
-        action="store_true",
-        help="ignore coverage data: run every gate test against every mutant",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=REPO / "reports" / "teeth", help="folder for teeth.json and teeth.md"
-    )
-    parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
-    args = parser.parse_args(argv)
-    args.source, args.tests, args.rootdir = (
-        args.source.resolve(),
-        args.tests.resolve(),
-        args.rootdir.resolve(),
-    )
-    if args.all_tests:
-        args.data = None
-    elif args.data is None:
-        args.data = default_data_file()
-    if args.data is not None and args.data.exists() and (changed := stale(args.data, args.source)):
-        print(
-            f"teeth: {args.data} is older than {changed[0]} (and {len(changed) - 1} more): running all gate tests"
-        )
-        args.data = None
-    print(
-        f"teeth: tests chosen from {args.data if args.data else 'all gate tests (no usable coverage data)'}",
-        flush=True,
-    )
-    verdicts, seconds = run(args)
-    table, markdown = render(verdicts)
-    args.out.mkdir(parents=True, exist_ok=True)
-    killed = sum(v.verdict == "killed" for v in verdicts)
-    payload = {
-        "python": ".".join(map(str, sys.version_info[:3])),
-        "seconds": round(seconds, 2),
-        "coverage_data": str(args.data) if args.data else None,
-        "killed": killed,
-        "static_seen": sum(v.static == "seen" for v in verdicts),
-        "total": len(verdicts),
-        "sites": [v.to_dict() for v in verdicts],
-    }
-    (args.out / "teeth.json").write_text(json.dumps(payload, indent=2) + "\n")
-    (args.out / "teeth.md").write_text(markdown)
-    print(table)
-    print(f"reports: {args.out / 'teeth.json'}, {args.out / 'teeth.md'} ({seconds:.1f} s)")
-    if not verdicts:
-        print("teeth: the inventory found no offload site", file=sys.stderr)
-    print(f"teeth: static half saw {payload['static_seen']}/{len(verdicts)} reverted offloads")
-    print(f"teeth: killed {killed}/{len(verdicts)}")
-    return 0 if verdicts and all(v.passed for v in verdicts) else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

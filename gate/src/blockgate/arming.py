@@ -1,0 +1,391 @@
+"""Arming: install the checkers a set of rules needs, and enlist a gate to listen to them.
+
+Three names, one mechanism, from the outside in:
+
+* ``strict_gate(scanned_modules=None)`` is the contract: every rule
+  (blockbuster's defaults and the whole rule table, ``blockgate.rules``),
+  scoped to the scanned modules (default: the ones the pytest plugin was
+  configured with, ``gate_modules``). The plugin arms it around each gate
+  test's setup, call and teardown.
+* ``armed_gate(scanned_modules, rules=..., blockbuster_defaults=...)`` is what
+  ``strict_gate`` calls, with a chosen subset of rules: the rule table's own
+  tests arm one rule at a time with it. Both yield an ``ArmedGate``.
+* ``installed()`` arms nothing: it keeps the checkers patched in, inert, for as
+  long as it is held, so that arming a gate per test phase is a few dictionary
+  updates instead of a few hundred patches. Without it, each gate installs its
+  checkers on entry and removes them on exit (reference-counted, so gates nest).
+
+Every patch is undone on exit, also when the body raises; the audit hook
+(which Python cannot remove) goes inert. Fail closed: arming raises
+``GateSetupError`` if a scanned module cannot be imported, or if a rule that
+applies to this interpreter cannot be installed.
+
+Why not ``blockbuster.BlockBuster`` itself: its wrapper raises a bare
+``BlockingError("Blocking call to X")`` without the frame that made the call,
+and it cannot watch audit events. The gate reuses blockbuster's rule table
+(names, exemptions, predicates) and installs its own checker.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import blockbuster
+
+from blockgate import rules as _rules
+from blockgate.detector import (
+    IMPORT_POLICIES,
+    IMPORT_WORK,
+    ArmedGate,
+    ExemptionTable,
+    _ensure_audit_hook,
+    _make_checker,
+    _patch_lock,
+    _patches,
+    exemption_table,
+)
+from blockgate.errors import GateSetupError
+from blockgate.rules import EXEMPT_CALLERS, RULES, Audit, Patch
+
+try:  # CPython: methods of C types (io.FileIO, ...) are patched through it
+    import forbiddenfruit
+except ImportError:  # pragma: no cover - PyPy
+    forbiddenfruit = None
+
+# What strict_gate() scans when it is given no module: set by the pytest
+# plugin from ``gate_modules`` / ``--gate-modules`` (``configure_modules``).
+_configured_modules: tuple[str, ...] = ()
+
+
+def configure_modules(modules: Sequence[str]) -> None:
+    """Make ``modules`` what ``strict_gate()`` scans by default (the plugin's configuration)."""
+    global _configured_modules
+    _configured_modules = tuple(modules)
+
+
+def configured_modules() -> tuple[str, ...]:
+    return _configured_modules
+
+
+# -- patches -------------------------------------------------------------------
+
+
+@dataclass
+class _Installed:
+    owner: Any
+    name: str
+    raw: Any  # what owner.__dict__ held (None when inherited)
+    via_curse: bool
+    refs: int = 1
+
+
+def _resolve_target(target: str) -> tuple[Any, str]:
+    """``"io.FileIO.read"`` -> (io.FileIO, "read"): the longest importable module prefix, then attributes."""
+    parts = target.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner: Any = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:-1]:
+            owner = getattr(owner, attr)
+        return owner, parts[-1]
+    raise GateSetupError(f"rule target {target!r}: no importable module")
+
+
+def _install(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> _Installed:
+    raw = inspect.getattr_static(owner, name)
+    own = vars(owner).get(name) if isinstance(owner, type) else raw
+    if isinstance(raw, (classmethod, staticmethod)):
+        replacement: Any = type(raw)(make(raw.__func__))
+    else:
+        replacement = make(getattr(owner, name))
+    try:
+        setattr(owner, name, replacement)
+        via_curse = False
+    except TypeError:
+        if forbiddenfruit is None:
+            raise GateSetupError(f"cannot patch {owner!r}.{name} without forbiddenfruit") from None
+        forbiddenfruit.curse(owner, name, replacement)
+        via_curse = True
+    return _Installed(owner, name, own, via_curse)
+
+
+def _uninstall(item: _Installed) -> None:
+    if item.via_curse and item.raw is None:
+        forbiddenfruit.reverse(item.owner, item.name)
+    elif item.via_curse:
+        forbiddenfruit.curse(item.owner, item.name, item.raw)
+    elif item.raw is None:
+        delattr(item.owner, item.name)
+    else:
+        setattr(item.owner, item.name, item.raw)
+
+
+_defaults_cache: list[tuple[str, blockbuster.BlockBusterFunction]] = []
+
+
+def _blockbuster_default_rules() -> list[tuple[str, blockbuster.BlockBusterFunction]]:
+    # Built once: only the table is used (names, owners, predicates,
+    # exemptions); the callables are read afresh at each install. The keys
+    # are the names blockbuster's handle uses ("os.scandir", "threading.Lock.acquire").
+    if not _defaults_cache:
+        _defaults_cache.extend(blockbuster.BlockBuster().functions.items())
+    return _defaults_cache
+
+
+def _applies(rule: Patch | Audit) -> bool:
+    return rule.applies()
+
+
+_paths_cache: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _scanned_paths(modules: Sequence[str]) -> tuple[str, ...]:
+    key = tuple(modules)
+    if key not in _paths_cache:
+        _paths_cache[key] = _resolve_paths(key)
+    return _paths_cache[key]
+
+
+def _resolve_paths(modules: Sequence[str]) -> tuple[str, ...]:
+    paths = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise GateSetupError(f"scanned module {name!r} cannot be imported: {exc}") from exc
+        locations = list(getattr(module, "__path__", []) or [])
+        if not locations and getattr(module, "__file__", None):
+            locations = [module.__file__]
+        if not locations:
+            raise GateSetupError(f"scanned module {name!r} has no file on disk to scope the gate to")
+        for location in locations:
+            # Code objects carry the path the module was imported by, which
+            # may run through a symlink: scope both spellings, or the gate
+            # would go blind without a word.
+            for path in dict.fromkeys((os.path.abspath(location), os.path.realpath(location))):
+                paths.append(os.path.join(path, "") if os.path.isdir(path) else path)
+    return tuple(dict.fromkeys(paths))
+
+
+def rule_counts(scanned_modules: Sequence[str] | str | None = None) -> dict[str, int]:
+    """What ``strict_gate`` holds once armed on this interpreter (see ``ArmedGate.armed_counts``)."""
+    with strict_gate(scanned_modules) as gate:
+        return gate.armed_counts()
+
+
+@dataclass(frozen=True)
+class _RuleSpec:
+    key: str
+    owner: Any
+    name: str
+    primitive: str
+    nonblocking_if: Callable[..., bool] | None
+    exempt: ExemptionTable
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What arming a set of rules means on this interpreter; computed once per set."""
+
+    patches: tuple[_RuleSpec, ...]
+    audits: tuple[tuple[Any, ExemptionTable], ...]
+    names: tuple[tuple[str, str], ...]  # (handle name, rule key): what ``ArmedGate.functions`` offers
+    blockbuster_rules: tuple[str, ...]
+    project_rules: tuple[str, ...]
+    not_applicable: tuple[str, ...]
+
+
+@functools.cache
+def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
+    """Resolve every rule's target; raise GateSetupError if one cannot be installed here."""
+    patches: list[_RuleSpec] = []
+    audits: list[tuple[Any, ExemptionTable]] = []
+    defaults: list[str] = []
+    project: list[str] = []
+    missing: list[str] = []
+    names: list[tuple[str, str]] = []
+    for handle_name, function in _blockbuster_default_rules() if blockbuster_defaults else ():
+        key = f"blockbuster:{function.full_name}"
+        names.append((handle_name, key))  # offered even where not installed: exemptions stay portable
+        if function.original_func is None:  # e.g. os.statvfs on Windows
+            missing.append(function.full_name)
+            continue
+        exempt = exemption_table(EXEMPT_CALLERS, function.can_block_functions)
+        predicate = function.can_block_predicate
+        if function.full_name.startswith("io."):
+            # blockbuster allows sys.stdout/sys.stderr themselves; their
+            # buffer and raw file are the same console, and /dev/null never blocks.
+            predicate = _or_console(predicate)
+        patches.append(
+            _RuleSpec(key, function.module, function.func_name, function.full_name, predicate, exempt)
+        )
+        defaults.append(function.full_name)
+    for rule in rules:
+        names.append((rule.name, rule.name))
+        if not _applies(rule):
+            missing.append(rule.name)
+            continue
+        exempt = exemption_table(EXEMPT_CALLERS, rule.exempt_callers)
+        if isinstance(rule, Audit):
+            audits.append((rule, exempt))
+        else:
+            try:
+                owner, name = _resolve_target(rule.target)
+                inspect.getattr_static(owner, name)
+            except AttributeError as exc:
+                raise GateSetupError(
+                    f"rule {rule.target!r} cannot be installed on Python {sys.version.split()[0]}: {exc}"
+                ) from exc
+            patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.nonblocking_if, exempt))
+        project.append(rule.name)
+    return _Plan(tuple(patches), tuple(audits), tuple(names), tuple(defaults), tuple(project), tuple(missing))
+
+
+def _or_console(predicate: Callable[..., bool]) -> Callable[..., bool]:
+    def allow(file: Any, *args: Any, **kwargs: Any) -> bool:
+        return _rules.is_console(file) or predicate(file, *args, **kwargs)
+
+    return allow
+
+
+def _acquire(spec: _RuleSpec) -> None:
+    with _patch_lock:
+        item = _patches.get(spec.key)
+        if item is not None:
+            item.refs += 1
+            return
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            return _make_checker(spec.key, spec.primitive, original, spec.nonblocking_if, spec.exempt)
+
+        _patches[spec.key] = _install(spec.owner, spec.name, make)
+
+
+def _release(key: str) -> None:
+    with _patch_lock:
+        item = _patches[key]
+        item.refs -= 1
+        if item.refs == 0:
+            del _patches[key]
+            _uninstall(item)
+
+
+@contextmanager
+def _holding(patches: Iterable[_RuleSpec]) -> Iterator[None]:
+    held: list[str] = []
+    try:
+        for spec in patches:
+            _acquire(spec)
+            held.append(spec.key)
+        _ensure_audit_hook()
+        yield
+    finally:
+        for key in reversed(held):
+            _release(key)
+
+
+@contextmanager
+def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True) -> Iterator[None]:
+    """Keep the checkers installed, inactive, for a whole session; arms nothing by itself.
+
+    A gate armed inside (``strict_gate``, ``armed_gate``) then finds its
+    checkers in place and only registers itself as listening: a few
+    dictionary updates instead of patching and restoring a hundred callables.
+    The pytest plugin holds this for the session once a gate test runs. Outside any armed
+    gate an installed checker only tests an empty list before calling the
+    original.
+    """
+    with _holding(_plan(tuple(rules), blockbuster_defaults).patches):
+        yield
+
+
+ModuleList = Sequence[str | ModuleType] | str | ModuleType | None
+
+
+@contextmanager
+def strict_gate(
+    scanned_modules: ModuleList = None,
+    *,
+    excluded_modules: ModuleList = None,
+    import_policy: str = IMPORT_WORK,
+) -> Iterator[ArmedGate]:
+    """Arm blockbuster's defaults and every project rule, scoped to ``scanned_modules``.
+
+    ``scanned_modules`` defaults to the plugin's configured modules; ``excluded_modules`` are
+    not scanned even where they lie under a scanned package (blockbuster's
+    meaning); ``import_policy`` is ``IMPORT_WORK`` or ``REPORT``. Yields the
+    armed detector (an ``ArmedGate``). It is ``armed_gate`` with the full rule set.
+    """
+    with armed_gate(
+        scanned_modules,
+        rules=RULES,
+        blockbuster_defaults=True,
+        excluded_modules=excluded_modules,
+        import_policy=import_policy,
+    ) as gate:
+        yield gate
+
+
+def _module_names(modules: ModuleList) -> tuple[str, ...]:
+    if modules is None:
+        return ()
+    if isinstance(modules, (str, ModuleType)):
+        modules = [modules]
+    return tuple(m if isinstance(m, str) else m.__name__ for m in modules)
+
+
+@contextmanager
+def armed_gate(
+    scanned_modules: ModuleList,
+    *,
+    rules: Iterable[Any],
+    blockbuster_defaults: bool,
+    excluded_modules: ModuleList = None,
+    import_policy: str = IMPORT_WORK,
+) -> Iterator[ArmedGate]:
+    """Arm a chosen set of rules, scoped to ``scanned_modules``; yields the ``ArmedGate``.
+
+    ``strict_gate`` is this with every rule; the meta-tests arm one rule at a
+    time. Checkers not yet installed (no ``installed()`` held) are installed
+    on entry and removed on exit, reference-counted so that gates nest.
+    """
+    modules = _configured_modules if scanned_modules is None else _module_names(scanned_modules)
+    if not modules:
+        raise GateSetupError(
+            "the gate needs at least one module to scan: name it (strict_gate(['mypkg'])), "
+            "or configure the pytest plugin (gate_modules = mypkg)"
+        )
+    if import_policy not in IMPORT_POLICIES:
+        raise GateSetupError(f"import policy {import_policy!r}: expected one of {', '.join(IMPORT_POLICIES)}")
+    excluded = _module_names(excluded_modules)
+    plan = _plan(tuple(rules), blockbuster_defaults)
+    gate = ArmedGate(
+        modules,
+        _scanned_paths(modules),
+        blockbuster_rules=list(plan.blockbuster_rules),
+        project_rules=list(plan.project_rules),
+        not_applicable=list(plan.not_applicable),
+        rule_keys={spec.key for spec in plan.patches},
+        import_policy=import_policy,
+        excluded_paths=_scanned_paths(excluded) if excluded else (),
+    )
+    gate._name_rules(plan.names)
+    gate._audit_entries = [(rule, gate, exempt) for rule, exempt in plan.audits]
+    with _holding(list(plan.patches)):
+        gate.activate()
+        try:
+            yield gate
+        finally:
+            gate.deactivate()
+            gate.closed = True

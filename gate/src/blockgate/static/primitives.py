@@ -1,0 +1,124 @@
+"""The primitives: every callable the gate's rules catch, by any name its definition goes by.
+
+The static half reads the same table as the runtime half (``blockgate.rules``
+plus blockbuster's defaults): one list of primitives for both.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+
+def rule_names(rule: Any) -> tuple[str, ...]:
+    """The dotted callables a rule catches: a Patch's target, an Audit's raisers."""
+    raised_by = getattr(rule, "raised_by", None)
+    if raised_by is not None:
+        return tuple(raised_by)
+    return (rule.target,)
+
+
+def blockbuster_names() -> tuple[str, ...]:
+    import blockbuster
+
+    return tuple(blockbuster.BlockBuster().functions)
+
+
+# Defining modules that are not the public one a rule names.
+PRIVATE_MODULES = {"posix": "os", "nt": "os", "genericpath": "os.path", "posixpath": "os.path"}
+
+
+def public_name(qualified: str) -> str:
+    """``pathlib._local.Path.stat`` -> ``pathlib.Path.stat``, ``_io.open`` -> ``io.open``,
+    ``posix.stat`` -> ``os.stat``: the spelling a rule uses for a defining module."""
+    head, _, rest = qualified.partition(".")
+    if head in PRIVATE_MODULES:
+        return f"{PRIVATE_MODULES[head]}.{rest}" if rest else PRIVATE_MODULES[head]
+    parts = qualified.split(".")
+    kept = [parts[0].lstrip("_") or parts[0]]
+    kept += [p for p in parts[1:-1] if not (p.startswith("_") and not p.startswith("__"))]
+    return ".".join([*kept, parts[-1]]) if len(parts) > 1 else kept[0]
+
+
+def defining_names(dotted: str) -> list[str]:
+    """Where the stdlib object ``dotted`` is really defined (``module.qualname``), found by
+    importing the stdlib module that holds it. Never imports scanned code: rules name the stdlib."""
+    parts = dotted.split(".")
+    obj: Any = None
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return []
+        break
+    else:
+        return []
+    owner = getattr(obj, "__objclass__", None)
+    module = getattr(owner, "__module__", None) or getattr(obj, "__module__", None)
+    qualname = getattr(obj, "__qualname__", None)
+    return [f"{module}.{qualname}"] if isinstance(module, str) and isinstance(qualname, str) else []
+
+
+@dataclass(frozen=True)
+class Primitive:
+    name: str  # the rule table's spelling, e.g. builtins.open, pathlib.Path.stat
+    rules: tuple[str, ...]  # the rules that catch it: project rule names, then blockbuster:<key>
+
+
+class PrimitiveTable:
+    """Every callable the gate's rules catch, findable by any name its definition goes by."""
+
+    def __init__(self, rules: Iterable[Any], blockbuster: Iterable[str]) -> None:
+        self._by_key: dict[str, str] = {}
+        self._rules: dict[str, list[str]] = {}
+        self._identity: dict[str, str] = {}
+        for rule in rules:
+            for name in rule_names(rule):
+                self._add(name, rule.name)
+        for name in blockbuster:
+            self._add(name, f"blockbuster:{name}")
+
+    def _add(self, name: str, rule: str) -> None:
+        identities = defining_names(name)
+        # Two spellings of one object (io.open, builtins.open) are one primitive: the first named.
+        canonical = next((self._identity[i] for i in identities if i in self._identity), None)
+        # A rule may name a callable by its defining module (posix.stat, the
+        # twin of os.stat): the primitive keeps the public spelling.
+        shown = public_name(name) if name.partition(".")[0] in PRIVATE_MODULES else name
+        canonical = canonical or self._by_key.get(name) or self._by_key.get(shown) or shown
+        for identity in identities:
+            self._identity.setdefault(identity, canonical)
+        for key in {name, public_name(name), *identities, *map(public_name, identities)}:
+            self._by_key.setdefault(key, canonical)
+        rules = self._rules.setdefault(canonical, [])
+        if rule not in rules:
+            rules.append(rule)
+
+    def lookup(self, qualified: str) -> Primitive | None:
+        for key in (qualified, public_name(qualified)):
+            name = self._by_key.get(key)
+            if name is not None:
+                return Primitive(name, tuple(self._rules[name]))
+        return None
+
+    def names(self) -> list[str]:
+        return sorted(self._rules)
+
+    def last_parts(self) -> set[str]:
+        """The final names (``stat``, ``open``, ``Popen``) any spelling of a primitive ends with."""
+        return {key.rsplit(".", 1)[-1] for key in self._by_key}
+
+
+def primitive_table() -> PrimitiveTable:
+    """The gate's rule table (``blockgate.rules``) and blockbuster's defaults: one list for both halves."""
+    from blockgate.rules import RULES
+
+    return PrimitiveTable(RULES, blockbuster_names())

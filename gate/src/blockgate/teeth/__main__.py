@@ -1,0 +1,122 @@
+"""``python -m blockgate.teeth``: the offload and coroutine checks, with their reports.
+
+Usage: python -m blockgate.teeth --source DIR [--rootdir .] [--data FILE | --all-tests]
+       [--accepted FILE] [--out reports/teeth] [--only offloads|coroutines]
+       [--coroutines-ignore PATH ...] -- TESTS [PYTEST ARGS ...]
+
+``TESTS`` and the pytest arguments after ``--`` select the gate tests. The
+offload check reads per-test coverage contexts (``--data``; by default the
+newest ``reports/blocking*/.coverage`` under the rootdir, if it is newer than
+every source file) to run only the tests that ran each site. Exit 0 when both
+checks pass, 1 when one does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from blockgate.accepted import outside_sites
+from blockgate.teeth import coroutines, offloads
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m blockgate.teeth", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", type=Path, required=True, help="folder holding the scanned package(s)")
+    parser.add_argument(
+        "--rootdir", type=Path, default=Path("."), help="pytest rootdir; site paths are relative to it"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=None, help="coverage data with per-test contexts (default: see above)"
+    )
+    parser.add_argument(
+        "--all-tests",
+        action="store_true",
+        help="ignore coverage data: run every gate test against every mutant",
+    )
+    parser.add_argument("--accepted", type=Path, default=None, help="the accepted file ([[outside]] entries)")
+    parser.add_argument("--out", type=Path, default=Path("reports/teeth"), help="folder for the reports")
+    parser.add_argument("--only", choices=("offloads", "coroutines"), default=None, help="run one check")
+    parser.add_argument(
+        "--coroutines-ignore",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="gate tests the coroutine check's recording run leaves out (slow or random ones)",
+    )
+    parser.add_argument("tests", nargs="+", help="the gate tests and pytest arguments (after --)")
+    args = parser.parse_args(argv)
+    args.source, args.rootdir = args.source.resolve(), args.rootdir.resolve()
+    return args
+
+
+def _offloads(args: argparse.Namespace, outside: dict[str, str]) -> bool:
+    data = None if args.all_tests else args.data or offloads.default_data_file(args.rootdir)
+    if data is not None and data.exists() and (changed := offloads.stale(data, args.source)):
+        print(
+            f"teeth: {data} is older than {changed[0]} (and {len(changed) - 1} more): running all gate tests"
+        )
+        data = None
+    print(
+        f"teeth: tests chosen from {data if data else 'all gate tests (no usable coverage data)'}", flush=True
+    )
+    verdicts, seconds = offloads.run(args.source, args.rootdir, args.tests, data, outside)
+    table, markdown = offloads.render(verdicts)
+    killed = sum(v.verdict == "killed" for v in verdicts)
+    payload = {
+        "python": ".".join(map(str, sys.version_info[:3])),
+        "seconds": round(seconds, 2),
+        "coverage_data": str(data) if data else None,
+        "killed": killed,
+        "static_seen": sum(v.static == "seen" for v in verdicts),
+        "total": len(verdicts),
+        "sites": [v.to_dict() for v in verdicts],
+    }
+    (args.out / "teeth.json").write_text(json.dumps(payload, indent=2) + "\n")
+    (args.out / "teeth.md").write_text(markdown)
+    print(table)
+    print(f"reports: {args.out / 'teeth.json'}, {args.out / 'teeth.md'} ({seconds:.1f} s)")
+    if not verdicts:
+        print("teeth: the inventory found no offload site", file=sys.stderr)
+    print(f"teeth: static half saw {payload['static_seen']}/{len(verdicts)} reverted offloads")
+    print(f"teeth: killed {killed}/{len(verdicts)}")
+    return bool(verdicts) and all(v.passed for v in verdicts)
+
+
+def _coroutines(args: argparse.Namespace) -> bool:
+    setup = coroutines.Setup(args.source, args.rootdir, (args.out / "coroutines").resolve())
+    ignores = [f"--ignore={path}" for path in args.coroutines_ignore]
+    try:
+        problems = coroutines.check(setup, [*args.tests, *ignores])
+    except RuntimeError as exc:
+        print(f"teeth: {exc}", file=sys.stderr)
+        return False
+    failing = {c: why for c, why in problems.items() if why is not None}
+    (args.out / "coroutines.json").write_text(json.dumps(problems, indent=2) + "\n")
+    for coroutine, why in failing.items():
+        print(f"teeth: {coroutine}: {why}\n")
+    print(
+        f"teeth: coroutines whose injected blocking call ended the run red: {len(problems) - len(failing)}/{len(problems)}"
+    )
+    return bool(problems) and not failing
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    outside, errors = outside_sites(args.accepted)
+    if errors:
+        print("\n".join(f"teeth: {e}" for e in errors), file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    passed = True
+    if args.only in (None, "coroutines"):
+        passed = _coroutines(args) and passed
+    if args.only in (None, "offloads"):
+        passed = _offloads(args, outside) and passed
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
