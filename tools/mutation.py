@@ -1,4 +1,4 @@
-"""The mutation score of the event stores and the offload review: do the tests notice a wrong line?
+"""The mutation score of the event stores: do the tests notice a wrong line?
 
 Runs mutmut 3 over the modules named in ``setup.cfg`` ``[mutmut]`` and
 writes, per module, how many mutants the tests killed and which survived

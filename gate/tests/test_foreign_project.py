@@ -1,4 +1,4 @@
-"""The guide "Using the gate in a project", followed on a foreign package.
+"""The distribution's README, followed on a foreign package: its ini file and its smoke test, as written.
 
 A project (package ``shop`` under ``src/``, its own root ``conftest.py`` with
 a fixture, its own unit tests) installs the gate, names its package in
@@ -12,9 +12,12 @@ it, an opted-out test runs unguarded (and is listed); the unit tests under
 
 from __future__ import annotations
 
+import textwrap
+from pathlib import Path
+
 import pytest
 
-from tests.projects import write
+from tests.docs import examples
 
 SHOP = """
 import asyncio
@@ -50,20 +53,9 @@ def price_root(tmp_path):
     return str(tmp_path)
 """
 
-GATE_TESTS = """
-import blockbuster
-import pytest
+README = examples("README.md")
 
-import shop
-
-
-async def test_smoke_the_gate_fires(price_root):
-    with pytest.raises(blockbuster.BlockingError, match="os.stat from .*in _price_file_exists"):
-        await shop.has_prices(price_root)
-
-
-async def test_offloaded_passes(price_root):
-    assert await shop.has_prices_offloaded(price_root) is True
+MORE_GATE_TESTS = """
 
 
 async def test_swallowed_fails(price_root):
@@ -84,22 +76,22 @@ async def test_unit_runs_unguarded(price_root):
 """
 
 
+def make_shop(root: Path) -> None:
+    """The README's project: its package, its root conftest, its gate tests and unit tests, its ini."""
+    for relpath, body in (
+        ("src/shop/__init__.py", SHOP),
+        ("conftest.py", ROOT_CONFTEST),
+        ("gate_tests/test_prices.py", README["smoke-test"] + MORE_GATE_TESTS),
+        ("tests/test_unit.py", UNIT_TESTS),
+        ("pytest.ini", README["ini"]),
+    ):
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / relpath).write_text(textwrap.dedent(body))
+
+
 @pytest.fixture
 def shop_project(pytester: pytest.Pytester) -> pytest.Pytester:
-    write(pytester, "src/shop/__init__.py", SHOP)
-    write(pytester, "conftest.py", ROOT_CONFTEST)
-    write(pytester, "gate_tests/test_prices.py", GATE_TESTS)
-    write(pytester, "tests/test_unit.py", UNIT_TESTS)
-    pytester.makeini(
-        """
-        [pytest]
-        pythonpath = src
-        asyncio_mode = auto
-        asyncio_default_fixture_loop_scope = function
-        gate_modules = shop
-        gate_paths = gate_tests
-        """
-    )
+    make_shop(pytester.path)
     return pytester
 
 
@@ -107,7 +99,7 @@ def test_the_guide_on_a_foreign_package(shop_project):
     result = shop_project.runpytest_subprocess(
         "-p", "no:cacheprovider", "-p", "no:randomly", "gate_tests", "tests"
     )
-    result.assert_outcomes(passed=4, failed=1)
+    result.assert_outcomes(passed=4, failed=1)  # the smoke test, the offloaded, the opted out, the unit test
     result.stdout.fnmatch_lines(["blocking gate: scanning shop; rules armed: *"])
     result.stdout.fnmatch_lines(
         [

@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +115,12 @@ def verdict(setup: Setup, coroutine: str, tests: list[str], label: str) -> str |
     return None
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def check(
-    setup: Setup, recording_args: list[str], progress: Callable[[str], None] = print
+    setup: Setup, recording_args: list[str], progress: Callable[[str], None] = _say
 ) -> dict[str, str | None]:
     """Per coroutine: None when its injected run ended red as it must, else why not.
 
@@ -126,6 +130,7 @@ def check(
     setup.scratch.mkdir(parents=True, exist_ok=True)
     record = setup.scratch / "entered.json"
     # The recording process ends without the interpreter's teardown (inject.py says why).
+    progress(f"teeth: recording which gate tests reach which coroutine ({' '.join(recording_args)})")
     done, _ = gate_run(
         setup, "record", recording_args, "--inject-record", str(record), seconds=RECORDING_SECONDS
     )
@@ -139,10 +144,13 @@ def check(
     progress(f"teeth: {len(coroutines)} coroutines, {len(coroutines) - len(problems)} reached by gate tests")
     with ThreadPoolExecutor(PARALLEL_RUNS) as pool:
         runs = {
-            c: pool.submit(verdict, setup, c, reached[c][:TESTS_PER_COROUTINE], f"run{i}")
+            pool.submit(verdict, setup, c, reached[c][:TESTS_PER_COROUTINE], f"run{i}"): c
             for i, c in enumerate(coroutines)
             if c not in problems
         }
-        for c, run in runs.items():
-            problems[c] = run.result()
+        for done, run in enumerate(as_completed(runs), 1):
+            coroutine = runs[run]
+            problems[coroutine] = run.result()
+            outcome = "red, as it must" if problems[coroutine] is None else "NOT RED (see below)"
+            progress(f"teeth: [{done}/{len(runs)}] {coroutine}: {outcome}")
     return {c: problems[c] for c in coroutines}
