@@ -441,6 +441,10 @@ def run(
             # objects they leak are reported at session end, which must not crash the verdicts.
             "-W",
             "ignore::pytest.PytestUnraisableExceptionWarning",
+            # This process is the gate: blockgate was imported before pytest could mark the
+            # plugin's modules for assertion rewriting, which they do not need.
+            "-W",
+            "ignore:Module already imported so cannot be rewritten; blockgate:pytest.PytestAssertRewriteWarning",
             "--rootdir",
             str(rootdir),
             *pytest_args,
