@@ -74,6 +74,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -103,6 +104,7 @@ _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file 
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
 _THREADS_PER_OFFLOAD = 64  # threads one leader's offload writes, one after the other
 _CHUNK = 1 << 20
+_SEQ_KEY = re.compile(rb'"seq":(\d{1,18})')  # every seq a line may hold, and maybe a few more
 _GIVEN_UP = "the event loop ended before a worker thread started this write: nothing of it was written"
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
@@ -173,8 +175,17 @@ _seq = itemgetter(SEQ)
 
 
 def _decode(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
-    """Fresh record dicts for a page: one parse of the page's JSON."""
-    records: list[dict[str, Any]] = base.DECODER.decode("[" + ",".join(e[RAW] for e in entries) + "]")
+    """Fresh record dicts for a page: one parse of the page's JSON.
+
+    The page's list is one level more than its records: a record that was
+    just deep enough to parse on its own (written before the store limited
+    nesting) is parsed on its own, as it was when it was read from the file.
+    """
+    raws = [e[RAW] for e in entries]
+    try:
+        records: list[dict[str, Any]] = base.DECODER.decode("[" + ",".join(raws) + "]")
+    except RecursionError:
+        records = [base.DECODER.decode(raw) for raw in raws]
     return records
 
 
@@ -573,6 +584,14 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         except ValueError as exc:
             self._warn_malformed(path, cache.line_no, inode, f"not JSON ({exc})")
             return
+        except RecursionError:
+            # Nested deeper than this Python parses (the store refuses such
+            # content now; an older one did not): one line, not the thread.
+            # It is a whole line another Python may read: no seq it may hold
+            # is handed out again (a number too many only leaves a gap).
+            cache.last_seq = max([cache.last_seq, *map(int, _SEQ_KEY.findall(raw))])
+            self._warn_malformed(path, cache.line_no, inode, "nested too deeply for this Python to parse")
+            return
         if isinstance(obj, dict) and set(obj) == {"last_seq"} and isinstance(obj["last_seq"], int):
             cache.last_seq = max(cache.last_seq, obj["last_seq"])
             return
@@ -590,7 +609,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 return
             expected = item["seq"]
             # A line holding one record is its JSON already; a batch's
-            # records are re-encoded one by one.
+            # records are re-encoded one by one (C recursion: the line parsed,
+            # so each of its records, one level less deep, encodes).
             text = raw.decode("utf-8") if item is obj else base.ENCODER.encode(item)
             task_id = item["metadata"].get("task_id")
             checked.append((item["seq"], item["run_id"], item["event_type"], item["category"], task_id, text))
