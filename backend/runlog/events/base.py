@@ -62,6 +62,39 @@ REQUIRED_PUT_FIELDS = ("thread_id", "run_id", "event_type", "category")
 MAX_NESTING = 100
 
 
+class PartialBatchError(Exception):
+    """A ``put_batch`` over several threads stored some threads' parts and failed the others.
+
+    Each thread's part of a batch is all-or-nothing; the batch as a whole is
+    not (the JSONL store writes each thread's part to that thread's file).
+    Any other error from ``put_batch`` means nothing of the batch was stored.
+    To retry without storing anything twice, retry only what was not stored::
+
+        except PartialBatchError as exc:
+            await store.put_batch([events[i] for i in exc.unstored])
+
+    ``stored``: thread id -> the records of its part (what ``put_batch`` would
+    have returned for those events, in input order); ``failed``: thread id ->
+    the error its part failed with (the first one is also ``__cause__``);
+    ``unstored``: the indexes, into the events given, of those not stored.
+    """
+
+    def __init__(
+        self,
+        stored: dict[str, list[dict[str, Any]]],
+        failed: dict[str, BaseException],
+        unstored: list[int],
+    ) -> None:
+        self.stored = stored
+        self.failed = failed
+        self.unstored = unstored
+        errors = "; ".join(f"{thread}: {error!r}" for thread, error in failed.items())
+        super().__init__(
+            f"put_batch stored the parts of threads {sorted(stored)} and failed those of "
+            f"{sorted(failed)} ({errors}): retry only the events at the indexes in .unstored"
+        )
+
+
 def check_id(field: str, value: object) -> str:
     """Return ``value`` if it is a valid thread or run id, else raise ValueError."""
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
@@ -361,7 +394,13 @@ class RunEventStore(abc.ABC):
     ) -> dict[str, Any]: ...
 
     @abc.abstractmethod
-    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store ``events`` (validated first, all of them); return their records, in input order.
+
+        All-or-nothing per thread: a batch over several threads that fails on
+        some of them after others were stored raises ``PartialBatchError``,
+        which says what was stored; any other error means nothing was.
+        """
 
     @abc.abstractmethod
     async def put_if_absent(

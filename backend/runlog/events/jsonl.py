@@ -850,11 +850,30 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             return await self._commit(events[0].thread_id, events)
         # Each thread's part joins its own thread's group; the parts are
         # written in parallel, each all-or-nothing, as they were one by one.
+        # Every part's outcome is awaited: if some fail, the caller must know
+        # which were stored, or a retry of the whole batch stores those twice.
         parts = list(by_thread.items())
-        stored = await asyncio.gather(*(self._commit(t, [events[i] for i in idx]) for t, idx in parts))
+        outcomes = await asyncio.gather(
+            *(self._commit(t, [events[i] for i in idx]) for t, idx in parts), return_exceptions=True
+        )
+        failed: dict[str, BaseException] = {}
+        stored: dict[str, list[dict[str, Any]]] = {}
+        for (thread_id, _), outcome in zip(parts, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # KeyboardInterrupt and the like: not a storage failure
+                failed[thread_id] = outcome
+            else:
+                stored[thread_id] = outcome
+        if failed:
+            first = next(iter(failed.values()))
+            if not stored:
+                raise first  # nothing of the batch was stored: a plain error, as for one thread
+            unstored = sorted(i for thread_id in failed for i in by_thread[thread_id])
+            raise base.PartialBatchError(stored, failed, unstored) from first
         out: list[dict[str, Any]] = [{}] * len(events)
-        for (_, indexes), records in zip(parts, stored, strict=True):
-            for index, record in zip(indexes, records, strict=True):
+        for thread_id, indexes in parts:
+            for index, record in zip(indexes, stored[thread_id], strict=True):
                 out[index] = record
         return out
 
