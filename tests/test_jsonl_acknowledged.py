@@ -22,12 +22,12 @@ import os
 import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from runlog.events import JsonlRunEventStore, jsonl
+from tests.executors import BusyWorkers, until
 from tests.factories import event
 
 CHILD_TIMEOUT = 60  # seconds: a child that starts Python and puts one event takes well under 2
@@ -41,48 +41,13 @@ def on_disk(base: Path, thread_id: str = "t1") -> list[dict]:
     return out
 
 
-class BusyWorkers:
-    """The test loop's default executor, of ``count`` threads, which ``hold`` keeps busy.
-
-    ``asyncio.to_thread`` queues its job behind the held workers (the queue is
-    first in, first out), so the job is known to wait until ``release``.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, count: int) -> None:
-        self.loop, self.count = loop, count
-        self.executor = ThreadPoolExecutor(count, thread_name_prefix="busy-worker")
-        loop.set_default_executor(self.executor)
-        self.released = threading.Event()
-        self.held: list[asyncio.Future] = []
-
-    def hold(self) -> None:
-        self.released.clear()
-        self.held += [self.loop.run_in_executor(None, self.released.wait, 30) for _ in range(self.count)]
-
-    async def release(self) -> None:
-        self.released.set()
-        assert all(await asyncio.wait_for(asyncio.gather(*self.held), 30)), "a held worker timed out"
-        self.held.clear()
-
-
 @pytest.fixture
 async def workers():
-    loop = asyncio.get_running_loop()
-    busy = BusyWorkers(loop, 2)
+    busy = BusyWorkers(asyncio.get_running_loop(), 2)
     try:
         yield busy
     finally:
-        busy.released.set()
-        await loop.shutdown_default_executor()  # joins the workers in a thread of its own
-
-
-async def until(condition, what: str) -> None:
-    """Let the loop run until ``condition()``; fail loudly after 10 s."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0.001)
-    raise AssertionError(f"never happened: {what}")
+        await busy.close()
 
 
 def writing(store: JsonlRunEventStore, thread_id: str = "t1") -> bool:

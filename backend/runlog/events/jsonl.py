@@ -36,7 +36,9 @@ grows with the number of files, one syncfs costs about what one fsync does;
 the threads stay locked until it returns). Each caller keeps its own line (a
 record, or its batch), in arrival order, and gets its own records back. The
 worker thread answers the groups itself, through the loop (``_answer``), so a
-leader cancelled while its group is on disk abandons no one. Each answer first
+leader cancelled while its group is on disk abandons no one; one cancelled
+while its job still waits for a worker (which cancels the job) has the same
+groups offloaded again by a task no caller holds (``_offload``). Each answer first
 hands its thread's turn to the first caller that queued while the group was
 on disk, which takes its group at once, and only then wakes the group's
 callers: the next group is what queued during the write. A caller cancelled
@@ -887,7 +889,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         lines, and those of other threads waiting for their leader, and makes
         one offload. The worker thread answers the groups itself
         (``_answer``, scheduled on the loop), so a leader cancelled mid-write
-        abandons no one; each answer hands its thread's turn to the first
+        abandons no one (nor one whose job was still queued: ``_offload``); each answer hands its thread's turn to the first
         caller queued meanwhile, which takes its group at once. A leader whose
         thread another leader took waits for that answer like any caller.
         """
