@@ -1,7 +1,7 @@
 """A cancellation storm on the JSONL store's group commit, and its verdict against the reference model.
 
 Many producers put (and put_batch, some batches over two threads) on a few
-threads, each call a task of its own; one call in eight is cancelled at a
+threads, each call a task of its own; one call in four is cancelled at a
 random moment (before its group is taken, while its job waits for a worker,
 while it runs, after its answer), the others never, so that a call left
 waiting shows as stranded rather than ends cancelled; the loop's default executor has two
@@ -34,6 +34,9 @@ from runlog.events import JsonlRunEventStore, MemoryRunEventStore
 # and the busiest wait ahead of it (the hogs' and the other groups' jobs) a fraction of a second.
 STRANDED_AFTER = 30.0
 WORKERS = 2
+# How long each hog job holds a worker: a job of the store queued behind two of them waits up
+# to this long, the window in which cancelling its leader once wedged the thread (issue 26).
+HOG_SECONDS = 0.01
 CREATED_AT = "2026-01-01T00:00:00+00:00"  # given, so that the model stores the same records
 
 
@@ -80,7 +83,7 @@ async def run_storm(
 
     async def hog() -> None:
         while not stop.is_set():
-            await loop.run_in_executor(None, time.sleep, 0.002)
+            await loop.run_in_executor(None, time.sleep, HOG_SECONDS)
 
     async def producer(p: int) -> None:
         for n in range(calls_each):
@@ -88,15 +91,16 @@ async def run_storm(
             events = storm.calls[tag] = _events(rng, tag, storm.threads)
             call = store.put_batch(events) if len(events) > 1 else store.put(**events[0])
             task = asyncio.ensure_future(call)
-            if rng.random() < 1 / 8:
+            if rng.random() < 1 / 4:
                 # Now and then at the next turn (the leader's one turn before it takes its
                 # group), else a little later (its job queued behind the hogs, running, answered).
-                loop.call_later(0 if rng.random() < 0.3 else rng.random() * 0.004, task.cancel)
+                loop.call_later(0 if rng.random() < 0.3 else rng.random() * 2 * HOG_SECONDS, task.cancel)
             done, _ = await asyncio.wait({task}, timeout=STRANDED_AFTER)
             if not done:
                 storm.stranded.append(tag)
                 task.cancel()
-            elif task.cancelled():
+                return  # its thread is wedged: every later call of it would wait as long
+            if task.cancelled():
                 storm.cancelled.add(tag)
             elif task.exception() is not None:
                 storm.failed[tag] = task.exception()  # type: ignore[assignment]
