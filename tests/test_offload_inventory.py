@@ -83,10 +83,11 @@ def test_inventory_and_async_functions_of_the_backend():
     assert "RunEventStore.put" not in functions  # abstract: never runs
     assert "StorageRunEventStore._put" not in functions
     # One offload per JSONL storage operation, each in its own hook; put and
-    # put_batch share one, the group commit's write.
+    # put_batch share one, the group commit's write (``_offload``: awaited by the
+    # group's leader, or by a task of its own if the leader was cancelled first).
     jsonl = [s.function for s in sites if s.path.endswith("events/jsonl.py")]
     hooks = ["put_if_absent", "list_messages", "list_messages_by_run", "list_events"]
-    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "commit"]
+    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "offload"]
     assert sorted(jsonl) == sorted(f"JsonlRunEventStore._{name}" for name in hooks)
 
 

@@ -435,7 +435,7 @@ def test_runlog_offloads_every_blocking_call_the_loop_reaches(table):
     assert [c.to_dict() for c in result.candidates] == []
     offloaded = {s.function for s in result.offloads}
     # One offload per storage hook of the JSONL store, and the SQL store's engine creation.
-    assert {"JsonlRunEventStore._commit", "JsonlRunEventStore._list_messages"} <= offloaded
+    assert {"JsonlRunEventStore._offload", "JsonlRunEventStore._list_messages"} <= offloaded
 
 
 def test_progress_shows_on_a_terminal_only(monkeypatch):
