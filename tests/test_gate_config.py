@@ -29,10 +29,11 @@ def test_inventory_and_async_functions_of_the_backend():
     assert "RunEventStore.put" not in functions  # abstract: never runs
     assert "StorageRunEventStore._put" not in functions
     # One offload per JSONL storage operation, each in its own hook; put and
-    # put_batch share one, the group commit's write.
+    # put_batch share one, the group commit's write (``_offload``: awaited by the
+    # group's leader, or by a task of its own if the leader was cancelled first).
     jsonl = [s.function for s in sites if s.path.endswith("events/jsonl.py")]
     hooks = ["put_if_absent", "list_messages", "list_messages_by_run", "list_events"]
-    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "commit"]
+    hooks += ["count_messages", "delete_by_run", "delete_by_thread", "offload"]
     assert sorted(jsonl) == sorted(f"JsonlRunEventStore._{name}" for name in hooks)
 
 
@@ -43,7 +44,7 @@ def test_runlog_offloads_every_blocking_call_the_loop_reaches():
     assert [c.to_dict() for c in result.candidates] == []
     offloaded = {s.function for s in result.offloads}
     # One offload per storage hook of the JSONL store, and the SQL store's engine creation.
-    assert {"JsonlRunEventStore._commit", "JsonlRunEventStore._list_messages"} <= offloaded
+    assert {"JsonlRunEventStore._offload", "JsonlRunEventStore._list_messages"} <= offloaded
 
 
 def test_runlogs_accepted_file_accepts_no_unguarded_call():

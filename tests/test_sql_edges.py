@@ -27,6 +27,7 @@ from tests_blocking.anchors.stores import SKIP_POSTGRES, StoreUnderTest, kind_pa
 
 from runlog.events import SchemaVersionError, SqlRunEventStore
 from runlog.events import sql as sql_store
+from tests.executors import BusyWorkers, until
 from tests.factories import event
 
 needs_postgres = pytest.mark.skipif(postgres_url() is None, reason=SKIP_POSTGRES)
@@ -261,3 +262,27 @@ async def test_postgresql_connection_arguments_without_a_server(monkeypatch):
         await store.close()
     assert [type(attempt["ssl"]) for attempt in attempts] == [ssl.SSLContext, bool]
     assert attempts[1] == {**attempts[0], "ssl": False}
+
+
+@pytest.mark.parametrize("kind", kind_params(("sqlite", "postgresql")))
+async def test_a_first_call_cancelled_while_its_engine_creation_waits_for_a_worker(kind, tmp_path):
+    """The attack that wedged the JSONL store's group commit (issue 26), on the SQL store's one
+    offload: the engine's creation, queued behind a busy default executor when its caller is
+    cancelled. The cancelled job never runs; the next call creates the engine and is answered."""
+    storage = StoreUnderTest(kind, tmp_path)
+    busy = BusyWorkers(asyncio.get_running_loop(), 1)
+    try:
+        store = await storage.open()
+        busy.hold()
+        first = asyncio.ensure_future(store.put(**event(content="first")))
+        await until(store._opening.locked, "the first call waits for its engine")
+        first.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        second = asyncio.ensure_future(store.put(**event(content="second")))
+        await busy.release()
+        assert (await asyncio.wait_for(second, 30))["seq"] == 1
+        assert [m["content"] for m in await store.list_messages("t1")] == ["second"]
+    finally:
+        await storage.close()
+        await busy.close()

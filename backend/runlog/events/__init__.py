@@ -1,6 +1,6 @@
 """Run-event stores: the contract, the JSONL, SQL and in-memory stores, and ``open_store``."""
 
-from runlog.events.base import RunEventStore, StorageRunEventStore
+from runlog.events.base import PartialBatchError, RunEventStore, StorageRunEventStore
 from runlog.events.jsonl import JsonlRunEventStore
 from runlog.events.memory import MemoryRunEventStore
 from runlog.events.open import open_store
@@ -9,6 +9,7 @@ from runlog.events.sql import SchemaVersionError, SqlRunEventStore
 __all__ = [
     "JsonlRunEventStore",
     "MemoryRunEventStore",
+    "PartialBatchError",
     "RunEventStore",
     "SchemaVersionError",
     "SqlRunEventStore",

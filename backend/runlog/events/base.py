@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import bisect
+import itertools
 import json
 import json.encoder
 import re
@@ -41,6 +42,57 @@ PUT_FIELDS = (
     "created_at",
 )
 REQUIRED_PUT_FIELDS = ("thread_id", "run_id", "event_type", "category")
+
+# How deeply content, and metadata, may nest arrays and objects: a scalar is 0
+# levels, [] or {} 1, [[1]] 2; metadata, a mapping, is at least 1. Deeper is
+# refused with TypeError naming the field, by every store, like any value a
+# store cannot keep. Why 100:
+# * it must be read back, by every supported Python, in any process and on
+#   any thread: a stored line adds at most 3 levels (a put_batch's line: its
+#   object, its list, the record), and json reads about 993 levels on 3.10 and
+#   3.11, less the caller's own stack (1497 on 3.12, 9998 on 3.13); the
+#   reference model deep-copies each record, 2 Python frames a level (497
+#   levels in all). 100 leaves the caller most of the stack on every one;
+# * what a store returns must be readable by its clients: 103 levels stays
+#   under the 128 of common JSON parsers' defaults (Rust's serde_json);
+# * the HTTP API is to refuse bodies nested 256 levels or more: at 100, any
+#   content the store refuses is refused there too, with the store's error;
+# * events are records of agent runs: their payloads nest a few levels, 100
+#   is far beyond any we have seen.
+MAX_NESTING = 100
+
+
+class PartialBatchError(Exception):
+    """A ``put_batch`` over several threads stored some threads' parts and failed the others.
+
+    Each thread's part of a batch is all-or-nothing; the batch as a whole is
+    not (the JSONL store writes each thread's part to that thread's file).
+    Any other error from ``put_batch`` means nothing of the batch was stored.
+    To retry without storing anything twice, retry only what was not stored::
+
+        except PartialBatchError as exc:
+            await store.put_batch([events[i] for i in exc.unstored])
+
+    ``stored``: thread id -> the records of its part (what ``put_batch`` would
+    have returned for those events, in input order); ``failed``: thread id ->
+    the error its part failed with (the first one is also ``__cause__``);
+    ``unstored``: the indexes, into the events given, of those not stored.
+    """
+
+    def __init__(
+        self,
+        stored: dict[str, list[dict[str, Any]]],
+        failed: dict[str, BaseException],
+        unstored: list[int],
+    ) -> None:
+        self.stored = stored
+        self.failed = failed
+        self.unstored = unstored
+        errors = "; ".join(f"{thread}: {error!r}" for thread, error in failed.items())
+        super().__init__(
+            f"put_batch stored the parts of threads {sorted(stored)} and failed those of "
+            f"{sorted(failed)} ({errors}): retry only the events at the indexes in .unstored"
+        )
 
 
 def check_id(field: str, value: object) -> str:
@@ -116,15 +168,32 @@ def _chunks_encoder() -> Callable[[object, int], Any] | None:
 _CHUNKS = _chunks_encoder()
 
 
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # JSON strings (whose brackets do not nest)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_nesting(text: str) -> int:
+    """How many levels a valid JSON text nests arrays and objects (``MAX_NESTING`` counts the same way)."""
+    brackets = _NOT_BRACKETS.sub("", _STRINGS.sub("", text))
+    return max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
 def _encode_json(value: object, field: str) -> str:
     try:
-        return ENCODER.encode(value) if _CHUNKS is None else "".join(_CHUNKS(value, 0))
+        text = ENCODER.encode(value) if _CHUNKS is None else "".join(_CHUNKS(value, 0))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{field} is not JSON-serializable: {exc}") from exc
     except RecursionError:
         raise TypeError(
-            f"{field} is not JSON-serializable: it is nested too deeply or holds itself"
+            f"{field} is not JSON-serializable: it is nested more than {MAX_NESTING} levels deep or holds itself"
         ) from None
+    # Checked on the text, before it is decoded (a text too deep for the
+    # decoder raises RecursionError there). Fewer opening brackets than the
+    # limit, strings' included, cannot nest deeper: most values stop at the count.
+    if text.count("[") + text.count("{") > MAX_NESTING and json_nesting(text) > MAX_NESTING:
+        raise TypeError(f"{field} is nested more than {MAX_NESTING} levels deep (arrays and objects)")
+    return text
 
 
 def _created_at(value: object) -> str:
@@ -325,7 +394,13 @@ class RunEventStore(abc.ABC):
     ) -> dict[str, Any]: ...
 
     @abc.abstractmethod
-    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
+    async def put_batch(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store ``events`` (validated first, all of them); return their records, in input order.
+
+        All-or-nothing per thread: a batch over several threads that fails on
+        some of them after others were stored raises ``PartialBatchError``,
+        which says what was stored; any other error means nothing was.
+        """
 
     @abc.abstractmethod
     async def put_if_absent(

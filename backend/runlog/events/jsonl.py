@@ -36,7 +36,9 @@ grows with the number of files, one syncfs costs about what one fsync does;
 the threads stay locked until it returns). Each caller keeps its own line (a
 record, or its batch), in arrival order, and gets its own records back. The
 worker thread answers the groups itself, through the loop (``_answer``), so a
-leader cancelled while its group is on disk abandons no one. Each answer first
+leader cancelled while its group is on disk abandons no one; one cancelled
+while its job still waits for a worker (which cancels the job) has the same
+groups offloaded again by a task no caller holds (``_offload``). Each answer first
 hands its thread's turn to the first caller that queued while the group was
 on disk, which takes its group at once, and only then wakes the group's
 callers: the next group is what queued during the write. A caller cancelled
@@ -74,6 +76,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -103,6 +106,8 @@ _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file 
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
 _THREADS_PER_OFFLOAD = 64  # threads one leader's offload writes, one after the other
 _CHUNK = 1 << 20
+_SEQ_KEY = re.compile(rb'"seq":(\d{1,18})')  # every seq a line may hold, and maybe a few more
+_GIVEN_UP = "the event loop ended before a worker thread started this write: nothing of it was written"
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
 )
@@ -172,8 +177,17 @@ _seq = itemgetter(SEQ)
 
 
 def _decode(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
-    """Fresh record dicts for a page: one parse of the page's JSON."""
-    records: list[dict[str, Any]] = base.DECODER.decode("[" + ",".join(e[RAW] for e in entries) + "]")
+    """Fresh record dicts for a page: one parse of the page's JSON.
+
+    The page's list is one level more than its records: a record that was
+    just deep enough to parse on its own (written before the store limited
+    nesting) is parsed on its own, as it was when it was read from the file.
+    """
+    raws = [e[RAW] for e in entries]
+    try:
+        records: list[dict[str, Any]] = base.DECODER.decode("[" + ",".join(raws) + "]")
+    except RecursionError:
+        records = [base.DECODER.decode(raw) for raw in raws]
     return records
 
 
@@ -189,7 +203,7 @@ class _ThreadCache:
     last_record_seq: int = 0  # the highest seq among the records read
     offset: int = 0  # bytes consumed: always just after a b"\n"
     line_no: int = 0  # lines consumed, for log messages
-    size: int = 0  # file size at the last stat (> offset while a line is torn)
+    size: int = 0  # bytes read: offset plus a tail seen after the last newline, if any
     inode: int | None = None
     mtime_ns: int | None = None
     fingerprint: bytes = b""  # the last bytes before offset
@@ -215,11 +229,16 @@ def _consume(cache: _ThreadCache, consumed: bytes) -> None:
     cache.fingerprint = (cache.fingerprint + consumed[-_FINGERPRINT:])[-_FINGERPRINT:]
 
 
-def _identify(cache: _ThreadCache, st: os.stat_result) -> None:
-    """Record which file, in which state, the cache reflects."""
+def _identify(cache: _ThreadCache, st: os.stat_result, size: int) -> None:
+    """Record which file, in which state, the cache reflects: ``size`` is how far it was read.
+
+    Never the size ``st`` gives: another process may have appended after the
+    last read. Counted as read, its line would be missed until the file changed
+    again, and taken by the next append for a tail cut short, and cut off.
+    """
     cache.inode = st.st_ino
     cache.mtime_ns = st.st_mtime_ns
-    cache.size = st.st_size
+    cache.size = size
 
 
 class _ThreadFiles:
@@ -361,10 +380,27 @@ _Outcomes = dict[str, "list[list[dict[str, Any]]] | BaseException"]
 
 @dataclass(eq=False)
 class _Offload:
-    """The groups one leader took, for one offload."""
+    """The groups one leader took, for one attempt at their offload.
+
+    ``claim`` decides, once, between the worker starting the job and the loop
+    giving it up: cancelling the await of a job no worker has started yet
+    cancels the job too (``run_in_executor``'s future), and the loop cannot
+    tell from its side whether a worker is about to start it. Whoever pops
+    the token first owns the attempt; the other side leaves it alone. A
+    given-up attempt is made again with a new ``_Offload`` of the same groups.
+    """
 
     groups: _Groups
     answered: bool = False
+    _token: list[None] = field(default_factory=lambda: [None])
+
+    def claim(self) -> bool:
+        """True for the first caller only (a worker thread or the loop): ``list.pop`` is atomic."""
+        try:
+            self._token.pop()
+        except IndexError:
+            return False
+        return True
 
 
 class _CommitQueue:
@@ -373,15 +409,18 @@ class _CommitQueue:
     ``pending`` maps a thread to its callers in arrival order, not taken yet;
     ``busy`` holds the threads that have a leader (a caller that will take
     their group) or a group on disk; ``writing`` the threads with a group on
-    disk. A caller of a thread not in ``busy`` leads it.
+    disk. A caller of a thread not in ``busy`` leads it. ``retries`` keeps
+    the tasks that make again the offloads of cancelled leaders (the loop
+    holds tasks only weakly).
     """
 
-    __slots__ = ("busy", "pending", "writing")
+    __slots__ = ("busy", "pending", "retries", "writing")
 
     def __init__(self) -> None:
         self.pending: dict[str, list[_Waiter]] = {}
         self.busy: set[str] = set()
         self.writing: set[str] = set()
+        self.retries: set[asyncio.Task[None]] = set()
 
 
 class JsonlRunEventStore(base.StorageRunEventStore):
@@ -484,8 +523,15 @@ class JsonlRunEventStore(base.StorageRunEventStore):
 
     # -- reading -----------------------------------------------------------
 
-    def _refresh(self, thread_id: str) -> _ThreadCache:
-        """Bring the cache up to date with the file; caller holds the thread lock."""
+    def _refresh(self, thread_id: str, *, writing: bool = False) -> _ThreadCache:
+        """Bring the cache up to date with the file; caller holds the thread lock.
+
+        ``writing``: the caller holds the file lock too, and will act on the
+        tail after the last newline (cut it off, or rewrite without it). A
+        tail recorded by an earlier read may have been read without the file
+        lock, while another process was still writing it: it is read again,
+        so that what is cut is what is there now, with no writer at work.
+        """
         cache = self._cache(thread_id)
         try:
             st = os.stat(self._path_text(thread_id))  # a str: no Path built on the way of every write
@@ -494,7 +540,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 cache = self._reset_cache(thread_id)
             return cache
         unchanged = st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
-        if unchanged:
+        if unchanged and not (writing and cache.size > cache.offset):
             return cache
         path = self._path(thread_id)
         with path.open("rb") as f:
@@ -521,7 +567,9 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 if cut:
                     self._ingest(cache, path, data[:cut], st.st_ino)
                 pending = data[cut:]
-            _identify(cache, os.fstat(f.fileno()))
+            # Only what was read counts: a line appended since the last read
+            # shows in a stat taken now, not in ``offset``.
+            _identify(cache, os.fstat(f.fileno()), cache.offset + len(pending))
         return cache
 
     def _ingest(self, cache: _ThreadCache, path: Path, complete: bytes, inode: int) -> None:
@@ -537,6 +585,14 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             obj = json.loads(raw)
         except ValueError as exc:
             self._warn_malformed(path, cache.line_no, inode, f"not JSON ({exc})")
+            return
+        except RecursionError:
+            # Nested deeper than this Python parses (the store refuses such
+            # content now; an older one did not): one line, not the thread.
+            # It is a whole line another Python may read: no seq it may hold
+            # is handed out again (a number too many only leaves a gap).
+            cache.last_seq = max([cache.last_seq, *map(int, _SEQ_KEY.findall(raw))])
+            self._warn_malformed(path, cache.line_no, inode, "nested too deeply for this Python to parse")
             return
         if isinstance(obj, dict) and set(obj) == {"last_seq"} and isinstance(obj["last_seq"], int):
             cache.last_seq = max(cache.last_seq, obj["last_seq"])
@@ -555,7 +611,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 return
             expected = item["seq"]
             # A line holding one record is its JSON already; a batch's
-            # records are re-encoded one by one.
+            # records are re-encoded one by one (C recursion: the line parsed,
+            # so each of its records, one level less deep, encodes).
             text = raw.decode("utf-8") if item is obj else base.ENCODER.encode(item)
             task_id = item["metadata"].get("task_id")
             checked.append((item["seq"], item["run_id"], item["event_type"], item["category"], task_id, text))
@@ -601,7 +658,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         With ``unsynced``, the append is recorded there instead of fsynced:
         the caller syncs it with others (``_sync_many``).
         """
-        cache = self._refresh(thread_id)
+        cache = self._refresh(thread_id, writing=True)
         # Everything is built before the write, and kept only once it is on
         # disk: the lines, the cache's entries, and the caller's records. The
         # events' content and metadata are fresh objects the cache does not
@@ -625,7 +682,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         payload = "\n".join(lines).encode("utf-8")
         path = self._path_text(thread_id)
         fd = held.append_to(path, cache.inode)
-        torn = cache.size - cache.offset  # bytes after the last newline: a write cut short
+        # Bytes after the last newline, read under the file lock: a write cut short.
+        torn = cache.size - cache.offset
         if torn:
             # A line counts once its newline is on disk (every append ends
             # with one): what follows the last newline was never
@@ -653,7 +711,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         cache.add(entries)
         cache.line_no += len(parts)
         _consume(cache, payload)
-        _identify(cache, st)
+        _identify(cache, st, cache.offset)  # the file as this write left it: up to its last newline
         return out
 
     def _sync_append(
@@ -703,7 +761,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
 
     def _sync_delete_by_run(self, thread_id: str, run_id: str) -> int:
         with self._writing(thread_id):
-            cache = self._refresh(thread_id)
+            cache = self._refresh(thread_id, writing=True)  # the rewrite drops a tail cut short
             removed = len(cache.by_run.get(run_id, ()))
             if removed == 0:
                 return 0
@@ -794,11 +852,30 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             return await self._commit(events[0].thread_id, events)
         # Each thread's part joins its own thread's group; the parts are
         # written in parallel, each all-or-nothing, as they were one by one.
+        # Every part's outcome is awaited: if some fail, the caller must know
+        # which were stored, or a retry of the whole batch stores those twice.
         parts = list(by_thread.items())
-        stored = await asyncio.gather(*(self._commit(t, [events[i] for i in idx]) for t, idx in parts))
+        outcomes = await asyncio.gather(
+            *(self._commit(t, [events[i] for i in idx]) for t, idx in parts), return_exceptions=True
+        )
+        failed: dict[str, BaseException] = {}
+        stored: dict[str, list[dict[str, Any]]] = {}
+        for (thread_id, _), outcome in zip(parts, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # KeyboardInterrupt and the like: not a storage failure
+                failed[thread_id] = outcome
+            else:
+                stored[thread_id] = outcome
+        if failed:
+            first = next(iter(failed.values()))
+            if not stored:
+                raise first  # nothing of the batch was stored: a plain error, as for one thread
+            unstored = sorted(i for thread_id in failed for i in by_thread[thread_id])
+            raise base.PartialBatchError(stored, failed, unstored) from first
         out: list[dict[str, Any]] = [{}] * len(events)
-        for (_, indexes), records in zip(parts, stored, strict=True):
-            for index, record in zip(indexes, records, strict=True):
+        for thread_id, indexes in parts:
+            for index, record in zip(indexes, stored[thread_id], strict=True):
                 out[index] = record
         return out
 
@@ -812,7 +889,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         lines, and those of other threads waiting for their leader, and makes
         one offload. The worker thread answers the groups itself
         (``_answer``, scheduled on the loop), so a leader cancelled mid-write
-        abandons no one; each answer hands its thread's turn to the first
+        abandons no one (nor one whose job was still queued: ``_offload``); each answer hands its thread's turn to the first
         caller queued meanwhile, which takes its group at once. A leader whose
         thread another leader took waits for that answer like any caller.
         """
@@ -836,15 +913,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 raise
         while True:
             if lead and not waiter.answered and thread_id not in queue.writing:
-                offload = _Offload(self._take(queue, thread_id))
-                try:
-                    await asyncio.to_thread(self._sync_commit, loop, queue, offload)
-                except asyncio.CancelledError:
-                    raise  # the worker goes on and answers every caller, this one too
-                except BaseException as exc:
-                    # The offload failed before or around the writes: what
-                    # the worker did not answer gets this error.
-                    self._answer(queue, offload, exc)
+                # Cancelled here, the leader leaves; its offload is still made and answered.
+                await self._offload(loop, queue, _Offload(self._take(queue, thread_id)), leader=True)
             if not waiter.answered:
                 try:
                     await waiter.future
@@ -857,6 +927,46 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 return waiter.records
             waiter.future = loop.create_future()  # woken with the turn: lead, at once
             lead = True
+
+    async def _offload(
+        self, loop: asyncio.AbstractEventLoop, queue: _CommitQueue, offload: _Offload, *, leader: bool
+    ) -> None:
+        """Make the one offload of the taken groups; whatever happens, every caller of them is answered.
+
+        The worker answers (``_sync_commit``). Run by the leader (``leader``)
+        or, if the leader was cancelled before a worker started its job, by a
+        task of its own. Cancelling the await cancels the job as well when it
+        is still queued in the executor (all workers busy): then no worker
+        ever runs it, and the groups, already out of the queue and marked
+        ``writing``, would wait forever. ``claim`` says which side has the
+        attempt:
+
+        * a worker started it: it writes and answers, whatever the loop does;
+        * the loop gave it up first (the worker, if it comes, returns at once):
+          nothing of it was written. The leader's cancellation is its own, not
+          its callers': a task no caller holds makes the offload again. That
+          task is cancelled only when the loop ends (``asyncio.run`` cancels
+          what is left): its callers then get an error, as nothing was written.
+
+        Either way each thread's turn is passed on by the answer.
+        """
+        try:
+            await asyncio.to_thread(self._sync_commit, loop, queue, offload)
+        except asyncio.CancelledError:
+            if offload.claim():
+                if leader:
+                    retry = loop.create_task(
+                        self._offload(loop, queue, _Offload(offload.groups), leader=False)
+                    )
+                    queue.retries.add(retry)
+                    retry.add_done_callback(queue.retries.discard)
+                else:
+                    self._answer(queue, offload, RuntimeError(_GIVEN_UP))
+            raise
+        except BaseException as exc:
+            # The offload failed before or around the writes: what the
+            # worker did not answer gets this error.
+            self._answer(queue, offload, exc)
 
     @staticmethod
     def _take(queue: _CommitQueue, thread_id: str) -> _Groups:
@@ -881,8 +991,12 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         """Write each taken thread's group (in a worker thread); schedule their answer on the loop.
 
         A thread whose write fails gets its error; the other threads' groups
-        are written all the same.
+        are written all the same. An attempt the loop gave up before this
+        worker started it (``_offload``) is left alone: it was made again, or
+        its callers were answered.
         """
+        if not offload.claim():
+            return
         outcomes: _Outcomes = {}
         # Several threads with fsync: their appends wait, held, for one
         # syncfs, which costs what one fsync does where an fsync each grows

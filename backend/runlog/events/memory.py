@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from runlog.events.base import RunEventStore
+# The nesting limit is a number of the contract, like the record's shape; the check is this model's own.
+from runlog.events.base import MAX_NESTING, RunEventStore
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _FIELDS = ("thread_id", "run_id", "event_type", "category", "content", "metadata", "created_at")
@@ -55,14 +56,33 @@ def _cursor(name: str, value: object) -> int | None:
     return None if value is None else _whole_number(name, value)
 
 
+def _levels(value: object) -> int:
+    """How many levels of lists and dicts ``value`` (as JSON gives it back) nests; stops past the limit."""
+    deepest = 0
+    todo = [(value, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if deepest > MAX_NESTING:
+                break
+            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _as_json(name: str, value: object) -> Any:
     """What a reader gets back after the value is stored as JSON."""
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        stored = json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} cannot be stored as JSON: {exc}") from exc
     except RecursionError:
         raise TypeError(f"{name} cannot be stored as JSON: it is nested too deeply") from None
+    if _levels(stored) > MAX_NESTING:
+        raise TypeError(
+            f"{name} cannot be stored: it nests more than {MAX_NESTING} levels of arrays and objects"
+        )
+    return stored
 
 
 def _timestamp(value: object) -> str:

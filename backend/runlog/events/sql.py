@@ -332,6 +332,8 @@ class SqlRunEventStore(base.StorageRunEventStore):
         return base.with_seq(event, seq)
 
     async def _put_batch(self, events: list[base.NewEvent]) -> list[dict[str, Any]]:
+        # One transaction for every thread of the batch: it fails as a whole,
+        # so this store never raises PartialBatchError.
         by_thread: dict[str, list[int]] = defaultdict(list)
         for index, event in enumerate(events):
             by_thread[event.thread_id].append(index)
