@@ -148,9 +148,9 @@ def check(
             for i, c in enumerate(coroutines)
             if c not in problems
         }
-        for done, run in enumerate(as_completed(runs), 1):
+        for finished, run in enumerate(as_completed(runs), 1):
             coroutine = runs[run]
             problems[coroutine] = run.result()
             outcome = "red, as it must" if problems[coroutine] is None else "NOT RED (see below)"
-            progress(f"teeth: [{done}/{len(runs)}] {coroutine}: {outcome}")
+            progress(f"teeth: [{finished}/{len(runs)}] {coroutine}: {outcome}")
     return {c: problems[c] for c in coroutines}
