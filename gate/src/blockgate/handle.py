@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from blockgate.detector import ArmedGate
+
+class Listening(Protocol):
+    """What a handle reads and changes of its gate (``detector.ArmedGate``)."""
+
+    active: bool  # the gate listens: armed and not deactivated
+    muted: set[str]  # the rule keys its handles deactivated
 
 
 class GateFunction:
@@ -29,7 +33,7 @@ class GateFunction:
     ``activate()`` resumes.
     """
 
-    def __init__(self, gate: ArmedGate, name: str, keys: tuple[str, ...]) -> None:
+    def __init__(self, gate: Listening, name: str, keys: tuple[str, ...]) -> None:
         self.full_name = name
         self.keys = keys  # the installed checkers (or audit rules) this name stands for
         self.can_block_functions: list[tuple[str, Iterable[str]]] = []

@@ -8,15 +8,40 @@ astroid answers (``AstroidResolver``, the default, chosen by measurement);
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import astroid
 from astroid import bases, nodes
 
-if TYPE_CHECKING:
-    from blockgate.static.walk import Inventory, Module
+
+@dataclass
+class Module:
+    """One module of the scanned packages: its source, and astroid's tree once built."""
+
+    name: str
+    path: str  # relative to the root, posix
+    source: str
+    tree: Any = None  # astroid Module
+    aliases: dict[str, str] = field(default_factory=dict)
+
+
+class Inventory(Protocol):
+    """What the resolvers ask of the walk (``walk.Inventory``): its files, and where names are defined."""
+
+    root: Path
+    files: dict[str, tuple[str, Path, str]]
+
+    def module_named(self, name: str) -> Any: ...
+
+    def owns(self, node: Any) -> bool: ...
+
+    def module_of(self, node: Any) -> Module: ...
+
+    def aliases_of(self, node: Any) -> dict[str, str]: ...
+
+    def definition_at(self, path: Path, line: int, name: str) -> Any: ...
 
 
 ACTIVE: list[Inventory] = []  # the inventory whose package modules astroid builds on import

@@ -28,6 +28,7 @@ from blockgate.static.primitives import Primitive, PrimitiveTable
 from blockgate.static.resolvers import (
     ACTIVE,
     RESOLVERS,
+    Module,
     Resolver,
     Target,
     dotted,
@@ -40,15 +41,6 @@ from blockgate.static.resolvers import (
 )
 
 PROGRESS_AFTER = 2.0  # seconds before a terminal run starts showing progress
-
-
-@dataclass
-class Module:
-    name: str
-    path: str  # relative to the root, posix
-    source: str
-    tree: Any = None  # astroid Module
-    aliases: dict[str, str] = field(default_factory=dict)
 
 
 def package_files(root: Path, packages: Iterable[str]) -> list[tuple[str, Path]]:
