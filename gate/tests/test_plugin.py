@@ -204,27 +204,42 @@ def test_opt_out_needs_a_reason_and_is_listed(project):
     result.stderr.fnmatch_lines(["*allow_blocking_io needs reason=*test_no_reason*"])
 
 
-def test_unimportable_scanned_module_is_an_error(project):
-    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider", "--gate-modules", "no_such_module")
+MARKED = "import pytest\n@pytest.mark.blockgate\ndef test_m():\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("ini", "test_file", "args", "error"),
+    [
+        pytest.param(
+            None,
+            ("checks/test_a.py", "def test_a():\n    pass\n"),
+            ("--gate-modules", "no_such_module"),
+            "*blocking gate cannot be armed*no_such_module*",
+            id="unimportable-module",
+        ),
+        pytest.param(
+            "[pytest]\ngate_paths = checks\n",
+            ("checks/test_a.py", "def test_a():\n    pass\n"),
+            (),
+            "*gate_paths is set but no module is scanned*gate_modules*",
+            id="gate-paths-without-module",
+        ),
+        pytest.param(
+            "[pytest]\n",
+            ("tests/test_m.py", MARKED),
+            (),
+            "*test_m.py::test_m is a gate test, but no module is scanned*",
+            id="marked-test-without-module",
+        ),
+    ],
+)
+def test_a_gate_that_cannot_be_armed_as_configured_is_a_usage_error(project, ini, test_file, args, error):
+    write(project, *test_file)
+    if ini is not None:
+        project.makeini(ini)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*blocking gate cannot be armed*no_such_module*"])
-
-
-def test_gate_paths_without_a_scanned_module_is_an_error(project):
-    write(project, "checks/test_a.py", "def test_a():\n    pass\n")
-    project.makeini("[pytest]\ngate_paths = checks\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*gate_paths is set but no module is scanned*gate_modules*"])
-
-
-def test_a_marked_test_without_a_scanned_module_is_an_error(project):
-    write(project, "tests/test_m.py", "import pytest\n@pytest.mark.blockgate\ndef test_m():\n    pass\n")
-    project.makeini("[pytest]\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*test_m.py::test_m is a gate test, but no module is scanned*"])
+    result.stderr.fnmatch_lines([error])
 
 
 def test_the_marker_puts_a_test_anywhere_under_the_gate(project):
