@@ -58,6 +58,18 @@ def test_a_missed_goal_fails_the_run_unless_report_only(canned, tmp_path, capsys
     assert bench.main(["--quick", "--out", str(tmp_path)]) == 0
 
 
+def test_the_gate_run_is_measured_as_tox_runs_it(tmp_path):
+    """The bench's commands are tox.ini's, read from it: the pytest phase of blocking, the gate env's tests."""
+    commands = bench.gate_commands(tmp_path)
+    armed, folder, env = commands["gate_run_armed"]
+    tox_phase = "-m coverage run -m pytest tests_blocking -p no:cacheprovider -rs -W error -n 2"
+    assert armed[1:] == tox_phase.split()
+    assert folder == bench.REPO and env["COVERAGE_CORE"] == "ctrace"
+    assert commands["gate_run_disarmed"][0] == [*armed, "--gate=off"]
+    own, folder, _ = commands["gate_own_tests"]
+    assert own[1:4] == ["-m", "pytest", "tests"] and folder == bench.REPO / "gate"
+
+
 README = """# x
 
 ## Performance
