@@ -28,6 +28,7 @@ and it cannot watch audit events. The gate reuses blockbuster's rule table
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib
 import inspect
@@ -41,7 +42,6 @@ from typing import Any
 
 import blockbuster
 
-from blockgate import rules as _rules
 from blockgate.detector import (
     IMPORT_POLICIES,
     IMPORT_WORK,
@@ -54,7 +54,10 @@ from blockgate.detector import (
     exemption_table,
 )
 from blockgate.errors import GateSetupError
+from blockgate.lazy import fresh_caches
+from blockgate.rebinding import rebind
 from blockgate.rules import EXEMPT_CALLERS, RULES, Audit, Patch
+from blockgate.rules.forms import not_a_disk_file
 
 try:  # CPython: methods of C types (io.FileIO, ...) are patched through it
     import forbiddenfruit
@@ -79,12 +82,21 @@ def configured_modules() -> tuple[str, ...]:
 # -- patches -------------------------------------------------------------------
 
 
+# How a checker was put in place: setattr; forbiddenfruit's curse (methods of C types); or, for
+# ``__enter__``/``__exit__`` of a C type, which curse refuses (it only knows dunders with a slot),
+# a write into the type's dict (no slot to update: the with statement looks them up by name).
+SETATTR, CURSE, TYPE_DICT = "setattr", "curse", "type dict"
+_BY_NAME_ONLY = frozenset(("__enter__", "__exit__"))
+
+
 @dataclass
 class _Installed:
     owner: Any
     name: str
     raw: Any  # what owner.__dict__ held (None when inherited)
-    via_curse: bool
+    how: str  # SETATTR, CURSE or TYPE_DICT
+    original: Any  # the callable the checker stands in for (what scanned code may hold)
+    checker: Any  # what the checker is, as found on the owner (a function, or bound through a type)
     refs: int = 1
 
 
@@ -106,24 +118,43 @@ def _install(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callabl
     raw = inspect.getattr_static(owner, name)
     own = vars(owner).get(name) if isinstance(owner, type) else raw
     if isinstance(raw, (classmethod, staticmethod)):
-        replacement: Any = type(raw)(make(raw.__func__))
+        original = raw.__func__
+        checker = make(original)
+        replacement: Any = type(raw)(checker)
     else:
-        replacement = make(getattr(owner, name))
+        original = getattr(owner, name)
+        replacement = checker = make(original)
     try:
         setattr(owner, name, replacement)
-        via_curse = False
+        how = SETATTR
     except TypeError:
         if forbiddenfruit is None:
             raise GateSetupError(f"cannot patch {owner!r}.{name} without forbiddenfruit") from None
-        forbiddenfruit.curse(owner, name, replacement)
-        via_curse = True
-    return _Installed(owner, name, own, via_curse)
+        if name in _BY_NAME_ONLY:
+            _write_type_dict(owner, name, replacement)
+            how = TYPE_DICT
+        else:
+            forbiddenfruit.curse(owner, name, replacement)
+            how = CURSE
+    return _Installed(owner, name, own, how, original, checker)
+
+
+def _write_type_dict(owner: type, name: str, value: Any) -> None:
+    """Set (or, for None, remove) ``name`` in a C type's own dict, and tell the type cache."""
+    namespace = forbiddenfruit.patchable_builtin(owner)
+    if value is None:
+        namespace.pop(name, None)
+    else:
+        namespace[name] = value
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(owner))
 
 
 def _uninstall(item: _Installed) -> None:
-    if item.via_curse and item.raw is None:
+    if item.how == TYPE_DICT:
+        _write_type_dict(item.owner, item.name, item.raw)
+    elif item.how == CURSE and item.raw is None:
         forbiddenfruit.reverse(item.owner, item.name)
-    elif item.via_curse:
+    elif item.how == CURSE:
         forbiddenfruit.curse(item.owner, item.name, item.raw)
     elif item.raw is None:
         delattr(item.owner, item.name)
@@ -132,6 +163,8 @@ def _uninstall(item: _Installed) -> None:
 
 
 _defaults_cache: list[tuple[str, blockbuster.BlockBusterFunction]] = []
+# blockbuster's own class, bound before blockgate.swap can put the gate's in its place.
+_BLOCKBUSTER_TABLE = blockbuster.BlockBuster
 
 
 def _blockbuster_default_rules() -> list[tuple[str, blockbuster.BlockBusterFunction]]:
@@ -139,7 +172,7 @@ def _blockbuster_default_rules() -> list[tuple[str, blockbuster.BlockBusterFunct
     # exemptions); the callables are read afresh at each install. The keys
     # are the names blockbuster's handle uses ("os.scandir", "threading.Lock.acquire").
     if not _defaults_cache:
-        _defaults_cache.extend(blockbuster.BlockBuster().functions.items())
+        _defaults_cache.extend(_BLOCKBUSTER_TABLE().functions.items())
     return _defaults_cache
 
 
@@ -185,7 +218,7 @@ def rule_counts(scanned_modules: Sequence[str] | str | None = None) -> dict[str,
 
 
 @dataclass(frozen=True)
-class _RuleSpec:
+class RuleSpec:
     key: str
     owner: Any
     name: str
@@ -198,7 +231,7 @@ class _RuleSpec:
 class _Plan:
     """What arming a set of rules means on this interpreter; computed once per set."""
 
-    patches: tuple[_RuleSpec, ...]
+    patches: tuple[RuleSpec, ...]
     audits: tuple[tuple[Any, ExemptionTable], ...]
     names: tuple[tuple[str, str], ...]  # (handle name, rule key): what ``ArmedGate.functions`` offers
     blockbuster_rules: tuple[str, ...]
@@ -209,7 +242,7 @@ class _Plan:
 @functools.cache
 def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
     """Resolve every rule's target; raise GateSetupError if one cannot be installed here."""
-    patches: list[_RuleSpec] = []
+    patches: list[RuleSpec] = []
     audits: list[tuple[Any, ExemptionTable]] = []
     defaults: list[str] = []
     project: list[str] = []
@@ -224,11 +257,13 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
         exempt = exemption_table(EXEMPT_CALLERS, function.can_block_functions)
         predicate = function.can_block_predicate
         if function.full_name.startswith("io."):
-            # blockbuster allows sys.stdout/sys.stderr themselves; their
-            # buffer and raw file are the same console, and /dev/null never blocks.
-            predicate = _or_console(predicate)
+            # blockbuster allows sys.stdout/sys.stderr themselves; their buffer and raw file
+            # are the same console, /dev/null never blocks, and a stream that is no OS file
+            # (in memory, or a tar member's reader over an archive in memory) does no IO of its
+            # own: what it reads from a real file goes through that file's own rules.
+            predicate = _or_not_a_disk_file(predicate)
         patches.append(
-            _RuleSpec(key, function.module, function.func_name, function.full_name, predicate, exempt)
+            RuleSpec(key, function.module, function.func_name, function.full_name, predicate, exempt)
         )
         defaults.append(function.full_name)
     for rule in rules:
@@ -247,19 +282,19 @@ def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
                 raise GateSetupError(
                     f"rule {rule.target!r} cannot be installed on Python {sys.version.split()[0]}: {exc}"
                 ) from exc
-            patches.append(_RuleSpec(rule.name, owner, name, rule.target, rule.nonblocking_if, exempt))
+            patches.append(RuleSpec(rule.name, owner, name, rule.target, rule.nonblocking_if, exempt))
         project.append(rule.name)
     return _Plan(tuple(patches), tuple(audits), tuple(names), tuple(defaults), tuple(project), tuple(missing))
 
 
-def _or_console(predicate: Callable[..., bool]) -> Callable[..., bool]:
+def _or_not_a_disk_file(predicate: Callable[..., bool]) -> Callable[..., bool]:
     def allow(file: Any, *args: Any, **kwargs: Any) -> bool:
-        return _rules.is_console(file) or predicate(file, *args, **kwargs)
+        return not_a_disk_file(file) or predicate(file, *args, **kwargs)
 
     return allow
 
 
-def _acquire(spec: _RuleSpec) -> None:
+def _acquire(spec: RuleSpec) -> None:
     with _patch_lock:
         item = _patches.get(spec.key)
         if item is not None:
@@ -282,7 +317,7 @@ def _release(key: str) -> None:
 
 
 @contextmanager
-def _holding(patches: Iterable[_RuleSpec]) -> Iterator[None]:
+def _holding(patches: Iterable[RuleSpec]) -> Iterator[None]:
     held: list[str] = []
     try:
         for spec in patches:
@@ -345,6 +380,28 @@ def _module_names(modules: ModuleList) -> tuple[str, ...]:
     return tuple(m if isinstance(m, str) else m.__name__ for m in modules)
 
 
+def added_rule(function: blockbuster.BlockBusterFunction) -> tuple[RuleSpec, tuple[str, str]]:
+    """A rule added the blockbuster way (``bb.functions[name] = BlockBusterFunction(...)``), as the gate arms it.
+
+    Its predicate is its ``nonblocking_if``; its ``can_block_functions`` stay
+    on its handle, with blockbuster's meaning (a matching frame anywhere on the
+    stack allows the call). Like every rule of the gate, it judges calls made
+    through the gate's scanned modules.
+    """
+    if function.original_func is None:
+        raise GateSetupError(f"added rule {function.full_name}: {function.func_name} does not exist here")
+    key = f"added:{function.full_name}"
+    spec = RuleSpec(
+        key,
+        function.module,
+        function.func_name,
+        function.full_name,
+        function.can_block_predicate,
+        exemption_table(EXEMPT_CALLERS),
+    )
+    return spec, (function.full_name, key)
+
+
 @contextmanager
 def armed_gate(
     scanned_modules: ModuleList,
@@ -353,12 +410,14 @@ def armed_gate(
     blockbuster_defaults: bool,
     excluded_modules: ModuleList = None,
     import_policy: str = IMPORT_WORK,
+    added: Iterable[RuleSpec] = (),
 ) -> Iterator[ArmedGate]:
     """Arm a chosen set of rules, scoped to ``scanned_modules``; yields the ``ArmedGate``.
 
     ``strict_gate`` is this with every rule; the meta-tests arm one rule at a
-    time. Checkers not yet installed (no ``installed()`` held) are installed
-    on entry and removed on exit, reference-counted so that gates nest.
+    time; ``added`` are rules added at run time (``added_rule``). Checkers not
+    yet installed (no ``installed()`` held) are installed on entry and removed
+    on exit, reference-counted so that gates nest.
     """
     modules = _configured_modules if scanned_modules is None else _module_names(scanned_modules)
     if not modules:
@@ -370,22 +429,26 @@ def armed_gate(
         raise GateSetupError(f"import policy {import_policy!r}: expected one of {', '.join(IMPORT_POLICIES)}")
     excluded = _module_names(excluded_modules)
     plan = _plan(tuple(rules), blockbuster_defaults)
+    patches = [*plan.patches, *added]
     gate = ArmedGate(
         modules,
         _scanned_paths(modules),
         blockbuster_rules=list(plan.blockbuster_rules),
         project_rules=list(plan.project_rules),
         not_applicable=list(plan.not_applicable),
-        rule_keys={spec.key for spec in plan.patches},
+        rule_keys={spec.key for spec in patches},
         import_policy=import_policy,
         excluded_paths=_scanned_paths(excluded) if excluded else (),
     )
-    gate._name_rules(plan.names)
+    gate._names = plan.names
     gate._audit_entries = [(rule, gate, exempt) for rule, exempt in plan.audits]
-    with _holding(list(plan.patches)):
+    with _holding(patches), fresh_caches():
         gate.activate()
+        # References scanned code took before now point at the checkers while the gate is armed.
+        undo = rebind(gate.scanned_paths, gate.excluded_paths)
         try:
             yield gate
         finally:
+            undo()
             gate.deactivate()
             gate.closed = True

@@ -85,23 +85,30 @@ class ArmedGate:
     excluded_paths: tuple[
         str, ...
     ] = ()  # under a scanned path, yet not scanned (blockbuster's excluded_modules)
-    functions: dict[str, GateFunction] = field(default_factory=dict)  # blockbuster's handle, by rule name
     muted: set[str] = field(default_factory=set)  # rule keys deactivated through ``functions``
     active: bool = False  # listening: armed and not deactivated
     closed: bool = False  # its ``with`` block has ended: it cannot listen again
+    # (handle name, rule key) pairs; the handles are made when first asked for (most gates never are).
+    _names: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    _functions: dict[str, GateFunction] | None = field(default=None, repr=False)
     _by_key: dict[str, GateFunction] = field(default_factory=dict, repr=False)
     _audit_entries: list[tuple[Any, ArmedGate, ExemptionTable]] = field(default_factory=list, repr=False)
 
-    def _name_rules(self, names: Iterable[tuple[str, str]]) -> None:
-        """Build ``functions`` from (handle name, rule key) pairs."""
-        keys: dict[str, list[str]] = {}
-        for name, key in names:
-            keys.setdefault(name, []).append(key)
-        for name, group in keys.items():
-            function = GateFunction(self, name, tuple(group))
-            self.functions[name] = function
-            for key in group:
-                self._by_key[key] = function
+    @property
+    def functions(self) -> dict[str, GateFunction]:
+        """blockbuster's handle: each rule's ``GateFunction``, by name (blockbuster's names and the gate's)."""
+        if self._functions is None:
+            keys: dict[str, list[str]] = {}
+            for name, key in self._names:
+                keys.setdefault(name, []).append(key)
+            self.adopt({name: GateFunction(self, name, tuple(group)) for name, group in keys.items()})
+        assert self._functions is not None
+        return self._functions
+
+    def adopt(self, functions: dict[str, GateFunction]) -> None:
+        """Take ``functions`` as this gate's handles (a ``BlockBuster`` facade keeps its own across arms)."""
+        self._functions = functions
+        self._by_key = {key: function for function in functions.values() for key in function.keys}
 
     def activate(self) -> None:
         """Listen again (blockbuster's ``BlockBuster.activate``); a no-op while listening."""
@@ -183,7 +190,7 @@ class ArmedGate:
             # Only a call about to be blamed pays for the walks of the whole stack.
             if self.import_policy == IMPORT_WORK and _under_import(frame):
                 return
-            function = self._by_key.get(key)
+            function = self._by_key.get(key)  # empty until someone asked for the handles
             if function is not None and function.allows(frame):
                 return
             error = GateBlockingError(

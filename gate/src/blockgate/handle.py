@@ -16,7 +16,10 @@ from typing import Protocol
 class Listening(Protocol):
     """What a handle reads and changes of its gate (``detector.ArmedGate``)."""
 
-    active: bool  # the gate listens: armed and not deactivated
+    @property
+    def active(self) -> bool:  # the gate listens: armed and not deactivated
+        ...
+
     muted: set[str]  # the rule keys its handles deactivated
 
 

@@ -1,9 +1,10 @@
 """A pytest plugin that hands a blockbuster suite the gate in place of blockbuster, no file edited.
 
 Loaded with ``-p blockgate.swap``, before any conftest is imported: it puts
-the gate's ``blockbuster_ctx`` (``blockgate.facade``) where blockbuster's was.
-A conftest that says ``from blockbuster import blockbuster_ctx`` then gets
-the gate, which is what changing that one import in the fixture would do.
+the gate's ``blockbuster_ctx`` and ``BlockBuster`` (``blockgate.facade``)
+where blockbuster's were. A conftest that says ``from blockbuster import
+blockbuster_ctx`` (or builds ``BlockBuster(...)`` itself) then gets the gate,
+which is what changing that one import in the fixture would do.
 ``BlockingError`` stays blockbuster's: the gate's errors are a subclass of it.
 
 For the session it holds ``installed()``, as the gate's plugin does: the
@@ -24,34 +25,46 @@ this way), so no log of a swapped run can pass for blockbuster's.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 
 import blockbuster
 import pytest
 
-from blockgate.arming import ModuleList, installed, strict_gate
-from blockgate.detector import IMPORT_WORK, ArmedGate
-from blockgate.facade import blockbuster_ctx
+from blockgate.arming import ModuleList, installed
+from blockgate.detector import IMPORT_WORK
+from blockgate.facade import BlockBuster
 
 IMPORT_POLICY = os.environ.get("GATE_IMPORT_POLICY", IMPORT_WORK)
 SCANNED_IF_NONE = [name for name in os.environ.get("GATE_SCANNED_MODULES", "").split(",") if name]
 
 
-@functools.wraps(blockbuster_ctx)
+class _SwappedBlockBuster(BlockBuster):
+    """``BlockBuster(...)`` as a suite builds it: the gate, over ``GATE_SCANNED_MODULES`` when it names none."""
+
+    def __init__(self, scanned_modules: ModuleList = None, *, excluded_modules: ModuleList = None) -> None:
+        if not scanned_modules and SCANNED_IF_NONE:
+            scanned_modules = SCANNED_IF_NONE
+        super().__init__(scanned_modules, excluded_modules=excluded_modules, import_policy=IMPORT_POLICY)
+
+
+@contextlib.contextmanager
 def _swapped_ctx(
     scanned_modules: ModuleList = None, *, excluded_modules: ModuleList = None
-) -> AbstractContextManager[ArmedGate]:
-    if not scanned_modules and SCANNED_IF_NONE:
-        scanned_modules = SCANNED_IF_NONE
-    if not scanned_modules:  # the gate's own refusal, with its message
-        return blockbuster_ctx(scanned_modules, excluded_modules=excluded_modules)
-    return strict_gate(scanned_modules, excluded_modules=excluded_modules, import_policy=IMPORT_POLICY)
+) -> Iterator[BlockBuster]:
+    """``blockbuster_ctx`` as the suite calls it, over the gate (see ``blockgate.facade.blockbuster_ctx``)."""
+    swapped = _SwappedBlockBuster(scanned_modules, excluded_modules=excluded_modules)
+    swapped.activate()
+    try:
+        yield swapped
+    finally:
+        swapped.deactivate()
 
 
 blockbuster.blockbuster_ctx = _swapped_ctx  # type: ignore[assignment]
 blockbuster.blockbuster.blockbuster_ctx = _swapped_ctx  # type: ignore[assignment]
+blockbuster.BlockBuster = _SwappedBlockBuster  # type: ignore[misc,assignment]
+blockbuster.blockbuster.BlockBuster = _SwappedBlockBuster  # type: ignore[misc,assignment]
 
 
 _held = contextlib.ExitStack()

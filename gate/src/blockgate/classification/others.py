@@ -89,8 +89,6 @@ _OTHERS = (
     fine("uuid.UUID", PURE),
     fine("uuid.SafeUUID", "an enum type"),
     *(fine(f"uuid.{n}", PURE) for n in ("uuid3", "uuid4", "uuid5")),
-    rule("uuid.getnode", "audit:subprocess.Popen + audit:open"),  # may run ip/ifconfig or read /sys
-    rule("uuid.uuid1", "audit:subprocess.Popen + audit:open"),  # through getnode when the C library cannot
     fine("uuid.main", "the command-line entry point: prints UUIDs", since=(3, 12)),
 )
 

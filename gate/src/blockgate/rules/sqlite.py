@@ -8,6 +8,7 @@ database file and wait for its locks.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from blockgate.rules.model import Audit, Patch, Probe, Scene
 from blockgate.rules.scenes import ignoring, lookup
@@ -27,6 +28,22 @@ def _sqlite_pair(scene: Scene) -> None:
     _sqlite(scene)
     target = sqlite3.connect(":memory:", check_same_thread=False)
     scene.keep("target", target, target.close)
+
+
+def _sqlite_in_transaction(scene: Scene) -> None:
+    _sqlite(scene)
+    conn = scene.extra["conn"]
+    conn.execute("create table t (x)")
+    conn.execute("insert into t values (1)")  # the driver opens a transaction before an insert
+
+
+def _commit_at_block_end(scene: Scene) -> None:
+    with scene.extra["conn"]:  # __exit__: commit
+        pass
+
+
+def _not_in_transaction(conn: Any, *_: Any, **__: Any) -> bool:
+    return not conn.in_transaction
 
 
 def _sqlite_blob(scene: Scene) -> None:
@@ -126,6 +143,16 @@ RULES: tuple[Patch | Audit, ...] = (
             ("read", lambda s: s.extra["blob"].read(1)),
             ("write", lambda s: s.extra["blob"].write(b"x")),
         )
+    ),
+    Patch(
+        "sqlite",
+        "sqlite3.Connection.__exit__",
+        "the end of a with block commits (or rolls back) in C, past the commit rule: waits for the "
+        "database file and its lock",
+        fires=Probe(_commit_at_block_end, _sqlite_in_transaction),
+        nonblocking_if=_not_in_transaction,
+        passes=Probe(_commit_at_block_end, _sqlite),
+        runtime_only="a with statement calls no name the static half could resolve to the connection's __exit__",
     ),
     Patch(
         "files",

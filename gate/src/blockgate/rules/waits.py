@@ -105,6 +105,19 @@ def _set_event(scene: Scene) -> None:
     scene.extra["event"] = event
 
 
+def _lock_held_briefly(scene: Scene) -> None:
+    """A lock another thread holds for a moment: a wait on it ends (offloaded), a probe on the loop is stopped first."""
+    lock = threading.Lock()
+    lock.acquire()
+    timer = threading.Timer(0.05, lock.release)
+    timer.start()
+    scene.keep("lock", lock, timer.join)
+
+
+def _lock_free(lock: Any, *_: Any, **__: Any) -> bool:
+    return not lock.locked()
+
+
 def _enter(lock: Any) -> None:
     with lock:
         pass
@@ -149,6 +162,15 @@ RULES: tuple[Patch | Audit, ...] = (
         nonblocking_if=_nonblocking_acquire,
         passes=Probe(lambda s: threading.Semaphore(0).acquire(blocking=False)),
         classifies=("threading.BoundedSemaphore.acquire",),
+    ),
+    Patch(
+        "waits",
+        "_thread.LockType.__enter__",
+        "`with lock:` waits for the thread that holds it, in C, past blockbuster's acquire rule",
+        fires=Probe(lambda s: _enter(s.extra["lock"]), _lock_held_briefly),
+        nonblocking_if=_lock_free,
+        passes=Probe(lambda s: _enter(threading.Lock())),
+        runtime_only="a with statement calls no name the static half could resolve to the lock's __enter__",
     ),
     Patch(
         "waits",

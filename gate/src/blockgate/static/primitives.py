@@ -22,9 +22,9 @@ def rule_names(rule: Any) -> tuple[str, ...]:
 
 
 def blockbuster_names() -> tuple[str, ...]:
-    import blockbuster
+    from blockgate.arming import _blockbuster_default_rules
 
-    return tuple(blockbuster.BlockBuster().functions)
+    return tuple(name for name, _ in _blockbuster_default_rules())
 
 
 # Defining modules that are not the public one a rule names.
