@@ -1,4 +1,4 @@
-"""The bench judges its figures against their goals, and the README copies its tables."""
+"""The bench judges its figures against their goals, and docs/performance.md copies its tables."""
 
 from __future__ import annotations
 
@@ -70,9 +70,7 @@ def test_the_gate_run_is_measured_as_tox_runs_it(tmp_path):
     assert own[1:4] == ["-m", "pytest", "tests"] and folder == bench.REPO / "gate"
 
 
-README = """# x
-
-## Performance
+PAGE = """# Performance
 
 intro
 
@@ -86,19 +84,26 @@ after
 """
 
 
-def test_readme_section_is_copied_from_the_reports(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text(README)
+def write_page(tmp_path):
+    """A docs folder whose performance page holds the bench section."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / readme_sections.PAGES["bench"]).write_text(PAGE)
+    return docs, docs / readme_sections.PAGES["bench"]
+
+
+def test_the_bench_section_of_its_page_is_copied_from_the_reports(tmp_path):
+    docs, page = write_page(tmp_path)
     (tmp_path / "reports" / "bench").mkdir(parents=True)
     (tmp_path / "reports" / "bench" / "bench.md").write_text("| figure | measured |\n|---|---|\n| a | 1 |\n")
     (tmp_path / "reports" / "bench" / "bench.json").write_text(
         json.dumps({"seconds": 12.4, "date": "2026-11-29"})
     )
-    args = ["bench", "--readme", str(readme), "--reports", str(tmp_path / "reports")]
+    args = ["bench", "--docs", str(docs), "--reports", str(tmp_path / "reports")]
     assert readme_sections.main([*args, "--check"]) == 1
-    assert readme.read_text() == README
+    assert page.read_text() == PAGE
     assert readme_sections.main(args) == 0
-    text = readme.read_text()
+    text = page.read_text()
     assert "old table" not in text and text.endswith("<!-- bench:end -->\n\nafter\n")
     assert (
         "Latest run (2026-11-29, `tox -e bench`, 12 s):\n\n| figure | measured |\n|---|---|\n| a | 1 |\n"
@@ -107,14 +112,46 @@ def test_readme_section_is_copied_from_the_reports(tmp_path):
     assert readme_sections.main([*args, "--check"]) == 0
 
 
-def test_readme_without_markers_or_reports_is_an_error(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("# no markers\n")
-    assert readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
-    readme.write_text(README)
-    assert readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
+def test_a_page_without_markers_or_reports_is_an_error(tmp_path):
+    docs, page = write_page(tmp_path)
+    page.write_text("# no markers\n")
+    assert readme_sections.main(["bench", "--docs", str(docs), "--reports", str(tmp_path)]) == 2
+    page.write_text(PAGE)
+    assert readme_sections.main(["bench", "--docs", str(docs), "--reports", str(tmp_path)]) == 2
     with pytest.raises(readme_sections.SectionError, match="exactly one"):
-        readme_sections.replace_section(README + README, "bench", "x")
+        readme_sections.replace_section(PAGE + PAGE, "bench", "x")
+    assert (
+        readme_sections.main(["bench", "--docs", str(tmp_path / "nowhere"), "--reports", str(tmp_path)]) == 2
+    )
+
+
+def test_the_service_section_links_its_picture_beside_the_page(tmp_path, monkeypatch):
+    from tools import service_bench
+
+    docs, page = write_page(tmp_path)
+    page.write_text(PAGE + "\n<!-- service:start -->\n<!-- service:end -->\n")
+    bench_reports = tmp_path / "reports" / "bench"
+    bench_reports.mkdir(parents=True)
+    (bench_reports / "service.json").write_text("{}")
+    (bench_reports / "service.png").write_bytes(b"png")
+    monkeypatch.setattr(service_bench, "render", lambda data: "| service table |")
+    args = ["service", "--docs", str(docs), "--reports", str(tmp_path / "reports")]
+    assert readme_sections.main([*args, "--check"]) == 1
+    assert not (docs / readme_sections.PICTURE).exists()  # --check writes nothing
+    assert readme_sections.main(args) == 0
+    assert "| service table |\n![loop lag and latency, offloaded vs on the loop](service-under-load.png)" in (
+        page.read_text()
+    )
+    assert (docs / "service-under-load.png").read_bytes() == b"png"
+    assert readme_sections.main([*args, "--check"]) == 0
+    (bench_reports / "service.png").write_bytes(b"a newer png")
+    assert readme_sections.main([*args, "--check"]) == 1  # a stale picture is stale too
+
+
+def test_the_real_pages_hold_each_section_once():
+    for name, page in readme_sections.PAGES.items():
+        text = (readme_sections.REPO / "docs" / page).read_text(encoding="utf-8")
+        assert text.count(f"<!-- {name}:start -->") == 1 and text.count(f"<!-- {name}:end -->") == 1, name
 
 
 def test_group_commit_ratios_are_judged_and_rendered():
@@ -195,15 +232,12 @@ def test_only_measures_the_named_parts(monkeypatch, tmp_path):
         bench.main(["--only", "throughput,nonsense", "--out", str(tmp_path)])
 
 
-def test_readme_names_the_parts_of_a_partial_run(tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text(README)
+def test_the_page_names_the_parts_of_a_partial_run(tmp_path):
+    docs, page = write_page(tmp_path)
     (tmp_path / "reports" / "bench").mkdir(parents=True)
     (tmp_path / "reports" / "bench" / "bench.md").write_text("| a |\n")
     (tmp_path / "reports" / "bench" / "bench.json").write_text(
         json.dumps({"seconds": 3, "date": "2026-11-30", "parts": ["throughput"]})
     )
-    assert (
-        readme_sections.main(["bench", "--readme", str(readme), "--reports", str(tmp_path / "reports")]) == 0
-    )
-    assert "Latest run (2026-11-30, `tox -e bench -- --only throughput`, 3 s)" in readme.read_text()
+    assert readme_sections.main(["bench", "--docs", str(docs), "--reports", str(tmp_path / "reports")]) == 0
+    assert "Latest run (2026-11-30, `tox -e bench -- --only throughput`, 3 s)" in page.read_text()

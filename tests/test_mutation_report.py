@@ -126,17 +126,19 @@ def test_staging_puts_the_package_under_src(tmp_path):
     assert mutation.repo_path("tools/offload_review.py") == "tools/offload_review.py"
 
 
-def test_the_readme_section_is_the_summary(work, tmp_path, monkeypatch, capsys):
+def test_the_mutation_page_section_is_the_summary(work, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(mutation, "show", lambda work, name: "")
     reports = tmp_path / "reports"
     mutation.main(["--report-only", "--work", str(work), "--out", str(reports / "mutation")])
-    readme = tmp_path / "README.md"
-    readme.write_text("## Mutation score\n\n<!-- mutation:start -->\nold\n<!-- mutation:end -->\n\nafter\n")
-    assert readme_sections.main(["mutation", "--readme", str(readme), "--reports", str(reports)]) == 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / readme_sections.PAGES["mutation"]
+    page.write_text("# Mutation score\n\n<!-- mutation:start -->\nold\n<!-- mutation:end -->\n\nafter\n")
+    assert readme_sections.main(["mutation", "--docs", str(docs), "--reports", str(reports)]) == 0
     summary = (reports / "mutation" / "summary.md").read_text()
-    assert readme.read_text() == (
-        f"## Mutation score\n\n<!-- mutation:start -->\n\n{summary.strip()}\n\n<!-- mutation:end -->\n\nafter\n"
+    assert page.read_text() == (
+        f"# Mutation score\n\n<!-- mutation:start -->\n\n{summary.strip()}\n\n<!-- mutation:end -->\n\nafter\n"
     )
     capsys.readouterr()
-    assert readme_sections.main(["mutation", "--readme", str(readme), "--reports", str(tmp_path)]) == 2
+    assert readme_sections.main(["mutation", "--docs", str(docs), "--reports", str(tmp_path)]) == 2
     assert "run tox -e mutation first" in capsys.readouterr().err

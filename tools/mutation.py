@@ -2,9 +2,9 @@
 
 Runs mutmut 3 over the modules named in ``setup.cfg`` ``[mutmut]`` and
 writes, per module, how many mutants the tests killed and which survived
-(with the diff of each), so the README's score comes from a command: the
-table alone goes to ``summary.md``, which ``python -m tools.readme_sections
-mutation`` copies into the README.
+(with the diff of each), so the score in ``docs/mutation.md`` comes from a
+command: the table alone goes to ``summary.md``, which ``python -m
+tools.readme_sections mutation`` copies into that page.
 
 Why a staging copy: mutmut names each mutant after its file's path
 (``src/runlog/events/base.py`` -> ``runlog.events.base``) and only knows the
@@ -180,7 +180,7 @@ def show(work: Path, name: str) -> str:
 
 
 def render_summary(scores: list[ModuleScore], run: dict) -> str:
-    """The score table, headed by when the run was and how long mutmut took (README section)."""
+    """The score table, headed by when the run was and how long mutmut took (docs/mutation.md's section)."""
     total_killed = sum(s.killed for s in scores)
     total = sum(s.counted for s in scores)
     seconds = run.get("seconds")

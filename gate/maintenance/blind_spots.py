@@ -11,9 +11,10 @@ of armed rules, it writes ``pyXY.json`` into the output folder, and re-renders
 ``blind-spots.md`` from every ``py*.json`` there, so running it under several
 interpreters builds one table.
 
-``--write-readme`` measures nothing: it renders the ``py*.json`` already in
-the output folder into ``docs/blind-spots.md``, between the ``blind-spots`` and
-``rule-counts`` marker comments.
+``--write-docs`` measures nothing: it renders the ``py*.json`` already in
+the output folder into the manual, between marker comments: the tables into
+``docs/blind-spots.md`` (``blind-spots``), the armed-rule counts of each
+Python into ``docs/gate.md`` (``rule-counts``), beside the header they explain.
 
 Usage (in gate/): python -m maintenance.blind_spots [--out reports/blindspots] [--write-docs]
 """
@@ -32,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 GATE_DIR = Path(__file__).resolve().parents[1]
-DOC = GATE_DIR / "docs" / "blind-spots.md"
+DOCS = GATE_DIR / "docs"
+# Which page of the manual holds each generated block.
+PAGES = {"blind-spots": "blind-spots.md", "rule-counts": "gate.md"}
 MARKERS = {
     "blind-spots": ("<!-- blind-spots:start -->", "<!-- blind-spots:end -->"),
     "rule-counts": ("<!-- rule-counts:start -->", "<!-- rule-counts:end -->"),
@@ -295,24 +298,28 @@ def render_report(runs: dict[str, dict[str, Any]]) -> str:
     return render_summary(runs) + "\n\n" + per_probe + "\n"
 
 
-def replace_between(text: str, key: str, body: str) -> str:
+def replace_between(text: str, key: str, body: str, page: str = "the page") -> str:
     start, end = MARKERS[key]
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"{DOC.name} has no {start} ... {end} block")
+        raise SystemExit(f"{page} has no {start} ... {end} block")
     return pattern.sub(lambda _: f"{start}\n{body}\n{end}", text)
 
 
-def write_docs(out: Path, doc: Path = DOC) -> int:
+def write_docs(out: Path, docs: Path = DOCS) -> int:
     runs = load(out)
     if not runs:
         print(f"no py*.json in {out}: run `tox -e blindspots-py310,...` first", file=sys.stderr)
         return 1
-    text = doc.read_text(encoding="utf-8")
-    text = replace_between(text, "blind-spots", render_summary(runs))
-    text = replace_between(text, "rule-counts", render_counts(runs))
-    doc.write_text(text, encoding="utf-8")
-    print(f"{doc.name}: blind spots and rule counts from {', '.join(_version(t) for t in runs)}")
+    bodies = {"blind-spots": render_summary(runs), "rule-counts": render_counts(runs)}
+    texts = {page: (docs / page).read_text(encoding="utf-8") for page in PAGES.values()}
+    for key, page in PAGES.items():
+        texts[page] = replace_between(texts[page], key, bodies[key], page)
+    for page, text in texts.items():
+        (docs / page).write_text(text, encoding="utf-8")
+    print(
+        f"{', '.join(sorted(texts))}: blind spots and rule counts from {', '.join(_version(t) for t in runs)}"
+    )
     return 0
 
 
@@ -322,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--write-docs",
         action="store_true",
-        help="render the py*.json in --out into docs/blind-spots.md; measure nothing",
+        help="render the py*.json in --out into docs/blind-spots.md and docs/gate.md; measure nothing",
     )
     args = parser.parse_args(argv)
     return write_docs(args.out) if args.write_docs else run(args.out)

@@ -89,25 +89,44 @@ def test_counts_name_every_python(out):
     ]
 
 
-def test_write_docs_replaces_only_the_marked_blocks(out, tmp_path):
-    readme = tmp_path / "blind-spots.md"
-    readme.write_text(
-        "intro\n<!-- rule-counts:start -->\nold\n<!-- rule-counts:end -->\nmiddle\n"
-        "<!-- blind-spots:start -->\nold\n<!-- blind-spots:end -->\nend\n"
+def _docs(tmp_path, gate_page, blind_page):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "gate.md").write_text(gate_page)
+    (docs / "blind-spots.md").write_text(blind_page)
+    return docs
+
+
+def test_write_docs_replaces_only_the_marked_blocks_of_each_page(out, tmp_path):
+    docs = _docs(
+        tmp_path,
+        "intro\n<!-- rule-counts:start -->\nold\n<!-- rule-counts:end -->\nend\n",
+        "top\n<!-- blind-spots:start -->\nold\n<!-- blind-spots:end -->\nbottom\n",
     )
-    assert blind_spots.write_docs(out, readme) == 0
-    text = readme.read_text()
-    assert text.startswith("intro\n<!-- rule-counts:start -->\n- 3.10: `rules armed")
-    assert "old" not in text and "\nmiddle\n" in text and text.endswith("<!-- blind-spots:end -->\nend\n")
-    assert blind_spots.write_docs(out, readme) == 0
-    assert readme.read_text() == text  # idempotent
+    assert blind_spots.write_docs(out, docs) == 0
+    gate = (docs / "gate.md").read_text()
+    blind = (docs / "blind-spots.md").read_text()
+    assert gate.startswith("intro\n<!-- rule-counts:start -->\n- 3.10: `rules armed")
+    assert gate.endswith("<!-- rule-counts:end -->\nend\n") and "old" not in gate
+    assert blind.startswith("top\n<!-- blind-spots:start -->\nProbes run on the loop")
+    assert blind.endswith("<!-- blind-spots:end -->\nbottom\n") and "old" not in blind
+    assert blind_spots.write_docs(out, docs) == 0
+    assert (docs / "gate.md").read_text() == gate  # idempotent
+    assert (docs / "blind-spots.md").read_text() == blind
 
 
 def test_write_docs_refuses_without_markers_or_data(out, tmp_path):
-    readme = tmp_path / "blind-spots.md"
-    readme.write_text("no markers here\n")
-    with pytest.raises(SystemExit, match="blind-spots:start"):
-        blind_spots.write_docs(out, readme)
+    docs = _docs(tmp_path, "no markers here\n", "<!-- blind-spots:start -->\n<!-- blind-spots:end -->\n")
+    with pytest.raises(SystemExit, match=r"gate\.md has no <!-- rule-counts:start"):
+        blind_spots.write_docs(out, docs)
+    assert (docs / "blind-spots.md").read_text() == "<!-- blind-spots:start -->\n<!-- blind-spots:end -->\n"
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert blind_spots.write_docs(empty, readme) == 1
+    assert blind_spots.write_docs(empty, docs) == 1
+
+
+def test_the_manual_holds_each_generated_block_once():
+    for key, page in blind_spots.PAGES.items():
+        text = (blind_spots.DOCS / page).read_text(encoding="utf-8")
+        start, end = blind_spots.MARKERS[key]
+        assert text.count(start) == 1 and text.count(end) == 1, (page, key)
