@@ -26,11 +26,11 @@ shared and noisy.
 
 Writes ``bench.json`` and ``bench.md`` under ``--out``; prints progress.
 Exits 1 when a measured figure misses its goal (``GOALS``; ``bench.json``
-lists each under ``goals``), unless ``--report-only``. The README's tables are
+lists each under ``goals``), unless ``--report-only``. docs/performance.md's tables are
 copied from ``bench.md`` by ``python -m tools.readme_sections bench``.
 
 ``--only throughput,scaling`` measures those parts alone (a quick look at one
-figure; the README's tables want a whole run).
+figure; the docs' tables want a whole run).
 
 Usage: python -m tools.bench [--rounds 5] [--command-rounds 3] [--quick] [--sql-only] [--only PART,...]
        [--postgres-url URL] [--report-only] [--out reports/bench]
@@ -697,7 +697,7 @@ def _scaling_rows(result: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--rounds", type=int, default=5, help="alternating rounds per figure (>= 5 for README figures)"
+        "--rounds", type=int, default=5, help="alternating rounds per figure (>= 5 for the docs' figures)"
     )
     parser.add_argument(
         "--command-rounds",

@@ -85,7 +85,7 @@ class Suite:
     # The flags and environment of the project's own unit-test command.
     pytest_args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    # For a fixture that calls ``blockbuster_ctx()`` with no module (see blockbuster_swap.py).
+    # For a fixture that calls ``blockbuster_ctx()`` with no module (see blockgate.swap).
     scanned_if_none: str = ""
 
 

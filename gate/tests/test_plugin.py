@@ -494,3 +494,35 @@ def test_plugin_hooks_appear_in_the_order_pytest_calls_them(project):
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "hook_recorder")
     result.assert_outcomes(passed=1)
     assert (project.path / "seen.txt").read_text().split() == hooks
+
+
+def test_a_first_call_is_caught_whichever_test_ran_first(project):
+    """mimetypes reads its files once per process: the gate empties that cache for every gate test."""
+    write(
+        project,
+        "fakeapp/types.py",
+        """
+        import mimetypes
+
+        async def content_type(name):
+            return mimetypes.guess_type(name)[0]
+        """,
+    )
+    write(
+        project,
+        "checks/test_order.py",
+        """
+        import asyncio, mimetypes
+        from fakeapp import types
+
+        async def test_a_warm_up_off_the_loop():
+            assert await asyncio.to_thread(mimetypes.guess_type, "a.csv")
+
+        async def test_b_first_call_on_the_loop():
+            assert await types.content_type("b.csv") == "text/csv"
+        """,
+    )
+    for selection in (["checks/test_order.py"], ["checks/test_order.py::test_b_first_call_on_the_loop"]):
+        result = project.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *selection)
+        result.stdout.fnmatch_lines(["*FAILED checks/test_order.py::test_b_first_call_on_the_loop*"])
+        result.stdout.fnmatch_lines(["*Blocking call to * from fakeapp*types.py:5 in content_type()*"])

@@ -10,7 +10,7 @@ which is what changing that one import in the fixture would do.
 For the session it holds ``installed()``, as the gate's plugin does: the
 checkers stay patched in, inert, and the fixture's per-test
 ``blockbuster_ctx`` only enlists the gate, instead of patching and restoring
-some 280 callables around every test.
+a few hundred callables around every test.
 
 ``GATE_IMPORT_POLICY`` (``import-work``, the default, or ``report``) picks the
 gate's import policy. ``GATE_SCANNED_MODULES`` (comma-separated) names the

@@ -5,9 +5,11 @@ Usage: python -m blockgate.teeth --source DIR [--rootdir .] [--data FILE | --all
        [--coroutines-ignore PATH ...] -- TESTS [PYTEST ARGS ...]
 
 ``TESTS`` and the pytest arguments after ``--`` select the gate tests. The
-offload check reads per-test coverage contexts (``--data``; by default the
-newest ``reports/blocking*/.coverage`` under the rootdir, if it is newer than
-every source file) to run only the tests that ran each site. Exit 0 when both
+offload check reads per-test coverage contexts (``--data``; by default, under
+the rootdir, ``reports/blocking/.coverage``, else ``reports/blocking-pyXY``
+of the running Python, else the first ``reports/blocking*/.coverage`` by
+name; data older than a source file is not used) to run only the tests that
+ran each site. Exit 0 when both
 checks pass, 1 when one does not.
 """
 
