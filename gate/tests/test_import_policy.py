@@ -86,7 +86,11 @@ def test_import_time_verdicts_side_by_side(project, module):
     got = []
     for detector in ("blockbuster", "import-work", "report"):
         done = subprocess.run(
-            [sys.executable, "run.py", detector, module], cwd=project, capture_output=True, text=True, timeout=60
+            [sys.executable, "run.py", detector, module],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr[-2000:]
         got.append(done.stdout.strip())

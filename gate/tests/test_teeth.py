@@ -256,3 +256,14 @@ def test_every_injected_coroutine_ends_the_run_red(demo):
     (demo / "src" / "demo_pkg" / "orphan.py").unlink()
     proc, report = run_teeth(demo, only="coroutines")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_coroutine_check_takes_its_tests_from_coverage_when_it_can(demo):
+    from tests.test_teeth_fallbacks import gate_coverage
+
+    data = gate_coverage(demo)
+    proc, report = run_teeth(demo, "--data", str(data), only="coroutines")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"teeth: the tests that reach each coroutine, from {data}" in proc.stdout
+    assert "recording" not in proc.stdout  # no recording run: the gate run's contexts said it
+    assert list(report.values()) == [None] * 5

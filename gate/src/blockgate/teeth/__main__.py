@@ -5,11 +5,12 @@ Usage: python -m blockgate.teeth --source DIR [--rootdir .] [--data FILE | --all
        [--coroutines-ignore PATH ...] -- TESTS [PYTEST ARGS ...]
 
 ``TESTS`` and the pytest arguments after ``--`` select the gate tests. The
-offload check reads per-test coverage contexts (``--data``; by default, under
+checks read per-test coverage contexts (``--data``; by default, under
 the rootdir, ``reports/blocking/.coverage``, else ``reports/blocking-pyXY``
 of the running Python, else the first ``reports/blocking*/.coverage`` by
 name; data older than a source file is not used) to run only the tests that
-ran each site. Exit 0 when both
+ran each site or coroutine; without usable data, the offload check runs every
+gate test and the coroutine check records which tests reach what first. Exit 0 when both
 checks pass, 1 when one does not.
 """
 
@@ -46,7 +47,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="append",
         default=[],
         metavar="PATH",
-        help="gate tests the coroutine check's recording run leaves out (slow or random ones)",
+        help="gate tests the coroutine check never runs against an injected coroutine (slow or random ones)",
     )
     parser.add_argument("tests", nargs="+", help="the gate tests and pytest arguments (after --)")
     args = parser.parse_args(argv)
@@ -54,13 +55,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _coverage_data(args: argparse.Namespace) -> Path | None:
+    """The gate run's coverage data that both checks choose their tests by, if it is usable."""
+    data: Path | None = None if args.all_tests else args.data or offloads.default_data_file(args.rootdir)
+    if data is None or not data.exists():
+        return None
+    if changed := offloads.stale(data, args.source):
+        print(f"teeth: {data} is older than {changed[0]} (and {len(changed) - 1} more): not using it")
+        return None
+    return data
+
+
 def _offloads(args: argparse.Namespace, outside: dict[str, str]) -> bool:
-    data = None if args.all_tests else args.data or offloads.default_data_file(args.rootdir)
-    if data is not None and data.exists() and (changed := offloads.stale(data, args.source)):
-        print(
-            f"teeth: {data} is older than {changed[0]} (and {len(changed) - 1} more): running all gate tests"
-        )
-        data = None
+    data = _coverage_data(args)
     print(
         f"teeth: tests chosen from {data if data else 'all gate tests (no usable coverage data)'}", flush=True
     )
@@ -89,9 +96,10 @@ def _offloads(args: argparse.Namespace, outside: dict[str, str]) -> bool:
 
 def _coroutines(args: argparse.Namespace) -> bool:
     setup = coroutines.Setup(args.source, args.rootdir, (args.out / "coroutines").resolve())
-    ignores = [f"--ignore={path}" for path in args.coroutines_ignore]
     try:
-        problems = coroutines.check(setup, [*args.tests, *ignores])
+        problems = coroutines.check(
+            setup, args.tests, data=_coverage_data(args), ignore=args.coroutines_ignore
+        )
     except RuntimeError as exc:
         print(f"teeth: {exc}", file=sys.stderr)
         return False

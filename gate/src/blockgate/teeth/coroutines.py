@@ -12,8 +12,11 @@ reached the coroutine only where the injected call runs off the loop). The offlo
 offload sites; this covers every coroutine, including close paths whose
 abort leaves a connection's worker thread running.
 
-Runs are two subprocesses at a time, each only the few tests that reach its
-coroutine. A coroutine no gate test reaches is a finding too: add a test.
+Which tests reach which coroutine comes from a gate run's per-test coverage
+contexts when there is fresh data (as for offload sites), else from a
+recording run of the gate tests. Runs are two subprocesses at a time, each
+only the few tests that reach its coroutine. A coroutine no gate test reaches
+is a finding too: add a test.
 """
 
 from __future__ import annotations
@@ -120,24 +123,61 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def check(
-    setup: Setup, recording_args: list[str], progress: Callable[[str], None] = _say
-) -> dict[str, str | None]:
-    """Per coroutine: None when its injected run ended red as it must, else why not.
+def reached_by_coverage(setup: Setup, data: Path, ignore: list[str]) -> dict[str, list[str]]:
+    """Which gate tests ran each coroutine's body, from a gate run's per-test coverage contexts.
 
-    ``recording_args`` select the gate tests (and options) of the recording
-    run, which notes which tests reach which coroutine.
+    The same choice the offload check makes for sites; tests under ``ignore``
+    are never chosen.
     """
-    setup.scratch.mkdir(parents=True, exist_ok=True)
-    record = setup.scratch / "entered.json"
+    from blockgate.review import CoverageIndex
+
+    index = CoverageIndex(data, setup.rootdir)
+    left_out = tuple(path.rstrip("/") for path in ignore)
+    reached = {}
+    for function in async_functions(setup.source, relative_to=setup.rootdir):
+        tests = index.tests_at(function.path, function.body_line)
+        reached[f"{function.path}::{function.function}"] = [
+            t for t in tests if not t.split("::", 1)[0].startswith(left_out)
+        ]
+    return reached
+
+
+def record(setup: Setup, recording_args: list[str], progress: Callable[[str], None]) -> dict[str, list[str]]:
+    """Which gate tests reach each coroutine, from one run of the gate tests that notes it."""
+    entered = setup.scratch / "entered.json"
     # The recording process ends without the interpreter's teardown (inject.py says why).
     progress(f"teeth: recording which gate tests reach which coroutine ({' '.join(recording_args)})")
     done, _ = gate_run(
-        setup, "record", recording_args, "--inject-record", str(record), seconds=RECORDING_SECONDS
+        setup, "record", recording_args, "--inject-record", str(entered), seconds=RECORDING_SECONDS
     )
     if done.returncode != 0:
         raise RuntimeError(f"the recording run failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
-    reached: dict[str, list[str]] = json.loads(record.read_text())
+    reached: dict[str, list[str]] = json.loads(entered.read_text())
+    return reached
+
+
+def check(
+    setup: Setup,
+    recording_args: list[str],
+    progress: Callable[[str], None] = _say,
+    *,
+    data: Path | None = None,
+    ignore: list[str] | None = None,
+) -> dict[str, str | None]:
+    """Per coroutine: None when its injected run ended red as it must, else why not.
+
+    The tests each coroutine's run gets come from ``data`` (a gate run's
+    coverage with per-test contexts) when given, else from a recording run of
+    the gate tests ``recording_args`` select; tests under ``ignore`` are left out
+    of either.
+    """
+    setup.scratch.mkdir(parents=True, exist_ok=True)
+    ignore = ignore or []
+    if data is not None:
+        progress(f"teeth: the tests that reach each coroutine, from {data}")
+        reached = reached_by_coverage(setup, data, ignore)
+    else:
+        reached = record(setup, [*recording_args, *(f"--ignore={path}" for path in ignore)], progress)
     coroutines = [f"{f.path}::{f.function}" for f in async_functions(setup.source, relative_to=setup.rootdir)]
     problems: dict[str, str | None] = {
         c: "no gate test reaches it (add a test that does)" for c in coroutines if not reached.get(c)
