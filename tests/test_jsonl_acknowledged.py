@@ -119,6 +119,25 @@ async def test_a_given_up_offload_cancelled_again_fails_its_callers_and_frees_th
     assert (await asyncio.wait_for(store.put(**event(content="after")), 10))["seq"] == 1
 
 
+async def test_an_error_escaping_the_offload_answers_every_caller_of_its_group(tmp_path, monkeypatch):
+    """Whatever raises before the worker has the groups (a blocking error under the gate, say), none waits."""
+    store = JsonlRunEventStore(tmp_path)
+    offload = store._offload
+
+    async def fails(*args, **kwargs):
+        raise RuntimeError("failed before a worker had it")
+
+    monkeypatch.setattr(store, "_offload", fails)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(store.put(**event(content=str(i))) for i in range(3)), return_exceptions=True), 5
+    )
+    assert [str(o) for o in outcomes] == ["failed before a worker had it"] * 3
+    assert idle(store)
+    monkeypatch.setattr(store, "_offload", offload)
+    assert (await store.put(**event()))["seq"] == 1  # the thread goes on; nothing was written
+    assert [r["seq"] for r in on_disk(tmp_path)] == [1]
+
+
 async def test_a_leader_cancelled_after_its_answer_was_scheduled(tmp_path, monkeypatch):
     """The worker has written the group and scheduled its answer, and has not returned yet,
     when the leader is cancelled: every caller keeps its answer, the thread goes on."""

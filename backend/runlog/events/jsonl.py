@@ -913,8 +913,16 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 raise
         while True:
             if lead and not waiter.answered and thread_id not in queue.writing:
-                # Cancelled here, the leader leaves; its offload is still made and answered.
-                await self._offload(loop, queue, _Offload(self._take(queue, thread_id)), leader=True)
+                offload = _Offload(self._take(queue, thread_id))
+                try:
+                    # Cancelled here, the leader leaves; its offload is still made and answered.
+                    await self._offload(loop, queue, offload, leader=True)
+                except asyncio.CancelledError:
+                    raise
+                except BaseException as exc:
+                    # Whatever escaped the offload (it answers what fails inside it): the
+                    # groups it took get this error, so no caller waits for an answer forever.
+                    self._answer(queue, offload, exc)
             if not waiter.answered:
                 try:
                     await waiter.future
