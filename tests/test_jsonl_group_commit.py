@@ -732,3 +732,16 @@ async def test_callers_waiting_behind_a_write_sleep_until_answered(tmp_path, mon
     gate.opened.set()
     assert [(await t)["seq"] for t in (first, *behind)] == [1, 2, 3, 4]
     assert turns == [0]  # the next group's leader, woken by the answer, takes its group at once
+
+
+async def test_the_fsyncs_of_an_offload_run_in_daemon_helpers_made_once(tmp_path):
+    """The helpers that fsync an offload's other files are daemon threads (idle, they keep no
+    interpreter waiting at exit), made on first use, at most _FSYNC_HELPERS of them."""
+    store = JsonlRunEventStore(tmp_path)
+    for _ in range(3):
+        records = await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(20)))
+        assert len({r["seq"] for r in records}) == 1
+    helpers = [t for t in threading.enumerate() if t.name.startswith("runlog-fsync-")]
+    assert 1 <= len(helpers) <= jsonl._FSYNC_HELPERS
+    assert all(t.daemon for t in helpers)
+    assert jsonl._helpers() is jsonl._helpers()

@@ -82,6 +82,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import re
 import sys
 import tempfile
@@ -90,7 +91,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -146,23 +147,59 @@ def _syncfs(fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
-_FSYNC_WORKERS = 16  # threads that fsync the files of one offload at the same time
-_fsync_pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
-_fsync_pool_lock = threading.Lock()
+_FSYNC_HELPERS = 16  # threads that fsync the files of one offload at the same time
 
 
-def _fsync_workers() -> ThreadPoolExecutor:
-    """This process's pool of fsync threads (made on first use; a forked child makes its own)."""
-    global _fsync_pool
-    with _fsync_pool_lock:
-        if _fsync_pool is None or _fsync_pool[0] != os.getpid():
-            _fsync_pool = (os.getpid(), ThreadPoolExecutor(_FSYNC_WORKERS, thread_name_prefix="runlog-fsync"))
-        return _fsync_pool[1]
+class _FsyncHelpers:
+    """Daemon threads that fsync files for the worker thread of an offload, all at once.
+
+    Daemon: idle, they must not keep the interpreter (or a gate run) waiting at
+    exit. While one of them runs an fsync, the worker thread that waits for it
+    is a non-daemon thread, which the interpreter joins first: an fsync in
+    progress is never cut short by a normal exit. Made on first use, per
+    process (a forked child makes its own: the parent's threads are not in it).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue[tuple[int, Future[OSError | None]]] = queue.SimpleQueue()
+        self.threads = 0
+        self.lock = threading.Lock()
+
+    def fsync_all(self, fds: list[int]) -> list[OSError | None]:
+        """fsync every descriptor, ``fds[0]`` in this thread and the others in helpers, at once."""
+        futures: list[Future[OSError | None]] = []
+        with self.lock:
+            while self.threads < min(len(fds) - 1, _FSYNC_HELPERS):
+                self.threads += 1
+                threading.Thread(target=self._work, name=f"runlog-fsync-{self.threads}", daemon=True).start()
+        for fd in fds[1:]:
+            future: Future[OSError | None] = Future()
+            self.jobs.put((fd, future))
+            futures.append(future)
+        return [_fsync_outcome(fds[0]), *(future.result() for future in futures)]
+
+    def _work(self) -> None:
+        while True:
+            fd, future = self.jobs.get()
+            future.set_result(_fsync_outcome(fd))
+
+
+_fsync_helpers: _FsyncHelpers | None = None
+_fsync_helpers_lock = threading.Lock()
+
+
+def _helpers() -> _FsyncHelpers:
+    global _fsync_helpers
+    with _fsync_helpers_lock:
+        if _fsync_helpers is None or _fsync_helpers.pid != os.getpid():
+            _fsync_helpers = _FsyncHelpers()
+        return _fsync_helpers
 
 
 def _after_fork_in_child() -> None:
-    global _fsync_pool_lock
-    _fsync_pool_lock = threading.Lock()  # a thread of the parent may have held it: it is not here
+    global _fsync_helpers_lock
+    _fsync_helpers_lock = threading.Lock()  # a thread of the parent may have held it: it is not here
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
@@ -797,8 +834,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 except OSError as error:
                     failed += [(append, error) for append in on_device]
         else:
-            others = [_fsync_workers().submit(_fsync_outcome, fd) for _, fd, _, _ in appends[1:]]
-            errors = [_fsync_outcome(appends[0][1]), *(future.result() for future in others)]
+            errors = _helpers().fsync_all([fd for _, fd, _, _ in appends])
             failed = [
                 (append, problem)
                 for append, problem in zip(appends, errors, strict=True)
