@@ -21,8 +21,13 @@ shared and noisy.
   on threads of 1k, 10k and 100k events, against a naive store that re-reads
   and re-parses the file on every call; peak memory of a cold read of 100k
   events; the first read after another process appended;
-* SQL stores (``tools/bench_sql.py``): put and put_batch beside JSONL,
-  latest-page scaling, 1 vs 4 writer processes on PostgreSQL.
+* JSONL durability under another writer: put latency p50/p99 of producers
+  on several threads, their files made durable by an fsync each (all at
+  once, the default) or one ``syncfs``, on an idle file system and while
+  another process streams buffered writes to it (``--stream-mb-s``);
+* SQL stores (``tools/bench_sql.py``): put, group commit (64 producers) and
+  put_batch beside JSONL, against the raw drivers' floors, with CPU time per
+  event; latest-page scaling; 1 vs 4 writer processes on PostgreSQL.
 
 Writes ``bench.json`` and ``bench.md`` under ``--out``; prints progress.
 Exits 1 when a measured figure misses its goal (``GOALS``; ``bench.json``
@@ -343,7 +348,7 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 for fd in fds:
                     os.write(fd, line)
-                list(jsonl._fsync_workers().map(os.fsync, fds))
+                jsonl._helpers().fsync_all(fds)
                 parallel.append(time.perf_counter() - started)
         finally:
             for fd in fds:
@@ -730,6 +735,14 @@ GOALS = (
     Goal(("throughput", "concurrent_puts_64_threads_vs_put_batch_fsync"), 0.3, at_most=False),
     Goal(("scaling", "list_messages_large_vs_small"), 2.0, at_most=True),
     Goal(("scaling", "list_events_large_vs_small"), 2.0, at_most=True),
+    # The SQL stores (issue 24): group commit against each store's own put_batch, a single put
+    # against the raw driver's floor, 4 writer processes against 1.
+    *(
+        Goal(("sql", "throughput", "ratios", store, key), bound, at_most=False)
+        for store in ("postgresql", "sqlite")
+        for key, bound in bench_sql.RATIO_GOALS.items()
+    ),
+    Goal(("sql", "writers", "four_vs_one"), bench_sql.WRITERS_GOAL, at_most=False),
 )
 
 
