@@ -563,3 +563,82 @@ async def test_every_sqlite_connection_runs_with_the_durability_setting(tmp_path
         assert (await store.list_messages("t1"))[0]["seq"] == 1
     finally:
         await store.close()
+
+
+@needs_postgres
+async def test_a_postgresql_writer_cancelled_while_its_statement_runs(tmp_path):
+    """The loop's end cancels a writer whose statement the server is running (a trigger makes it
+    last): its connection is cut off (its state is unknown), its callers told their events may or
+    may not be stored, and the group is in the database whole or not at all."""
+    storage = StoreUnderTest("postgresql", tmp_path)
+    try:
+        store = await storage.open()
+        await store.put(**event(content="seed"))
+        await storage.execute(
+            "CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN IF NEW.content = '\"slow\"' "
+            "THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        await storage.execute(
+            "CREATE TRIGGER slow BEFORE INSERT ON run_events FOR EACH ROW EXECUTE FUNCTION slow()"
+        )
+        queue = queue_of(store)
+        (conn,) = queue.connections
+        callers = [
+            asyncio.ensure_future(store.put(**event(content="slow"))),
+            asyncio.ensure_future(store.put(**event(thread_id="t2", content="other"))),
+        ]
+        await until(lambda: not queue.connections, "the group's statement is on its way")
+        await asyncio.sleep(0.1)  # the server is in the trigger's sleep
+        (writer,) = queue.writers
+        writer.cancel()
+        for caller in callers:
+            with pytest.raises(RuntimeError, match="may or may not be stored"):
+                await asyncio.wait_for(caller, BOUND)
+        assert conn.is_closed()
+        fresh = await storage.open()
+        stored = contents(await fresh.list_events("t1", "r1")) + contents(await fresh.list_events("t2", "r1"))
+        assert stored in (["seed"], ["seed", "slow", "other"])
+        after = await store.put(**event(content="after"))
+        assert after["seq"] == len(await fresh.list_events("t1", "r1"))
+    finally:
+        await storage.close()
+
+
+@needs_postgres
+async def test_close_cuts_off_a_group_connection_that_does_not_close(tmp_path):
+    storage = StoreUnderTest("postgresql", tmp_path)
+    try:
+        store = await storage.open()
+        await store.put(**event())
+        (conn,) = queue_of(store).connections
+        terminated = []
+
+        class Stuck:
+            async def close(self):
+                raise ConnectionResetError("gone")
+
+            def terminate(self):
+                terminated.append(True)
+                conn.terminate()
+
+        queue_of(store).connections[:] = [Stuck()]
+        await store.close()
+        assert terminated == [True] and conn.is_closed()
+    finally:
+        await storage.close()
+
+
+async def test_close_writes_callers_queued_with_no_writer(storage):
+    """A safety net: were a caller ever queued with no writer to take it, close() starts one."""
+    store = await storage.open()
+    assert (await store.put(**event(thread_id="t0")))["seq"] == 1  # the loop's queue exists
+    queue = queue_of(store)
+    waiter = sql_store._Waiter(
+        [base.build_event(**event(content="orphan"))],
+        frozenset(("t1",)),
+        asyncio.get_running_loop().create_future(),
+    )
+    queue.pending.append(waiter)
+    await asyncio.wait_for(store.close(), BOUND)
+    assert waiter.future.result()[0]["seq"] == 1
+    assert contents(await (await storage.open()).list_events("t1", "r1")) == ["orphan"]

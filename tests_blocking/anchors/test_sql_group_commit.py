@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from runlog.events import SqlRunEventStore
-from tests_blocking.anchors.stores import StoreUnderTest, kind_params
+from tests_blocking.anchors.stores import SKIP_POSTGRES, StoreUnderTest, kind_params, postgres_url
 
 SQL_KINDS = kind_params(("sqlite", "postgresql"))
 BOUND = 30  # seconds any wait here may take before the anchor fails
@@ -178,3 +178,47 @@ async def test_close_answers_the_groups_queued_before_it(storage):
     with pytest.raises(RuntimeError, match="is closed"):
         await store.put(**ev("t1", "late"))
     assert await contents(storage, "t0") == [0, 2, 4, 6]
+
+
+async def test_a_text_the_database_cannot_store_fails_only_its_caller(storage):
+    store = await storage.open()
+    await store.count_messages("t1")
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(
+            store.put(**ev("t1", "kept")),
+            store.put(**ev("t1", "refused", event_type="lone \ud800 surrogate")),
+            return_exceptions=True,
+        ),
+        BOUND,
+    )
+    assert isinstance(outcomes[1], ValueError) and outcomes[0]["seq"] == 1
+    assert await contents(storage, "t1") == ["kept"]
+
+
+@pytest.mark.skipif(postgres_url() is None, reason=SKIP_POSTGRES)
+async def test_a_postgresql_writer_cancelled_while_its_statement_runs(tmp_path):
+    storage = StoreUnderTest("postgresql", tmp_path)
+    try:
+        store = await storage.open()
+        await store.put(**ev("t1", "seed"))
+        await storage.execute(
+            "CREATE FUNCTION slow() RETURNS trigger AS $$ BEGIN IF NEW.content = '\"slow\"' "
+            "THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        await storage.execute(
+            "CREATE TRIGGER slow BEFORE INSERT ON run_events FOR EACH ROW EXECUTE FUNCTION slow()"
+        )
+        queue = store._commit_queues[asyncio.get_running_loop()]
+        slow = asyncio.ensure_future(store.put(**ev("t1", "slow")))
+        for _ in range(1000):  # until the statement is on its way (its connection taken from the idle ones)
+            if not queue.connections:
+                break
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.1)
+        (writer,) = queue.writers
+        writer.cancel()
+        with pytest.raises(RuntimeError, match="may or may not be stored"):
+            await asyncio.wait_for(slow, BOUND)
+        assert await contents(storage, "t1") in (["seed"], ["seed", "slow"])
+    finally:
+        await storage.close()
