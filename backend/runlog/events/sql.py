@@ -947,9 +947,10 @@ class SqlRunEventStore(base.StorageRunEventStore):
 
     def _sync_close_writer(self, target: _SqliteTarget) -> None:
         """The writer thread's last job: close its connection and let the thread end."""
+        connection: sqlite3.Connection | None = self._writer_connection
+        self._writer_connection = None
         try:
-            if self._writer_connection is not None:
-                connection, self._writer_connection = self._writer_connection, None
+            if connection is not None:
                 connection.close()
         finally:
             target.executor.shutdown(wait=False)
