@@ -604,3 +604,99 @@ def render(result: dict[str, Any]) -> str:
             f"| 4 / 1 (median of per-round ratios; goal >= {WRITERS_GOAL:g}) | {writers['four_vs_one']:.2f} |",
         ]
     return "\n".join(lines) + "\n"
+
+
+# -- where the CPU of a put goes ------------------------------------------------------------------
+
+PROFILE_PUTS = 1000  # single puts, and as many events of 64 producers (a thread each)
+_PARTS = (
+    ("validation and the records returned (runlog/events/base.py)", ("runlog/events/base.py",)),
+    ("commit queue, groups, writer (runlog/events/sql.py)", ("runlog/events/sql.py",)),
+    ("driver (asyncpg)", ("asyncpg",)),
+    ("sqlite3 calls (C, in the writer thread's job)", ("sqlite3.Connection", "sqlite3.Cursor")),
+    ("socket send and receive (the round trip; the server runs meanwhile)", ("_socket.socket",)),
+    ("hand-off to the writer thread (queue put: wakes it)", ("_queue.SimpleQueue", "concurrent/futures")),
+    ("event loop (asyncio: tasks, futures, callbacks)", ("asyncio", "_asyncio", "selectors", "_contextvars")),
+)
+
+
+def _part(path: str, name: str) -> str:
+    where = f"{path}:{name}"
+    for part, marks in _PARTS:
+        if any(mark in where for mark in marks):
+            return part
+    return "other (the producers' own loop, abc checks of the driver's arrays, builtins)"
+
+
+async def _profiled(store: RunEventStore, producers: int) -> tuple[dict[str, float], float]:
+    """cProfile of PROFILE_PUTS events put by ``producers`` producers: seconds per part, the idle
+    waits (the selector's poll) left out; and the events put."""
+    import cProfile
+    import pstats
+
+    for p in range(producers):
+        await store.put(**_event(0, thread_id=f"own{p}"))
+    each = PROFILE_PUTS // producers
+
+    async def produce(p: int) -> None:
+        for i in range(each):
+            await store.put(**_event(i, thread_id=f"own{p}", run_id=f"p{p}"))
+
+    profile = cProfile.Profile()
+    profile.enable()
+    await asyncio.gather(*(produce(p) for p in range(producers)))
+    profile.disable()
+    parts: dict[str, float] = {}
+    for (path, _line, name), row in pstats.Stats(profile).stats.items():  # type: ignore[attr-defined]
+        if name == "<method 'poll' of 'select.epoll' objects>":
+            continue  # waiting for the database or the writer thread, not CPU
+        parts[_part(path, name)] = parts.get(_part(path, name), 0.0) + row[2]
+    return parts, float(each * producers)
+
+
+def profile(postgres_url: str | None) -> str:
+    """Where the CPU time of the loop thread goes, per store, for one producer and for 64."""
+
+    async def run(base: Path) -> list[str]:
+        postgres = PostgresSchemas(postgres_url) if postgres_url else None
+        lines = []
+        async with _stores(base, postgres) as stores:
+            for name, store in stores.items():
+                if not isinstance(store, SqlRunEventStore):
+                    continue
+                for producers in (1, PRODUCERS):
+                    parts, events = await _profiled(store, producers)
+                    total = sum(parts.values())
+                    lines += [
+                        "",
+                        f"{name}, {producers} producer{'s' if producers > 1 else ''} of single puts: "
+                        f"{1e6 * total / events:.0f} µs of loop-thread time per event under cProfile "
+                        "(it slows small calls: compare the shares)",
+                        "",
+                        "| part | share |",
+                        "|---|---|",
+                    ]
+                    lines += [
+                        f"| {part} | {seconds / total:.0%} |"
+                        for part, seconds in sorted(parts.items(), key=lambda kv: -kv[1])
+                    ]
+        return lines
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return "\n".join(asyncio.run(run(Path(tmp)))) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description="Where a SQL store's put spends its CPU (cProfile).")
+    parser.add_argument("--profile", action="store_true", required=True)
+    parser.add_argument("--postgres-url", default=os.environ.get("RUNLOG_TEST_POSTGRES_URL"))
+    args = parser.parse_args(argv)
+    print(profile(args.postgres_url))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
