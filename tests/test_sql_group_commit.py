@@ -642,3 +642,17 @@ async def test_close_writes_callers_queued_with_no_writer(storage):
     await asyncio.wait_for(store.close(), BOUND)
     assert waiter.future.result()[0]["seq"] == 1
     assert contents(await (await storage.open()).list_events("t1", "r1")) == ["orphan"]
+
+
+async def test_a_writer_cancelled_before_its_first_step_strands_no_caller(storage):
+    store = await storage.open()
+    await store.put(**event(content="seed"))
+    caller = asyncio.ensure_future(store.put(**event(content="queued")))
+    await asyncio.sleep(0)  # the caller queued and started a writer, which has not run yet
+    queue = queue_of(store)
+    (writer,) = queue.writers
+    writer.cancel()
+    assert (await asyncio.wait_for(caller, BOUND))["seq"] == 2  # taken by the writer started in its place
+    await until(lambda: not queue.writers, "the writers ended")
+    assert (queue.pending, queue.writing, queue.taking) == ([], set(), 0)
+    assert (await store.put(**event(content="after")))["seq"] == 3

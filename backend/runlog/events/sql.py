@@ -749,9 +749,21 @@ class SqlRunEventStore(base.StorageRunEventStore):
 
     def _start_writer(self, queue: _CommitQueue) -> None:
         queue.taking += 1
-        queue.writers.add(queue.loop.create_task(self._write_groups(queue)))
+        started: list[bool] = []
+        writer = queue.loop.create_task(self._write_groups(queue, started))
+        queue.writers.add(writer)
+        writer.add_done_callback(functools.partial(self._writer_ended, queue, started))
 
-    async def _write_groups(self, queue: _CommitQueue) -> None:
+    def _writer_ended(self, queue: _CommitQueue, started: list[bool], writer: asyncio.Task[None]) -> None:
+        """A writer is done (its callers answered): if callers are left and no writer will take
+        them (it was cancelled, even before its first step), start one: none may wait forever."""
+        if not started:
+            queue.taking -= 1  # cancelled before its first step, which counts it out
+        queue.writers.discard(writer)
+        if queue.pending and not queue.writers and not queue.loop.is_closed():
+            self._start_writer(queue)
+
+    async def _write_groups(self, queue: _CommitQueue, started: list[bool]) -> None:
         """A writer: take a group, write it, answer its callers, again while there are callers.
 
         It takes its first group at its first step, one turn of the loop after
@@ -759,9 +771,10 @@ class SqlRunEventStore(base.StorageRunEventStore):
         holds it): the callers of the group it was writing then get an error
         saying their events may or may not be stored.
         """
+        started.append(True)
+        queue.taking -= 1
         group: _Group | None = None
         try:
-            queue.taking -= 1
             group = queue.take()
             while group is not None:
                 outcome = await self._write(queue, group)
@@ -777,14 +790,10 @@ class SqlRunEventStore(base.StorageRunEventStore):
                         queue.taking -= 1
                     group = queue.take()
         finally:
-            queue.writers.discard(asyncio.current_task())
+            queue.writers.discard(asyncio.current_task())  # at once: a caller may start the next
             if group is not None:  # cancelled while it was written
                 queue.writing.difference_update(group.threads)
                 self._answer(group, RuntimeError(_GROUP_CANCELLED))
-            if queue.pending and not queue.writers and not queue.loop.is_closed():
-                # Callers left with no writer (this one was cancelled): none may wait forever.
-                # With another writer running, its group's end takes them.
-                self._start_writer(queue)
 
     async def _write(self, queue: _CommitQueue, group: _Group) -> list[list[dict[str, Any]]] | Exception:
         """One group in one transaction: each caller's records, or the error that failed them all."""
