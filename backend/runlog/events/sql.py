@@ -564,9 +564,16 @@ class SqlRunEventStore(base.StorageRunEventStore):
     ``"normal"`` (a commit survives the process, not a power failure or an
     OS crash). ``engine_options`` go to ``create_async_engine``: the pool
     (``pool_size``, ``max_overflow``, ``pool_timeout``), ``connect_args``...
-    Writes of any number of concurrent callers take at most
-    ``PG_GROUPS_IN_FLIGHT`` pooled connections (PostgreSQL; SQLite writes
-    through one connection of its own), reads one each while they run.
+
+    Connections: the puts and put_batches of any number of concurrent
+    callers go out in groups, on connections of the store's own, outside
+    the pool: at most ``PG_GROUPS_IN_FLIGHT`` (PostgreSQL, kept open between
+    groups) or one (SQLite, in the writer thread, which also writes
+    ``put_if_absent`` and the deletes). The pool serves reads (one connection
+    each while it runs), PostgreSQL's ``put_if_absent`` and deletes, and the
+    schema step: at most ``pool_size + max_overflow`` (SQLAlchemy's defaults:
+    5 + 10) at once, a call finding them all busy waiting up to
+    ``pool_timeout`` (30 s) for one.
     """
 
     def __init__(self, url: str | URL, *, synchronous: str | None = None, **engine_options: Any) -> None:
