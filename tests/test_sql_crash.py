@@ -120,9 +120,10 @@ async def test_sigkill_mid_load_loses_nothing_acknowledged_and_leaves_no_group_i
         runs = sorted(
             {r["run_id"] for r in acked} | {f"w{n}x{k}" for n in range(ROUNDS) for k in range(WRITERS)}
         )
-        stored = {
-            t: [e for run in runs for e in await store.list_events(t, run, limit=100_000)] for t in THREADS
-        }
+        stored: dict[str, list[dict]] = {t: [] for t in THREADS}
+        for thread_id in THREADS:  # no await in a nested comprehension: Python 3.10 refuses it
+            for run in runs:
+                stored[thread_id] += await store.list_events(thread_id, run, limit=100_000)
         for thread_id, records in stored.items():
             seqs = sorted(r["seq"] for r in records)
             assert seqs == list(range(1, len(seqs) + 1)), f"{thread_id}: a seq given twice or skipped"
