@@ -656,3 +656,13 @@ async def test_a_writer_cancelled_before_its_first_step_strands_no_caller(storag
     await until(lambda: not queue.writers, "the writers ended")
     assert (queue.pending, queue.writing, queue.taking) == ([], set(), 0)
     assert (await store.put(**event(content="after")))["seq"] == 3
+
+
+async def test_the_pool_options_of_the_docs_reach_the_engine(storage):
+    """docs: ``SqlRunEventStore(url, pool_size=4, max_overflow=4)``, 4 + 4 pooled connections
+    beside the groups' own."""
+    await storage.open()  # PostgreSQL: the test's schema
+    store = storage.track(SqlRunEventStore(storage.url, pool_size=4, max_overflow=4))
+    assert (await store.put(**event()))["seq"] == 1
+    pool = store._engines.reader.pool
+    assert (pool.size(), pool._max_overflow) == (4, 4)
