@@ -38,6 +38,7 @@ def canned(monkeypatch):
         figures = result(put_batch_vs_floor, 1.2)
         monkeypatch.setattr(bench, "measure_throughput", lambda *a, **k: figures["throughput"])
         monkeypatch.setattr(bench, "measure_scaling", lambda *a, **k: figures["scaling"])
+        monkeypatch.setattr(bench, "measure_sync_under_load", lambda *a, **k: {})
         monkeypatch.setattr(bench.service_bench, "measure", lambda *a, **k: {"variants": {}})
         monkeypatch.setattr(bench.bench_sql, "measure", lambda *a, **k: {"stores": {}})
         monkeypatch.setattr(bench, "render", lambda r: "| table |\n")

@@ -168,12 +168,12 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_writers(url: str, count: int) -> list[list]:
+def _run_writers(url: str, count: int, script: str = WRITER) -> list[list]:
     """Start ``count`` writer processes together; their outputs, in worker order."""
     start_at = time.time() + 3.0  # every process has imported and connected by then
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, url, str(w), str(start_at)],
+            [sys.executable, "-c", script, url, str(w), str(start_at)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -314,3 +314,76 @@ def test_repr_hides_the_password():
     store = SqlRunEventStore("postgresql+asyncpg://u:s3cret@127.0.0.1:5432/db")
     assert "s3cret" not in repr(store)
     assert repr(store) == "SqlRunEventStore('postgresql+asyncpg://u:***@127.0.0.1:5432/db')"
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import asyncio, json, sys, time
+    from runlog.events import open_store
+
+    url, worker, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+
+    async def produce(store, p, out):
+        for i in range(12):
+            ev = dict(thread_id=f"t{(p + i) % 2}", run_id=f"w{worker}p{p}", event_type="put", category="message",
+                      content=[worker, p, i])
+            out.append(["put", await store.put(**ev)])
+            if i % 4 == 0:
+                batch = [dict(ev, event_type="batch", content=[worker, p, i, k], thread_id=f"t{k % 2}") for k in range(3)]
+                out.append(["put_batch", await store.put_batch(batch)])
+            if i == 6:
+                once = dict(thread_id="t0", run_id="shared", event_type="once", category="lifecycle", content=[worker, p])
+                record, created = await store.put_if_absent(**once)
+                out.append(["put_if_absent", [record, created]])
+
+    async def main():
+        store = open_store(url)
+        await store.count_messages("t0")  # connected before the start
+        await asyncio.sleep(max(0.0, start_at - time.time()))  # all writers start together
+        outs = [[] for _ in range(16)]
+        await asyncio.gather(*(produce(store, p, outs[p]) for p in range(16)))
+        await store.close()
+        print(json.dumps(outs))
+
+    asyncio.run(main())
+    """
+)
+
+
+@pytest.mark.parametrize("kind", kind_params(("sqlite", "postgresql")))
+async def test_four_writer_processes_of_sixteen_producers_each(kind, tmp_path):
+    """The group commit across processes: each process's groups (of many producers, over both
+    threads, batches among them) take the counter rows in one order, so four processes together
+    give no seq twice and skip none, and put_if_absent creates its event once."""
+    storage = StoreUnderTest(kind, tmp_path)
+    try:
+        await (await storage.open()).count_messages("t0")  # the schema exists before the writers race
+        outputs = await asyncio.to_thread(_run_writers, storage.url, 4, CONCURRENT_WRITER)
+        acknowledged, once = [], []
+        for producers in outputs:
+            for calls in producers:
+                mine: dict[str, list[int]] = {}
+                for operation, result in calls:
+                    records = [result] if operation == "put" else result if operation == "put_batch" else []
+                    if operation == "put_if_absent":
+                        once.append(result)
+                    for record in records:
+                        acknowledged.append(record)
+                        mine.setdefault(record["thread_id"], []).append(record["seq"])
+                for seqs in mine.values():
+                    assert seqs == sorted(seqs), "a producer's later call got an earlier seq"
+        reader = await storage.open()
+        for thread_id in ("t0", "t1"):
+            stored = await reader.list_messages(thread_id, limit=100_000)
+            mine = sorted((r for r in acknowledged if r["thread_id"] == thread_id), key=lambda r: r["seq"])
+            assert stored == mine, f"{thread_id}: what was acknowledged is not what is stored"
+            seqs = [r["seq"] for r in stored] + [
+                r["seq"] for r in await reader.list_events(thread_id, "shared")
+            ]
+            assert sorted(seqs) == list(range(1, len(seqs) + 1)), f"{thread_id}: seq gap or duplicate"
+        # 4 processes x 16 producers: 12 puts and 3 batches of 3 each.
+        assert len(acknowledged) == 4 * 16 * (12 + 3 * 3)
+        assert sum(created for _, created in once) == 1, once
+        assert all(record == once[0][0] for record, _ in once), once
+    finally:
+        await storage.close()

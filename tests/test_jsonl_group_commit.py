@@ -256,19 +256,23 @@ async def test_a_thread_being_written_does_not_hold_up_another(tmp_path, monkeyp
     assert (await slow)["seq"] == 1
 
 
+@pytest.mark.parametrize("syncfs", [False, True], ids=["fsync_each", "syncfs"])
 async def test_many_threads_at_once_each_get_their_seqs(
-    tmp_path, offloads, threads_per_offload, fsyncs, syncfs_calls
+    tmp_path, offloads, threads_per_offload, fsyncs, syncfs_calls, syncfs
 ):
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, syncfs=syncfs)
     calls = [store.put(**event(thread_id=f"t{i % 20}", content=f"{i}")) for i in range(60)]
     results = await asyncio.gather(*calls)
     for i, record in enumerate(results):
         assert (record["thread_id"], record["seq"]) == (f"t{i % 20}", i // 20 + 1)
     # Every thread's callers went out together, in the first leader's offload
     # (it takes up to 64 threads): one write per thread, and for all of them
-    # one syncfs instead of an fsync each.
+    # an fsync of each file (all at once), or with syncfs=True one syncfs.
     assert threads_per_offload == [20]
-    assert fsyncs == [] and len(syncfs_calls) == 1
+    if syncfs:
+        assert fsyncs == [] and len(syncfs_calls) == 1
+    else:
+        assert len(fsyncs) == 20 and len(set(fsyncs)) == 20 and syncfs_calls == []
     assert sorted(offloads, key=lambda call: int(next(iter(call))[1:])) == [
         {f"t{i}": [1, 1, 1]} for i in range(20)
     ]
@@ -279,7 +283,7 @@ async def test_many_threads_at_once_each_get_their_seqs(
 async def test_an_offload_holds_its_threads_in_sorted_order_until_its_syncfs_returns(tmp_path, monkeypatch):
     """Every offload locks its threads in one order (sorted), so two never wait on each other;
     a reader of one of them in this process waits until the syncfs made its lines durable."""
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, syncfs=True)
     await store.put_batch([event(thread_id=t, content="before") for t in ("b", "a", "c")])
     held_in_order = []
     hold = JsonlRunEventStore._hold
@@ -312,7 +316,7 @@ async def test_an_offload_holds_its_threads_in_sorted_order_until_its_syncfs_ret
 
 
 async def test_a_failed_syncfs_cuts_every_thread_of_its_offload_back(tmp_path, monkeypatch, syncfs_calls):
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, syncfs=True)
     await store.put_batch([event(thread_id=t, content="kept") for t in ("a", "b", "c")])
     before = {t: lines(tmp_path, t) for t in ("a", "b", "c")}
     failure = OSError(errno.EIO, "write-back failed")
@@ -346,7 +350,7 @@ async def test_a_failed_syncfs_cuts_every_thread_of_its_offload_back(tmp_path, m
 async def test_a_failed_syncfs_whose_cut_fails_too_is_logged_and_still_fails_its_callers(
     tmp_path, monkeypatch, caplog, syncfs_calls
 ):
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, syncfs=True)
     failure = OSError(errno.EIO, "write-back failed")
 
     def broken(fd):
@@ -365,10 +369,68 @@ async def test_a_failed_syncfs_whose_cut_fails_too_is_logged_and_still_fails_its
     assert sorted(r.getMessage().rsplit("/", 1)[1] for r in cut) == ["a.jsonl", "b.jsonl"]
 
 
-async def test_an_offload_of_two_threads_syncs_once(tmp_path, fsyncs, syncfs_calls):
-    store = JsonlRunEventStore(tmp_path)
+async def test_an_offload_of_two_threads_syncs_once_with_syncfs(tmp_path, fsyncs, syncfs_calls):
+    store = JsonlRunEventStore(tmp_path, syncfs=True)
     await asyncio.gather(store.put(**event(thread_id="a")), store.put(**event(thread_id="b")))
     assert fsyncs == [] and len(syncfs_calls) == 1
+
+
+async def test_by_default_an_offload_of_several_threads_fsyncs_each_file_at_once(
+    tmp_path, monkeypatch, syncfs_calls
+):
+    """No syncfs unless asked for: each thread file is fsynced, the fsyncs running at the
+    same time (each in a thread of its own), and the threads stay held until all returned."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put_batch([event(thread_id=t, content="before") for t in ("a", "b", "c")])
+    inside, lock = [], threading.Lock()
+    all_in = threading.Barrier(3, timeout=10)  # breaks (and fails the writes) unless 3 run at once
+    real = os.fsync
+
+    def concurrent_fsync(fd):
+        with lock:
+            inside.append(threading.get_ident())
+        all_in.wait()
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", concurrent_fsync)
+    records = await asyncio.gather(*(store.put(**event(thread_id=t, content="new")) for t in ("a", "b", "c")))
+    assert [r["seq"] for r in records] == [2, 2, 2]
+    assert len(inside) == 3 and len(set(inside)) == 3 and syncfs_calls == []
+    for t in ("a", "b", "c"):
+        assert seqs_on_disk(tmp_path, t) == [1, 2]
+
+
+async def test_a_failed_fsync_cuts_back_its_own_thread_only(tmp_path, monkeypatch):
+    """Per file, a failure is that file's: its append is cut back and its callers get the
+    error; the other threads of the offload are stored and answered."""
+    store = JsonlRunEventStore(tmp_path)
+    await store.put_batch([event(thread_id=t, content="kept") for t in ("a", "b", "c")])
+    before_b = lines(tmp_path, "b")
+    b_inode = (tmp_path / "threads" / "b.jsonl").stat().st_ino
+    failure = OSError(errno.EIO, "write-back failed")
+    real = os.fsync
+
+    def fail_for_b(fd):
+        if os.fstat(fd).st_ino == b_inode:
+            raise failure
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fail_for_b)
+    outcomes = await asyncio.gather(
+        store.put(**event(thread_id="a", content="x")),
+        store.put_batch([event(thread_id="b", content="y"), event(thread_id="b", content="z")]),
+        store.put(**event(thread_id="c", content="w")),
+        return_exceptions=True,
+    )
+    assert outcomes[1] is failure
+    assert [outcomes[0]["seq"], outcomes[2]["seq"]] == [2, 2]
+    assert lines(tmp_path, "b") == before_b  # b's append is gone
+    monkeypatch.undo()
+    fresh = JsonlRunEventStore(tmp_path)
+    assert [m["content"] for m in await fresh.list_messages("a")] == ["kept", "x"]
+    assert [m["content"] for m in await fresh.list_messages("c")] == ["kept", "w"]
+    assert (await store.put(**event(thread_id="b", content="after")))["seq"] == 2  # b's cache was reset
+    assert [m["content"] for m in await fresh.list_messages("b")] == ["kept", "after"]
 
 
 async def test_threads_beyond_what_one_offload_takes_go_in_the_next(tmp_path, threads_per_offload):
@@ -393,15 +455,15 @@ async def test_threads_on_two_file_systems_get_a_syncfs_each(tmp_path, other_fil
     """A thread file may live on another file system (a symlink): each file system is synced."""
     (tmp_path / "threads").mkdir()
     (tmp_path / "threads" / "b.jsonl").symlink_to(other_file_system / "b.jsonl")
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, syncfs=True)
     await asyncio.gather(*(store.put(**event(thread_id=t)) for t in ("a", "b", "c")))
     assert len(syncfs_calls) == 2
     assert [m["content"] for m in await store.list_messages("b")] == [""]
 
 
-async def test_without_syncfs_each_thread_of_an_offload_is_fsynced(tmp_path, monkeypatch, fsyncs):
+async def test_syncfs_asked_for_where_there_is_none_fsyncs_each_thread(tmp_path, monkeypatch, fsyncs):
     monkeypatch.setattr(jsonl, "_SYNCFS", None)
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, syncfs=True)
     await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(5)))
     assert len(fsyncs) == 5
 
@@ -670,3 +732,16 @@ async def test_callers_waiting_behind_a_write_sleep_until_answered(tmp_path, mon
     gate.opened.set()
     assert [(await t)["seq"] for t in (first, *behind)] == [1, 2, 3, 4]
     assert turns == [0]  # the next group's leader, woken by the answer, takes its group at once
+
+
+async def test_the_fsyncs_of_an_offload_run_in_daemon_helpers_made_once(tmp_path):
+    """The helpers that fsync an offload's other files are daemon threads (idle, they keep no
+    interpreter waiting at exit), made on first use, at most _FSYNC_HELPERS of them."""
+    store = JsonlRunEventStore(tmp_path)
+    for _ in range(3):
+        records = await asyncio.gather(*(store.put(**event(thread_id=f"t{i}")) for i in range(20)))
+        assert len({r["seq"] for r in records}) == 1
+    helpers = [t for t in threading.enumerate() if t.name.startswith("runlog-fsync-")]
+    assert 1 <= len(helpers) <= jsonl._FSYNC_HELPERS
+    assert all(t.daemon for t in helpers)
+    assert jsonl._helpers() is jsonl._helpers()

@@ -21,8 +21,13 @@ shared and noisy.
   on threads of 1k, 10k and 100k events, against a naive store that re-reads
   and re-parses the file on every call; peak memory of a cold read of 100k
   events; the first read after another process appended;
-* SQL stores (``tools/bench_sql.py``): put and put_batch beside JSONL,
-  latest-page scaling, 1 vs 4 writer processes on PostgreSQL.
+* JSONL durability under another writer: put latency p50/p99 of producers
+  on several threads, their files made durable by an fsync each (all at
+  once, the default) or one ``syncfs``, on an idle file system and while
+  another process streams buffered writes to it (``--stream-mb-s``);
+* SQL stores (``tools/bench_sql.py``): put, group commit (64 producers) and
+  put_batch beside JSONL, against the raw drivers' floors, with CPU time per
+  event; latest-page scaling; 1 vs 4 writer processes on PostgreSQL.
 
 Writes ``bench.json`` and ``bench.md`` under ``--out``; prints progress.
 Exits 1 when a measured figure misses its goal (``GOALS``; ``bench.json``
@@ -71,7 +76,7 @@ LOCK_CYCLES = 2000  # inter-process lock + unlock cycles per round
 CPU_FIGURES = ("put_batch_fsync", "concurrent_puts_one_thread_fsync", "concurrent_puts_64_threads_fsync")
 SYNCED_FILES = 16  # files made durable at once, by an fsync each or one syncfs
 SYNC_REPEATS = 9  # per round
-PARTS = ("throughput", "scaling", "service", "sql", "commands")
+PARTS = ("throughput", "scaling", "sync", "service", "sql", "commands")
 # Rounds of the whole commands: each round runs four commands of a minute or so, and the whole
 # bench has a goal of 15 minutes on the project's 2-core machines; 3 rounds still give medians.
 COMMAND_ROUNDS = 3
@@ -207,6 +212,7 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             "fsync_one_file_s",
             f"fsync_each_of_{SYNCED_FILES}_files_s",
             f"syncfs_{SYNCED_FILES}_files_s",
+            f"fsync_parallel_{SYNCED_FILES}_files_s",
             *(f"{figure}_{cpu}_us" for figure in CPU_FIGURES for cpu in ("loop_cpu", "process_cpu")),
         )
     }
@@ -320,7 +326,7 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
             os.open(base / f"synced{i}", os.O_WRONLY | os.O_CREAT | os.O_APPEND) for i in range(SYNCED_FILES)
         ]
         line = _floor_lines([_event(0)], 1)
-        each, one, shared = [], [], []
+        each, one, shared, parallel = [], [], [], []
         try:
             for _ in range(SYNC_REPEATS):
                 started = time.perf_counter()
@@ -338,6 +344,12 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
                         os.write(fd, line)
                     jsonl._syncfs(fds[0])
                     shared.append(time.perf_counter() - started)
+                # What the store does by default: an fsync of each file, all at once.
+                started = time.perf_counter()
+                for fd in fds:
+                    os.write(fd, line)
+                jsonl._helpers().fsync_all(fds)
+                parallel.append(time.perf_counter() - started)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -345,6 +357,7 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         results[f"fsync_each_of_{SYNCED_FILES}_files_s"].append(statistics.median(each))
         if shared:
             results[f"syncfs_{SYNCED_FILES}_files_s"].append(statistics.median(shared))
+        results[f"fsync_parallel_{SYNCED_FILES}_files_s"].append(statistics.median(parallel))
 
     for n in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
@@ -391,6 +404,149 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         "filelock_cycle_us": 1e6 / med["filelock_cycles"],
         "kept_flock_cycle_us": 1e6 / med["kept_flock_cycles"],
     }
+
+
+# -- JSONL: syncfs or an fsync per file, while another process writes -------------------------
+
+SYNC_PRODUCERS = 8  # producers of single puts, a thread each: every offload holds several threads
+SYNC_SECONDS = 2.5  # per cell: one sync mode, idle or loaded file system
+# The other process: buffered writes of 1 MiB, as fast as it can (0) or at most this many MB/s,
+# into one file it rewrites from the start once it holds STREAM_RING_MB (bounded disk use).
+STREAM_MB_S = 0.0
+STREAM_RING_MB = 1024
+STREAMER = """
+import os, sys, time
+path, rate, ring = sys.argv[1], float(sys.argv[2]) * 2**20, int(sys.argv[3]) * 2**20
+chunk = os.urandom(2**20)
+fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+print("streaming", flush=True)
+started, written = time.monotonic(), 0
+while True:
+    os.pwrite(fd, chunk, written % ring)
+    written += len(chunk)
+    ahead = written / rate - (time.monotonic() - started) if rate else 0
+    if ahead > 0:
+        time.sleep(ahead)
+"""
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _put_latencies(store: JsonlRunEventStore, seconds: float) -> list[float]:
+    """Latency of every put of SYNC_PRODUCERS producers, a thread each, for ``seconds``."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def produce(p: int) -> None:
+        i = 0
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await store.put(**_event(i, thread_id=f"sync{p}"))
+            latencies.append(time.perf_counter() - started)
+            i += 1
+
+    for p in range(SYNC_PRODUCERS):  # the threads exist: the steady state
+        await store.put(**_event(0, thread_id=f"sync{p}"))
+    await asyncio.gather(*(produce(p) for p in range(SYNC_PRODUCERS)))
+    return latencies
+
+
+def measure_sync_under_load(
+    rounds: int, seconds: float = SYNC_SECONDS, stream_mb_s: float = STREAM_MB_S
+) -> dict[str, Any]:
+    """Put latency with fsync on, an offload's threads made durable by one syncfs or an fsync each,
+    on an idle file system and while another process streams buffered writes to the same one."""
+    modes = {"syncfs": True, "fsync_per_file": False}
+    samples: dict[str, dict[str, list[float]]] = {
+        f"{mode}_{load}": {"p50_ms": [], "p99_ms": [], "puts_per_s": []}
+        for load in ("idle", "loaded")
+        for mode in modes
+    }
+
+    def cell(base: Path, mode: str, load: str) -> None:
+        store = JsonlRunEventStore(base / f"{mode}-{load}", fsync=True, syncfs=modes[mode])
+        latencies = asyncio.run(_put_latencies(store, seconds))
+        got = samples[f"{mode}_{load}"]
+        got["p50_ms"].append(1e3 * _percentile(latencies, 0.50))
+        got["p99_ms"].append(1e3 * _percentile(latencies, 0.99))
+        got["puts_per_s"].append(len(latencies) / seconds)
+
+    for n in range(rounds):
+        order = list(modes) if n % 2 == 0 else list(reversed(modes))
+        with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+            base = Path(tmp)
+            for mode in order:
+                cell(base, mode, "idle")
+            streamer = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    STREAMER,
+                    str(base / "stream.bin"),
+                    str(stream_mb_s),
+                    str(STREAM_RING_MB),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert streamer.stdout is not None
+                if streamer.stdout.readline().strip() != "streaming":
+                    raise SystemExit("bench: the streaming writer did not start")
+                time.sleep(1.0)  # its dirty pages build up
+                for mode in order:
+                    cell(base, mode, "loaded")
+            finally:
+                streamer.kill()
+                streamer.wait(30)
+                if streamer.stdout is not None:
+                    streamer.stdout.close()
+        say(
+            f"sync round {n + 1}/{rounds}: p99 ms "
+            + ", ".join(f"{k} {v['p99_ms'][-1]:.1f}" for k, v in samples.items())
+        )
+    med = {k: {m: statistics.median(v) for m, v in figures.items()} for k, figures in samples.items()}
+    return {
+        "producers": SYNC_PRODUCERS,
+        "seconds": seconds,
+        "stream_mb_s": stream_mb_s,
+        "median": med,
+        "samples": samples,
+        # The decision (issue 24): syncfs stays the default only if this is at most 2.
+        "loaded_p99_syncfs_vs_fsync_per_file": statistics.median(
+            a / b
+            for a, b in zip(
+                samples["syncfs_loaded"]["p99_ms"], samples["fsync_per_file_loaded"]["p99_ms"], strict=True
+            )
+        ),
+    }
+
+
+def _sync_rows(sync: dict[str, Any]) -> list[str]:
+    med = sync["median"]
+    rows = [
+        "",
+        f"JSONL put latency, fsync on, {sync['producers']} producers of single puts on a thread each "
+        f"({sync['seconds']:g} s per cell); loaded: another process writes, buffered, "
+        + (f"{sync['stream_mb_s']:g} MB/s" if sync["stream_mb_s"] else "as fast as it can")
+        + " to the same file system:",
+        "",
+        "| an offload's threads made durable by | file system | put p50 ms | put p99 ms | puts/s |",
+        "|---|---|---|---|---|",
+    ]
+    for mode, name in (("syncfs", "one syncfs"), ("fsync_per_file", "an fsync per thread file")):
+        for load in ("idle", "loaded"):
+            m = med[f"{mode}_{load}"]
+            rows.append(
+                f"| {name} | {load} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {m['puts_per_s']:.0f} |"
+            )
+    rows.append(
+        f"| loaded p99: syncfs / fsync per file | | | {sync['loaded_p99_syncfs_vs_fsync_per_file']:.2f} | |"
+    )
+    return rows
 
 
 # -- store scaling ---------------------------------------------------------------------------
@@ -579,6 +735,14 @@ GOALS = (
     Goal(("throughput", "concurrent_puts_64_threads_vs_put_batch_fsync"), 0.3, at_most=False),
     Goal(("scaling", "list_messages_large_vs_small"), 2.0, at_most=True),
     Goal(("scaling", "list_events_large_vs_small"), 2.0, at_most=True),
+    # The SQL stores (issue 24): group commit against each store's own put_batch, a single put
+    # against the raw driver's floor, 4 writer processes against 1.
+    *(
+        Goal(("sql", "throughput", "ratios", store, key), bound, at_most=False)
+        for store in ("postgresql", "sqlite")
+        for key, bound in bench_sql.RATIO_GOALS.items()
+    ),
+    Goal(("sql", "writers", "four_vs_one"), bench_sql.WRITERS_GOAL, at_most=False),
 )
 
 
@@ -617,8 +781,8 @@ def render(result: dict[str, Any]) -> str:
             f"| the gate's own tests (tox -e gate's pytest), s | {m['gate_own_tests']:.1f} | - |",
             f"| teeth, offload half (every offload reverted, every gate test), s | {m['teeth_offloads']:.1f} | - |",
         ]
-    if "throughput" not in result and "scaling" not in result and "commands" not in result:  # --sql-only
-        return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result.get("sql", {"stores": {}}))
+    if "sql" in result and not any(part in result for part in ("throughput", "scaling", "sync", "commands")):
+        return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result["sql"])  # --sql-only
     t = result.get("throughput")
     if t:
         e = t["events_per_s"]
@@ -641,9 +805,16 @@ def render(result: dict[str, Any]) -> str:
             lines.append(
                 f"| durable append to {SYNCED_FILES} files, ms: an fsync each / one syncfs (one file, one fsync: {sync['fsync_one_file']:.2f}) | {sync[each] / sync[shared]:.1f}x ({sync[each]:.2f} / {sync[shared]:.2f}) | - |"
             )
+        parallel = f"fsync_parallel_{SYNCED_FILES}_files"
+        if parallel in sync and shared in sync:
+            lines.append(
+                f"| durable append to {SYNCED_FILES} files, ms: an fsync each, all at once (the default) / one syncfs | {sync[parallel] / sync[shared]:.1f}x ({sync[parallel]:.2f} / {sync[shared]:.2f}) | - |"
+            )
     lines += _scaling_rows(result)
     if t and t.get("cpu_us_per_event"):  # its own table, after the rows of the first
         lines += _cpu_rows(t, result["batch"])
+    if "sync" in result:
+        lines += _sync_rows(result["sync"])
     if "service" in result:
         lines += [
             "",
@@ -725,6 +896,12 @@ def main(argv: list[str] | None = None) -> int:
         help="PostgreSQL for the SQL figures (default: $RUNLOG_TEST_POSTGRES_URL; none: SQLite only)",
     )
     parser.add_argument(
+        "--stream-mb-s",
+        type=float,
+        default=STREAM_MB_S,
+        help="the sync part's other writer: MB/s of buffered writes (default 0: as fast as it can)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="exit 0 even when a figure misses its goal (the misses are still listed)",
@@ -752,6 +929,9 @@ def main(argv: list[str] | None = None) -> int:
     if "scaling" in parts:
         say("store scaling")
         result["scaling"] = measure_scaling(sizes, args.rounds)
+    if "sync" in parts:
+        say("JSONL: put latency with syncfs or an fsync per file, idle and under another writer")
+        result["sync"] = measure_sync_under_load(max(3, args.rounds // 2), stream_mb_s=args.stream_mb_s)
     if "service" in parts:
         say("the service under load: offloaded vs store IO on the loop")
         result["service"] = service_bench.measure(args.out, rounds=max(2, args.rounds // 2))

@@ -1,4 +1,5 @@
-"""A cancellation storm on the JSONL store's group commit, and its verdict against the reference model.
+"""A cancellation storm on a store's group commit (JSONL, SQLite, PostgreSQL), and its verdict
+against the reference model.
 
 Many producers put (and put_batch, some batches over two threads) on a few
 threads, each call a task of its own; one call in four is cancelled at a
@@ -8,6 +9,11 @@ waiting shows as stranded rather than ends cancelled; the loop's default executo
 workers, which hog tasks keep busy, so jobs queue behind them. No call may
 wait forever: one not done after ``STRANDED_AFTER`` seconds is recorded as
 stranded (and the storm goes on), and the verdict fails on it.
+
+The SQL stores' groups are written by a task of their own (not by a caller) and their
+SQLite jobs by a thread of their own, so the busy default executor holds up only their
+first call's engine creation; the cancellations still land before a caller's group is
+taken, while it is written, and after its answer.
 
 The verdict reads the store back through a new instance: every acknowledged
 record is there, unchanged; every stored event comes from a call that was
@@ -28,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from runlog.events import JsonlRunEventStore, MemoryRunEventStore
+from runlog.events import MemoryRunEventStore, RunEventStore
 
 # A call still waiting after this long waits forever: its group's job takes milliseconds,
 # and the busiest wait ahead of it (the hogs' and the other groups' jobs) a fraction of a second.
@@ -71,7 +77,7 @@ def _events(rng: random.Random, tag: str, threads: list[str]) -> list[dict[str, 
 
 
 async def run_storm(
-    store: JsonlRunEventStore, *, seed: int, producers: int, threads: int, calls_each: int
+    store: RunEventStore, *, seed: int, producers: int, threads: int, calls_each: int
 ) -> Storm:
     """Run the storm on the running loop (its default executor is replaced, then shut down)."""
     rng = random.Random(seed)
@@ -123,13 +129,13 @@ async def run_storm(
     return storm
 
 
-async def verdict(storm: Storm, store: JsonlRunEventStore) -> None:
-    """Assert what the storm left against the reference model (see the module's docstring)."""
+async def verdict(storm: Storm, store: RunEventStore, fresh: RunEventStore) -> None:
+    """Assert what the storm left against the reference model (see the module's docstring);
+    ``fresh`` is a new instance on the same storage."""
     assert storm.stranded == [], f"callers never answered: {storm.stranded}"
     assert storm.failed == {}, f"calls failed: {storm.failed}"
     assert storm.acknowledged, "no call was acknowledged: the storm proved nothing"
     assert storm.cancelled, "no call was cancelled: the storm proved nothing"
-    fresh = JsonlRunEventStore(store.base_dir)
     stored = {t: await fresh.list_events(t, "r1", limit=100_000) for t in storm.threads}
     contents = [r["content"] for records in stored.values() for r in records]
     assert len(contents) == len(set(contents)), "an event was stored twice"

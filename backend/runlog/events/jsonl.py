@@ -30,10 +30,16 @@ its thread being written leads it: it lets the loop run once, so that callers
 arriving meanwhile join, then takes every line queued for its thread, and
 those of up to 63 other threads waiting for their own leader, and makes one
 offload (``_sync_commit``): per thread one lock and one ``write``; then, with
-``fsync``, one ``fsync`` if the offload holds one thread, or one ``syncfs`` of
-the file system for all of them if it holds several (measured: an fsync each
-grows with the number of files, one syncfs costs about what one fsync does;
-the threads stay locked until it returns). Each caller keeps its own line (a
+``fsync``, one ``fsync`` if the offload holds one thread, or, if it holds
+several, an ``fsync`` of each file, all at once from a small pool of threads,
+so that they wait for the same journal commits (measured: one fsync after the
+other grows with the number of files, all at once cost about what one does;
+the threads stay locked until they return). With ``syncfs=True`` an offload of
+several threads calls ``syncfs`` once per file system instead, which flushes
+everything dirty there, other programs' writes included: measured while
+another process streams writes to the same file system, its p99 latency is
+many times that of the fsyncs (``python -m tools.bench --only sync``), so it
+is an option, not the default. Each caller keeps its own line (a
 record, or its batch), in arrival order, and gets its own records back. The
 worker thread answers the groups itself, through the loop (``_answer``), so a
 leader cancelled while its group is on disk abandons no one; one cancelled
@@ -45,8 +51,8 @@ callers: the next group is what queued during the write. A caller cancelled
 before its group was taken is dropped from the queue: nothing of it is
 written. A failed group is cut back to where it began and every caller of it
 gets the error; the other threads of its offload are written all the same,
-unless the shared ``syncfs`` fails, which cuts back and fails every thread of
-the offload on that file system. Leaders of different threads make their
+unless their fsync fails (or, with ``syncfs``, the shared ``syncfs``, which
+cuts back and fails every thread of the offload on that file system). Leaders of different threads make their
 offloads in parallel. No writer task stands between a caller and its offload:
 a lone ``put`` costs one thread hop and one extra turn of the loop.
 
@@ -76,6 +82,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import re
 import sys
 import tempfile
@@ -84,6 +91,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -139,13 +147,81 @@ def _syncfs(fd: int) -> None:
         raise OSError(code, os.strerror(code))
 
 
+_FSYNC_HELPERS = 16  # threads that fsync the files of one offload at the same time
+
+
+class _FsyncHelpers:
+    """Daemon threads that fsync files for the worker thread of an offload, all at once.
+
+    Daemon: idle, they must not keep the interpreter (or a gate run) waiting at
+    exit. While one of them runs an fsync, the worker thread that waits for it
+    is a non-daemon thread, which the interpreter joins first: an fsync in
+    progress is never cut short by a normal exit. Made on first use, per
+    process (a forked child makes its own: the parent's threads are not in it).
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue[tuple[int, Future[OSError | None]]] = queue.SimpleQueue()
+        self.threads = 0
+        self.lock = threading.Lock()
+
+    def fsync_all(self, fds: list[int]) -> list[OSError | None]:
+        """fsync every descriptor, ``fds[0]`` in this thread and the others in helpers, at once."""
+        futures: list[Future[OSError | None]] = []
+        with self.lock:
+            while self.threads < min(len(fds) - 1, _FSYNC_HELPERS):
+                self.threads += 1
+                threading.Thread(target=self._work, name=f"runlog-fsync-{self.threads}", daemon=True).start()
+        for fd in fds[1:]:
+            future: Future[OSError | None] = Future()
+            self.jobs.put((fd, future))
+            futures.append(future)
+        return [_fsync_outcome(fds[0]), *(future.result() for future in futures)]
+
+    def _work(self) -> None:
+        while True:
+            fd, future = self.jobs.get()
+            future.set_result(_fsync_outcome(fd))
+
+
+_fsync_helpers: _FsyncHelpers | None = None
+_fsync_helpers_lock = threading.Lock()
+
+
+def _helpers() -> _FsyncHelpers:
+    global _fsync_helpers
+    with _fsync_helpers_lock:
+        if _fsync_helpers is None or _fsync_helpers.pid != os.getpid():
+            _fsync_helpers = _FsyncHelpers()
+        return _fsync_helpers
+
+
+def _after_fork_in_child() -> None:
+    global _fsync_helpers_lock
+    _fsync_helpers_lock = threading.Lock()  # a thread of the parent may have held it: it is not here
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _fsync_outcome(fd: int) -> OSError | None:
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        return exc
+    return None
+
+
 @dataclass
 class _Unsynced:
     """Appends of one offload that are written but not yet on stable storage.
 
     Their threads stay held (``held``: each thread's threading and file
-    lock) until one ``syncfs`` per file system made them durable, or, if it
-    failed, until they were cut back off.
+    lock) until they were made durable (an fsync of each file, all at once,
+    or one ``syncfs`` per file system), or, if that failed, until they were
+    cut back off.
     """
 
     held: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
@@ -427,6 +503,10 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     """Run events in JSONL files under ``base_dir``.
 
     ``fsync``: flush appends and rewrites to stable storage before returning.
+    ``syncfs``: with ``fsync``, make an offload of several threads durable with one
+    ``syncfs`` of their file system (Linux) instead of an fsync of each thread file
+    (all at once). It flushes everything dirty on that file system, other programs'
+    writes included: choose it only where the store has the file system to itself.
     ``max_cached_threads``: how many threads' parsed records stay in memory.
     """
 
@@ -435,6 +515,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         base_dir: str | os.PathLike[str],
         *,
         fsync: bool = True,
+        syncfs: bool = False,
         max_cached_threads: int = 256,
         lock_timeout: float = 30.0,
     ) -> None:
@@ -442,6 +523,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             raise ValueError("max_cached_threads must be >= 1")
         self.base_dir = Path(base_dir)
         self._fsync = fsync
+        self._syncfs = syncfs
         self._max_cached = max_cached_threads
         self._lock_timeout = lock_timeout
         self._caches: OrderedDict[str, _ThreadCache] = OrderedDict()
@@ -720,7 +802,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         """Append one thread's group: one lock, one write, one fsync.
 
         With ``unsynced``, the thread stays held and its append waits there
-        for the offload's ``syncfs`` (``_sync_many``) instead of an fsync.
+        to be made durable with the offload's others (``_sync_many``).
         """
         if unsynced is None:
             with self._writing(thread_id) as held:
@@ -729,26 +811,42 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         return self._append_locked(held, thread_id, parts, unsynced)
 
     def _sync_many(self, unsynced: _Unsynced, outcomes: _Outcomes) -> None:
-        """Make an offload's appends durable: one ``syncfs`` per file system they are on.
+        """Make an offload's appends durable, all at once: by default an fsync of each file, each
+        in a thread of its own, so that they wait for the same journal commits (about what one
+        fsync costs, and nothing but these files is flushed); with ``syncfs``, one ``syncfs`` per
+        file system they are on (which also flushes whatever else is dirty there).
 
-        If a ``syncfs`` fails, the appends on its file system are cut back
-        off (their threads are still held: nothing was appended after them)
-        and their threads' callers get its error.
+        An append whose fsync fails, or every append on a file system whose ``syncfs`` fails, is
+        cut back off (its thread is still held: nothing was appended after it) and its thread's
+        callers get the error.
         """
-        by_device: dict[int, list[tuple[str, int, int, int]]] = {}
-        for append in unsynced.appends:
-            by_device.setdefault(append[3], []).append(append)
-        for appends in by_device.values():
+        appends = unsynced.appends
+        if not appends:
+            return
+        failed: list[tuple[tuple[str, int, int, int], OSError]] = []
+        if self._syncfs and _SYNCFS is not None:
+            by_device: dict[int, list[tuple[str, int, int, int]]] = {}
+            for append in appends:
+                by_device.setdefault(append[3], []).append(append)
+            for on_device in by_device.values():
+                try:
+                    _syncfs(on_device[0][1])
+                except OSError as error:
+                    failed += [(append, error) for append in on_device]
+        else:
+            errors = _helpers().fsync_all([fd for _, fd, _, _ in appends])
+            failed = [
+                (append, problem)
+                for append, problem in zip(appends, errors, strict=True)
+                if problem is not None
+            ]
+        for (thread_id, fd, start, _), problem in failed:
+            outcomes[thread_id] = problem
+            self._reset_cache(thread_id)  # its cache holds the lines cut off
             try:
-                _syncfs(appends[0][1])
-            except OSError as exc:
-                for thread_id, fd, start, _ in appends:
-                    outcomes[thread_id] = exc
-                    self._reset_cache(thread_id)  # its cache holds the lines cut off
-                    try:
-                        os.ftruncate(fd, start)
-                    except OSError:
-                        logger.exception("could not cut a failed append off %s", self._path_text(thread_id))
+                os.ftruncate(fd, start)
+            except OSError:
+                logger.exception("could not cut a failed append off %s", self._path_text(thread_id))
 
     def _sync_put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         thread_id = event.thread_id
@@ -1006,11 +1104,12 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         if not offload.claim():
             return
         outcomes: _Outcomes = {}
-        # Several threads with fsync: their appends wait, held, for one
-        # syncfs, which costs what one fsync does where an fsync each grows
-        # with their number. Threads are held in one order (sorted) by every
-        # offload, so two offloads never wait for each other's threads.
-        unsynced = _Unsynced() if self._fsync and len(offload.groups) > 1 and _SYNCFS is not None else None
+        # Several threads with fsync: their appends wait, held, to be made
+        # durable together (_sync_many), which costs about what one fsync
+        # does where an fsync each, one after the other, grows with their
+        # number. Threads are held in one order (sorted) by every offload,
+        # so two offloads never wait for each other's threads.
+        unsynced = _Unsynced() if self._fsync and len(offload.groups) > 1 else None
         with unsynced.held if unsynced is not None else contextlib.nullcontext():
             for thread_id in sorted(offload.groups):
                 try:
