@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 
+import httpx
 import pytest
 
+from runlog.gateway import Settings, create_app
 from runlog.skills import LocalSkillStorage
 
 
@@ -35,7 +38,7 @@ async def test_loads_sorted_with_extra_keys(tmp_path):
     assert alpha.metadata == {"version": 2, "tags": ["x", "y"]}
     assert alpha.body == "# alpha\nbody\n"
     assert alpha.path == tmp_path / "a-folder" / "SKILL.md"
-    assert alpha.to_dict()["path"] == str(alpha.path)
+    assert alpha.to_dict()["path"] == "a-folder/SKILL.md"  # relative to the skills folder
 
 
 async def test_missing_root_gives_empty(tmp_path):
@@ -121,3 +124,21 @@ async def test_get_skill(tmp_path):
     assert (await storage.get_skill("named")).name == "named"
     assert await storage.get_skill("folder") is None
     assert await storage.get_skill("missing") is None
+
+
+@contextlib.asynccontextmanager
+async def serving(tmp_path, **settings):
+    """The app over ``tmp_path/skills``, through httpx's ASGI transport, lifespan included."""
+    app = create_app(Settings(data_dir=tmp_path / "data", skills_dir=tmp_path / "skills", **settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            yield client
+
+
+async def test_paths_are_given_relative_to_the_skills_folder(tmp_path):
+    write_skill(tmp_path / "skills", "hello-folder", skill_md("hello"))
+    async with serving(tmp_path) as client:
+        [listed] = (await client.get("/skills")).json()
+        assert listed["path"] == "hello-folder/SKILL.md"
+        assert (await client.get("/skills/hello")).json()["path"] == "hello-folder/SKILL.md"

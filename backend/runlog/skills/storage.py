@@ -27,15 +27,21 @@ SKILL_FILE = "SKILL.md"
 class Skill:
     name: str
     description: str
-    path: Path
+    path: Path  # the file: <root>/<folder>/SKILL.md
     body: str
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def relative_path(self) -> str:
+        """The file's path relative to the skills folder: ``<folder>/SKILL.md``."""
+        return f"{self.path.parent.name}/{self.path.name}"
+
     def to_dict(self) -> dict[str, Any]:
+        # The relative path: where the skills folder lives is the server's business.
         return {
             "name": self.name,
             "description": self.description,
-            "path": str(self.path),
+            "path": self.relative_path,
             "body": self.body,
             "metadata": self.metadata,
         }
