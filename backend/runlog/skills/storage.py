@@ -2,9 +2,12 @@
 
 A ``SKILL.md`` begins with a YAML front-matter block between two ``---``
 lines; ``name`` and ``description`` are required, other keys are kept in
-``metadata``. A file that cannot be used is skipped with a warning naming its
-path and the reason, so one bad skill never hides the others. The whole scan
-runs in a worker thread.
+``metadata``. A file that cannot be used (too large, not a regular file, not
+UTF-8, front matter missing, invalid or past the limits of
+``runlog.skills.front_matter``, a name already taken) is skipped and reported:
+a warning naming its path relative to the root and the reason, logged when the
+problem appears, and ``load_problems()``. One bad skill never hides the others.
+The whole scan runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -12,15 +15,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from runlog.skills.front_matter import (
+    DEFAULT_MAX_EXPANDED_SIZE,
+    SkillFormatError,
+    load_front_matter,
+    split_front_matter,
+)
 
 logger = logging.getLogger(__name__)
 
 SKILL_FILE = "SKILL.md"
+DEFAULT_MAX_FILE_BYTES = 256 * 1024
+
+__all__ = [
+    "DEFAULT_MAX_EXPANDED_SIZE",
+    "DEFAULT_MAX_FILE_BYTES",
+    "LocalSkillStorage",
+    "Skill",
+    "SkillFormatError",
+    "SkillProblem",
+    "parse_skill",
+]
 
 
 @dataclass(frozen=True)
@@ -47,22 +67,18 @@ class Skill:
         }
 
 
-class SkillFormatError(ValueError):
-    """A SKILL.md whose front matter is missing or invalid."""
+@dataclass(frozen=True)
+class SkillProblem:
+    """A SKILL.md the scan skipped: its path relative to the root, and why."""
+
+    path: str
+    reason: str
 
 
-def parse_skill(path: Path, text: str) -> Skill:
+def parse_skill(path: Path, text: str, *, max_expanded_size: int = DEFAULT_MAX_EXPANDED_SIZE) -> Skill:
     """Parse one SKILL.md text; raise SkillFormatError saying what is wrong."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        raise SkillFormatError("no front matter: the file must start with a '---' line")
-    end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
-    if end is None:
-        raise SkillFormatError("front matter is not closed by a '---' line")
-    try:
-        meta = yaml.safe_load("".join(lines[1:end]))
-    except yaml.YAMLError as exc:
-        raise SkillFormatError(f"front matter is not valid YAML: {exc}") from exc
+    yaml_text, body = split_front_matter(text)
+    meta = load_front_matter(yaml_text, max_expanded_size)
     if not isinstance(meta, dict):
         raise SkillFormatError("front matter must be a YAML mapping")
     for key in ("name", "description"):
@@ -74,46 +90,45 @@ def parse_skill(path: Path, text: str) -> Skill:
         name=meta["name"].strip(),
         description=meta["description"].strip(),
         path=path,
-        body="".join(lines[end + 1 :]),
+        body=body,
         metadata=extra,
     )
 
 
-class LocalSkillStorage:
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
+# O_BINARY: Windows would otherwise translate line ends under the file object.
+_OPEN_FLAGS = (
+    os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+)
 
-    def _sync_scan(self) -> list[Skill]:
-        try:
-            folders = sorted(p for p in self.root.iterdir() if p.is_dir())
-        except FileNotFoundError:
-            return []
-        except NotADirectoryError:
-            logger.warning("skills root %s is not a directory; no skills loaded", self.root)
-            return []
-        skills: dict[str, Skill] = {}
-        for folder in folders:
-            path = folder / SKILL_FILE
-            try:
-                text = path.read_text(encoding="utf-8")
-                skill = parse_skill(path, text)
-            except FileNotFoundError:
-                continue  # a folder without SKILL.md is not a skill
-            except (OSError, UnicodeDecodeError, SkillFormatError) as exc:
-                logger.warning("skipping skill %s: %s", path, exc)
-                continue
-            first = skills.get(skill.name)
-            if first is not None:
-                logger.warning(
-                    "skipping skill %s: name %r already defined by %s", path, skill.name, first.path
-                )
-                continue
-            skills[skill.name] = skill
-        return sorted(skills.values(), key=lambda s: s.name)
+
+@dataclass(frozen=True)
+class _Scan:
+    skills: list[Skill]
+    problems: list[SkillProblem]
+
+
+class LocalSkillStorage:
+    """The skills under ``root``; a file over ``max_file_bytes`` or whose front matter expands past
+    ``max_expanded_size`` (see ``runlog.skills.front_matter``) is skipped and reported."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        max_expanded_size: int = DEFAULT_MAX_EXPANDED_SIZE,
+    ) -> None:
+        for name, value in (("max_file_bytes", max_file_bytes), ("max_expanded_size", max_expanded_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.root = Path(root)
+        self.max_file_bytes = max_file_bytes
+        self.max_expanded_size = max_expanded_size
+        self._reported: frozenset[SkillProblem] = frozenset()
 
     async def load_skills(self) -> list[Skill]:
         """All valid skills under the root, sorted by name; [] if the root is missing."""
-        return await asyncio.to_thread(self._sync_scan)
+        return (await self._scan()).skills
 
     async def get_skill(self, name: str) -> Skill | None:
         """The skill called ``name``, or None."""
@@ -121,3 +136,84 @@ class LocalSkillStorage:
             if skill.name == name:
                 return skill
         return None
+
+    async def load_problems(self) -> list[SkillProblem]:
+        """The files the scan skips, in folder order, each with its reason."""
+        return (await self._scan()).problems
+
+    async def _scan(self) -> _Scan:
+        return await asyncio.to_thread(self._sync_scan)
+
+    def _sync_scan(self) -> _Scan:
+        try:
+            folders = sorted(p for p in self.root.iterdir() if p.is_dir())
+        except FileNotFoundError:
+            folders = []
+        except NotADirectoryError:
+            problem = SkillProblem(".", "the skills folder is not a directory; no skills loaded")
+            self._report([problem])
+            return _Scan([], [problem])
+        skills: dict[str, Skill] = {}
+        problems: list[SkillProblem] = []
+        for folder in folders:
+            relative = f"{folder.name}/{SKILL_FILE}"
+            outcome = self._read(folder / SKILL_FILE)
+            if outcome is None:
+                continue
+            if isinstance(outcome, str):
+                problems.append(SkillProblem(relative, outcome))
+                continue
+            first = skills.get(outcome.name)
+            if first is not None:
+                reason = f"name {outcome.name!r} already defined by {first.relative_path}"
+                problems.append(SkillProblem(relative, reason))
+                continue
+            skills[outcome.name] = outcome
+        self._report(problems)
+        return _Scan(sorted(skills.values(), key=lambda s: s.name), problems)
+
+    def _read(self, path: Path) -> Skill | str | None:
+        """The file's skill, or why it is skipped; None if there is no file."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None  # a folder without SKILL.md is not a skill
+        except OSError as exc:
+            return str(exc)
+        if not stat.S_ISREG(st.st_mode):  # never opened: a pipe waits for a writer, a device acts
+            return "not a regular file"
+        try:
+            # Should the file be swapped for a pipe or a terminal after the stat, opening it neither
+            # waits for a writer nor takes a controlling terminal; the fstat below refuses it.
+            fd = os.open(path, _OPEN_FLAGS)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return str(exc)
+        try:
+            opened = os.fstat(fd)
+            if not stat.S_ISREG(opened.st_mode):
+                return "not a regular file"
+            if opened.st_size > self.max_file_bytes:
+                return f"the file is {opened.st_size} bytes; the limit is {self.max_file_bytes}"
+            with open(fd, "rb", closefd=False) as file:
+                data = file.read(self.max_file_bytes + 1)  # at most one byte past the limit
+        finally:
+            os.close(fd)
+        if len(data) > self.max_file_bytes:
+            return f"the file grew past {self.max_file_bytes} bytes while it was read"
+        try:
+            return parse_skill(path, data.decode("utf-8"), max_expanded_size=self.max_expanded_size)
+        except (UnicodeDecodeError, SkillFormatError) as exc:
+            return str(exc)
+
+    def _report(self, problems: list[SkillProblem]) -> None:
+        """Log each problem the previous scan did not have: once when it appears, not per request."""
+        for problem in problems:
+            if problem in self._reported:
+                continue
+            if problem.path == ".":
+                logger.warning("skills folder %s: %s", self.root, problem.reason)
+            else:
+                logger.warning("skipping skill %s in %s: %s", problem.path, self.root, problem.reason)
+        self._reported = frozenset(problems)
