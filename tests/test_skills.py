@@ -329,6 +329,61 @@ async def test_a_problem_is_logged_when_it_appears_and_again_after_it_was_fixed(
     assert len(warnings_naming(caplog, "s/SKILL.md")) == 2
 
 
+# -- the cache: parsed once, until the file changes -------------------------------------------
+
+
+async def test_unchanged_files_are_not_read_again(tmp_path):
+    write_skill(tmp_path, "a", skill_md("alpha"))
+    write_skill(tmp_path, "b", skill_md("beta"))
+    storage = LocalSkillStorage(tmp_path)
+    first = await storage.load_skills()
+    again = await storage.load_skills()
+    assert [s.name for s in again] == ["alpha", "beta"]
+    assert all(x is y for x, y in zip(first, again, strict=True))  # the cached records themselves
+    assert (await storage.get_skill("beta")) is first[1]
+
+
+async def test_only_the_changed_file_is_parsed_again(tmp_path):
+    write_skill(tmp_path, "a", skill_md("alpha"))
+    b = write_skill(tmp_path, "b", skill_md("beta", "old"))
+    storage = LocalSkillStorage(tmp_path)
+    alpha, beta = await storage.load_skills()
+    # Same size, same inode: the new modification time alone says it changed.
+    stat = b.stat()
+    b.write_text(skill_md("beta", "new"), encoding="utf-8")
+    os.utime(b, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    alpha2, beta2 = await storage.load_skills()
+    assert alpha2 is alpha and beta2 is not beta and beta2.description == "new"
+
+
+async def test_a_file_replaced_by_another_is_parsed_again(tmp_path):
+    write_skill(tmp_path, "a", skill_md("alpha", "old"))
+    storage = LocalSkillStorage(tmp_path)
+    [old] = await storage.load_skills()
+    replacement = tmp_path / "new.md"
+    replacement.write_text(skill_md("alpha", "new"), encoding="utf-8")
+    os.replace(replacement, tmp_path / "a" / "SKILL.md")  # a new inode, as editors and rsync do
+    [new] = await storage.load_skills()
+    assert new.description == "new" and new is not old
+
+
+async def test_added_and_removed_folders_are_seen(tmp_path):
+    write_skill(tmp_path, "a", skill_md("alpha"))
+    storage = LocalSkillStorage(tmp_path)
+    assert [s.name for s in await storage.load_skills()] == ["alpha"]
+    write_skill(tmp_path, "b", skill_md("beta"))
+    assert [s.name for s in await storage.load_skills()] == ["alpha", "beta"]
+    (tmp_path / "a" / "SKILL.md").unlink()
+    assert [s.name for s in await storage.load_skills()] == ["beta"]
+
+
+async def test_concurrent_requests_parse_a_changed_file_once(tmp_path):
+    write_skill(tmp_path, "a", skill_md("alpha"))
+    storage = LocalSkillStorage(tmp_path)
+    results = await asyncio.gather(*(storage.load_skills() for _ in range(8)))
+    assert all(r[0] is results[0][0] for r in results)
+
+
 # -- paths and settings -----------------------------------------------------------------------
 
 

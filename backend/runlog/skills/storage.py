@@ -7,7 +7,12 @@ UTF-8, front matter missing, invalid or past the limits of
 ``runlog.skills.front_matter``, a name already taken) is skipped and reported:
 a warning naming its path relative to the root and the reason, logged when the
 problem appears, and ``load_problems()``. One bad skill never hides the others.
-The whole scan runs in a worker thread.
+
+Parsed files are cached: each scan lists the root and stats each
+``SKILL.md`` again, and reads and parses only a file whose signature (device,
+inode, size, modification and change times) differs from the one it was read
+with. The whole scan runs in a worker thread; scans of one storage run one at
+a time, so requests arriving together after a change parse it once.
 """
 
 from __future__ import annotations
@@ -95,10 +100,26 @@ def parse_skill(path: Path, text: str, *, max_expanded_size: int = DEFAULT_MAX_E
     )
 
 
+# What identifies one version of a file: st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns. The
+# change time moves on every write and on every chmod or utime, which a preserved modification
+# time (cp -p, tar) does not hide.
+_Signature = tuple[int, int, int, int, int]
 # O_BINARY: Windows would otherwise translate line ends under the file object.
 _OPEN_FLAGS = (
     os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 )
+
+
+def _signature(st: os.stat_result) -> _Signature:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One file's outcome, kept while its signature holds (``None``: never reused)."""
+
+    signature: _Signature | None
+    outcome: Skill | str  # the skill, or why the file was skipped
 
 
 @dataclass(frozen=True)
@@ -124,7 +145,11 @@ class LocalSkillStorage:
         self.root = Path(root)
         self.max_file_bytes = max_file_bytes
         self.max_expanded_size = max_expanded_size
+        # Replaced whole by each scan, never changed in place: a scan whose caller was cancelled
+        # may still be running in its thread while the next one starts.
+        self._reads: dict[str, _Read] = {}
         self._reported: frozenset[SkillProblem] = frozenset()
+        self._scanning = asyncio.Lock()
 
     async def load_skills(self) -> list[Skill]:
         """All valid skills under the root, sorted by name; [] if the root is missing."""
@@ -142,7 +167,8 @@ class LocalSkillStorage:
         return (await self._scan()).problems
 
     async def _scan(self) -> _Scan:
-        return await asyncio.to_thread(self._sync_scan)
+        async with self._scanning:
+            return await asyncio.to_thread(self._sync_scan)
 
     def _sync_scan(self) -> _Scan:
         try:
@@ -153,35 +179,43 @@ class LocalSkillStorage:
             problem = SkillProblem(".", "the skills folder is not a directory; no skills loaded")
             self._report([problem])
             return _Scan([], [problem])
-        skills: dict[str, Skill] = {}
-        problems: list[SkillProblem] = []
+        previous = self._reads
+        reads: dict[str, _Read] = {}
         for folder in folders:
             relative = f"{folder.name}/{SKILL_FILE}"
-            outcome = self._read(folder / SKILL_FILE)
-            if outcome is None:
+            read = self._read(folder / SKILL_FILE, previous.get(relative))
+            if read is not None:
+                reads[relative] = read
+        self._reads = reads
+
+        skills: dict[str, Skill] = {}
+        problems: list[SkillProblem] = []
+        for relative, read in reads.items():
+            if isinstance(read.outcome, str):
+                problems.append(SkillProblem(relative, read.outcome))
                 continue
-            if isinstance(outcome, str):
-                problems.append(SkillProblem(relative, outcome))
-                continue
-            first = skills.get(outcome.name)
+            first = skills.get(read.outcome.name)
             if first is not None:
-                reason = f"name {outcome.name!r} already defined by {first.relative_path}"
+                reason = f"name {read.outcome.name!r} already defined by {first.relative_path}"
                 problems.append(SkillProblem(relative, reason))
                 continue
-            skills[outcome.name] = outcome
+            skills[read.outcome.name] = read.outcome
         self._report(problems)
         return _Scan(sorted(skills.values(), key=lambda s: s.name), problems)
 
-    def _read(self, path: Path) -> Skill | str | None:
-        """The file's skill, or why it is skipped; None if there is no file."""
+    def _read(self, path: Path, cached: _Read | None) -> _Read | None:
+        """The file's outcome: the cached one while its signature holds; None if there is no file."""
         try:
             st = os.stat(path)
         except FileNotFoundError:
             return None  # a folder without SKILL.md is not a skill
         except OSError as exc:
-            return str(exc)
+            return _Read(None, str(exc))
+        signature = _signature(st)
+        if cached is not None and cached.signature == signature:
+            return cached
         if not stat.S_ISREG(st.st_mode):  # never opened: a pipe waits for a writer, a device acts
-            return "not a regular file"
+            return _Read(signature, "not a regular file")
         try:
             # Should the file be swapped for a pipe or a terminal after the stat, opening it neither
             # waits for a writer nor takes a controlling terminal; the fstat below refuses it.
@@ -189,23 +223,28 @@ class LocalSkillStorage:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            return str(exc)
+            return _Read(signature, str(exc))
         try:
-            opened = os.fstat(fd)
-            if not stat.S_ISREG(opened.st_mode):
-                return "not a regular file"
-            if opened.st_size > self.max_file_bytes:
-                return f"the file is {opened.st_size} bytes; the limit is {self.max_file_bytes}"
+            before = os.fstat(fd)
+            if not stat.S_ISREG(before.st_mode):
+                return _Read(_signature(before), "not a regular file")
+            if before.st_size > self.max_file_bytes:
+                too_big = f"the file is {before.st_size} bytes; the limit is {self.max_file_bytes}"
+                return _Read(_signature(before), too_big)
             with open(fd, "rb", closefd=False) as file:
                 data = file.read(self.max_file_bytes + 1)  # at most one byte past the limit
+            after = _signature(os.fstat(fd))
         finally:
             os.close(fd)
+        # Changed while being read: use what was read, but read it again next time.
+        kept = after if after == _signature(before) else None
         if len(data) > self.max_file_bytes:
-            return f"the file grew past {self.max_file_bytes} bytes while it was read"
+            return _Read(kept, f"the file grew past {self.max_file_bytes} bytes while it was read")
         try:
-            return parse_skill(path, data.decode("utf-8"), max_expanded_size=self.max_expanded_size)
+            text = data.decode("utf-8")
+            return _Read(kept, parse_skill(path, text, max_expanded_size=self.max_expanded_size))
         except (UnicodeDecodeError, SkillFormatError) as exc:
-            return str(exc)
+            return _Read(kept, str(exc))
 
     def _report(self, problems: list[SkillProblem]) -> None:
         """Log each problem the previous scan did not have: once when it appears, not per request."""
