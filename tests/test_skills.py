@@ -393,3 +393,25 @@ async def test_paths_are_given_relative_to_the_skills_folder(tmp_path):
         [listed] = (await client.get("/skills")).json()
         assert listed["path"] == "hello-folder/SKILL.md"
         assert (await client.get("/skills/hello")).json()["path"] == "hello-folder/SKILL.md"
+
+
+async def test_the_service_applies_its_skill_limits(tmp_path):
+    write_skill(tmp_path / "skills", "small", skill_md("small"))
+    write_skill(tmp_path / "skills", "large", skill_md("large", extra="x: " + "y" * 500 + "\n"))
+    write_skill(tmp_path / "skills", "aliased", skill_md("aliased", extra="x: &x [a]\ny: [*x, *x]\n"))
+    async with serving(tmp_path, max_skill_file_bytes=300, max_skill_expanded_size=40) as client:
+        assert [s["name"] for s in (await client.get("/skills")).json()] == ["small"]
+
+
+def test_skill_limits_from_env():
+    s = Settings.from_env({})
+    assert (s.max_skill_file_bytes, s.max_skill_expanded_size) == (256 * 1024, 1024 * 1024)
+    env = {"RUNLOG_MAX_SKILL_FILE_BYTES": "1000", "RUNLOG_MAX_SKILL_EXPANDED_SIZE": "20"}
+    s = Settings.from_env(env)
+    assert (s.max_skill_file_bytes, s.max_skill_expanded_size) == (1000, 20)
+    with pytest.raises(ValueError, match="RUNLOG_MAX_SKILL_FILE_BYTES"):
+        Settings.from_env({"RUNLOG_MAX_SKILL_FILE_BYTES": "big"})
+    with pytest.raises(ValueError, match="max_skill_expanded_size"):
+        Settings.from_env({"RUNLOG_MAX_SKILL_EXPANDED_SIZE": "0"})
+    with pytest.raises(ValueError, match="max_file_bytes"):
+        LocalSkillStorage(".", max_file_bytes=0)
