@@ -109,7 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await registry.open()
             try:
-                skills = LocalSkillStorage(settings.resolved_skills_dir)
+                skills = LocalSkillStorage(
+                    settings.resolved_skills_dir,
+                    max_file_bytes=settings.max_skill_file_bytes,
+                    max_expanded_size=settings.max_skill_expanded_size,
+                )
                 found = await skills.load_skills()
                 logger.info("runlog: %d skill(s) in %s", len(found), settings.resolved_skills_dir)
                 app.state.runlog = Components(store, registry, skills)

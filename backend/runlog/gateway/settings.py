@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runlog.gateway.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
+from runlog.skills.storage import DEFAULT_MAX_EXPANDED_SIZE, DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_DATA_DIR = "./.runlog"
 
@@ -26,9 +27,11 @@ class Settings:
     )
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # an event's content + metadata as JSON; larger: 422
+    max_skill_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a larger SKILL.md is skipped and reported
+    max_skill_expanded_size: int = DEFAULT_MAX_EXPANDED_SIZE  # front matter with aliases expanded
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_event_bytes"):
+        for name in ("max_body_bytes", "max_event_bytes", "max_skill_file_bytes", "max_skill_expanded_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -43,6 +46,10 @@ class Settings:
             "events_url": env.get("RUNLOG_EVENTS_URL") or None,
             "max_body_bytes": _positive(env, "RUNLOG_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             "max_event_bytes": _positive(env, "RUNLOG_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES),
+            "max_skill_file_bytes": _positive(env, "RUNLOG_MAX_SKILL_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
+            "max_skill_expanded_size": _positive(
+                env, "RUNLOG_MAX_SKILL_EXPANDED_SIZE", DEFAULT_MAX_EXPANDED_SIZE
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -52,6 +59,8 @@ class Settings:
             events_url=None if values["events_url"] is None else str(values["events_url"]),
             max_body_bytes=values["max_body_bytes"],  # type: ignore[arg-type]
             max_event_bytes=values["max_event_bytes"],  # type: ignore[arg-type]
+            max_skill_file_bytes=values["max_skill_file_bytes"],  # type: ignore[arg-type]
+            max_skill_expanded_size=values["max_skill_expanded_size"],  # type: ignore[arg-type]
         )
 
     @property

@@ -1,5 +1,5 @@
 """Skills: folders holding a ``SKILL.md`` with YAML front matter."""
 
-from runlog.skills.storage import LocalSkillStorage, Skill
+from runlog.skills.storage import LocalSkillStorage, Skill, SkillFormatError, SkillProblem
 
-__all__ = ["LocalSkillStorage", "Skill"]
+__all__ = ["LocalSkillStorage", "Skill", "SkillFormatError", "SkillProblem"]
