@@ -205,7 +205,7 @@ def test_the_service_examples_in_order_against_a_real_server(tmp_path):
             assert run_curl(found[name], port) == output_after(SERVICE, name), name
 
 
-@pytest.mark.parametrize("name", ["store-api", "sql-store"])
+@pytest.mark.parametrize("name", ["store-api", "sql-store", "sqlite-synchronous", "pool-size"])
 def test_the_store_examples_print_what_the_page_says(name, tmp_path):
     script = tmp_path / f"{name}.py"
     script.write_text(examples(STORES)[name])

@@ -832,7 +832,8 @@ class SqlRunEventStore(base.StorageRunEventStore):
 
         On a connection of the groups' own (``queue.connections``), outside the
         engine's pool: SQLAlchemy's checkout and execution cost about as much
-        CPU as the rest of a single put (measured: docs-notes/issue-24.md).
+        CPU as the rest of a single put (measured: docs/performance.md, "Where a
+        put's time goes").
         """
         import asyncpg
 
