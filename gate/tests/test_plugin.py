@@ -425,6 +425,11 @@ from blockgate import detector, strict_gate
 targets = [(os, "fsync"), (os, "stat"), (io.FileIO, "read"), (io.BufferedReader, "readline"),
            (pathlib.Path, "exists"), (pathlib.Path, "cwd"), (threading.Thread, "join"), (sqlite3, "connect")]
 before = [(owner, name, owner.__dict__.get(name)) for owner, name in targets]
+# C types the gate patches through forbiddenfruit: their whole dicts, entry for entry (curse also
+# leaves a `_c_<name>` copy of what it replaced, which would keep a checker alive until exit)
+c_types = [io.FileIO, io.BufferedReader, io.BufferedWriter, io.BufferedRandom, io.TextIOWrapper,
+           sqlite3.Connection, sqlite3.Cursor]
+c_before = [dict(vars(t)) for t in c_types]
 for exc in (RuntimeError, KeyboardInterrupt):
     try:
         with strict_gate(["fakeapp"]) as armed:
@@ -434,6 +439,10 @@ for exc in (RuntimeError, KeyboardInterrupt):
         pass
     for owner, name, raw in before:
         assert owner.__dict__.get(name) is raw, (owner, name)
+    for t, was in zip(c_types, c_before):
+        now = dict(vars(t))
+        assert now.keys() == was.keys(), (t, sorted(now.keys() ^ was.keys()))
+        assert all(now[k] is was[k] for k in was), t
     assert detector._patches == {} and detector._audit_rules == {} and detector._active == []
 print("restored")
 """

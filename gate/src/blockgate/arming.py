@@ -134,9 +134,29 @@ def _install(owner: Any, name: str, make: Callable[[Callable[..., Any]], Callabl
             _write_type_dict(owner, name, replacement)
             how = TYPE_DICT
         else:
-            forbiddenfruit.curse(owner, name, replacement)
+            _curse(owner, name, replacement)
             how = CURSE
     return _Installed(owner, name, own, how, original, checker)
+
+
+def _curse(owner: type, name: str, value: Any) -> None:
+    """forbiddenfruit's ``curse``, without the ``_c_<name>`` copy of the old value it leaves in the type.
+
+    curse keeps what it replaced under ``_c_<name>`` in the C type's own dict, and nothing ever
+    removes it: after a disarm, the type would still hold the checker (and all its closure holds)
+    until the interpreter frees its static types at exit, when the io module is half torn down.
+    blockbuster's deactivate leaves exactly that (its write checker's closure holds sys.stdout),
+    and a process that used it can die of SIGSEGV at exit. The gate puts that entry back as it was.
+    """
+    namespace = forbiddenfruit.patchable_builtin(owner)
+    copy_name = f"_c_{name}"
+    had, before = copy_name in namespace, namespace.get(copy_name)
+    forbiddenfruit.curse(owner, name, value)
+    if had:
+        namespace[copy_name] = before
+    else:
+        namespace.pop(copy_name, None)
+    ctypes.pythonapi.PyType_Modified(ctypes.py_object(owner))
 
 
 def _write_type_dict(owner: type, name: str, value: Any) -> None:
@@ -155,7 +175,7 @@ def _uninstall(item: _Installed) -> None:
     elif item.how == CURSE and item.raw is None:
         forbiddenfruit.reverse(item.owner, item.name)
     elif item.how == CURSE:
-        forbiddenfruit.curse(item.owner, item.name, item.raw)
+        _curse(item.owner, item.name, item.raw)
     elif item.raw is None:
         delattr(item.owner, item.name)
     else:
