@@ -666,3 +666,52 @@ async def test_the_pool_options_of_the_docs_reach_the_engine(storage):
     assert (await store.put(**event()))["seq"] == 1
     pool = store._engines.reader.pool
     assert (pool.size(), pool._max_overflow) == (4, 4)
+
+
+async def test_a_writer_that_fails_before_its_group_fails_the_queued_callers_at_once(storage, monkeypatch):
+    """A writer that raises outside a group's write (a defect, or a blocking call a gate caught in
+    it) fails the callers it left queued, nothing of theirs written, instead of a writer started
+    after writer that never answers them; the next caller starts a sound one."""
+    store = await storage.open()
+    await store.put(**event(content="seed"))
+    queue = queue_of(store)
+    await until(lambda: not queue.writers, "the seed's writer ended")
+    take = sql_store._CommitQueue.take
+    calls = []
+
+    def failing_take(self):
+        calls.append(1)
+        raise OSError("the writer broke")
+
+    monkeypatch.setattr(sql_store._CommitQueue, "take", failing_take)
+    callers = [asyncio.ensure_future(store.put(**event(content=f"c{i}"))) for i in range(3)]
+    done = await asyncio.wait_for(asyncio.gather(*callers, return_exceptions=True), BOUND)
+    assert [type(result) for result in done] == [OSError] * 3
+    assert calls == [1]  # one writer failed; none was started in its place
+    assert (queue.pending, queue.writers, queue.writing, queue.taking) == ([], set(), set(), 0)
+    monkeypatch.setattr(sql_store._CommitQueue, "take", take)
+    assert (await store.put(**event(content="after")))["seq"] == 2
+    assert contents(await store.list_events("t1", "r1")) == ["seed", "after"]
+
+
+async def test_a_writer_that_fails_after_a_write_still_answers_its_callers(storage, monkeypatch):
+    """The group is written when answering it fails: the writer's last act gives its callers
+    their records, and the next caller starts a sound writer."""
+    store = await storage.open()
+    answer = sql_store.SqlRunEventStore._answer
+    calls = []
+
+    def failing_answer(group, outcome):
+        calls.append(outcome)
+        if len(calls) == 1:  # the answer after the write; the writer's finally answers again
+            raise OSError("answering broke")
+        answer(group, outcome)
+
+    monkeypatch.setattr(sql_store.SqlRunEventStore, "_answer", staticmethod(failing_answer))
+    record = await asyncio.wait_for(store.put(**event(content="written")), BOUND)
+    assert (record["seq"], len(calls)) == (1, 2)
+    queue = queue_of(store)
+    await until(lambda: not queue.writers, "the failed writer ended")
+    assert (queue.pending, queue.writing, queue.taking) == ([], set(), 0)
+    assert (await store.put(**event(content="after")))["seq"] == 2
+    assert contents(await store.list_events("t1", "r1")) == ["written", "after"]

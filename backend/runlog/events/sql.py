@@ -83,6 +83,7 @@ import asyncio
 import functools
 import inspect
 import sqlite3
+import sys
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -763,10 +764,22 @@ class SqlRunEventStore(base.StorageRunEventStore):
 
     def _writer_ended(self, queue: _CommitQueue, started: list[bool], writer: asyncio.Task[None]) -> None:
         """A writer is done (its callers answered): if callers are left and no writer will take
-        them (it was cancelled, even before its first step), start one: none may wait forever."""
+        them (it was cancelled, even before its first step), start one: none may wait forever.
+
+        A writer that failed outside a group's write (a defect, or a blocking call a gate caught
+        in it) would fail the same way again: the callers still queued get its error, nothing of
+        theirs written, rather than a writer started after writer in a loop that never answers.
+        """
         if not started:
-            queue.taking -= 1  # cancelled before its first step, which counts it out
+            queue.taking -= 1  # ended before its first step, which counts it out
         queue.writers.discard(writer)
+        error = None if writer.cancelled() else writer.exception()
+        if error is not None:
+            stranded, queue.pending = queue.pending, []
+            for waiter in stranded:
+                if not waiter.future.done():
+                    waiter.future.set_exception(error)
+            return
         if queue.pending and not queue.writers and not queue.loop.is_closed():
             self._start_writer(queue)
 
@@ -776,18 +789,24 @@ class SqlRunEventStore(base.StorageRunEventStore):
         It takes its first group at its first step, one turn of the loop after
         the caller that started it. Only the loop's end cancels it (no caller
         holds it): the callers of the group it was writing then get an error
-        saying their events may or may not be stored.
+        saying their events may or may not be stored. Should it fail (a defect,
+        or a blocking call a gate caught in it: a write's own errors are its
+        group's outcome), no caller it took is left waiting: a written group
+        gets its outcome, a group taken and not yet written the failure.
         """
         started.append(True)
         queue.taking -= 1
-        group: _Group | None = None
+        group: _Group | None = None  # taken, not answered
+        written: tuple[_Group, list[list[dict[str, Any]]] | Exception] | None = None  # not answered yet
         try:
             group = queue.take()
             while group is not None:
                 outcome = await self._write(queue, group)
                 queue.writing.difference_update(group.threads)
-                written, group = group, queue.take()  # what queued while it was written goes next,
-                self._answer(written, outcome)  # before its callers wake
+                written, group = (group, outcome), None
+                group = queue.take()  # what queued while it was written goes next,
+                self._answer(*written)  # before its callers wake
+                written = None
                 if group is None:
                     # Its callers may put again at once (a lone producer does): one turn for them.
                     queue.taking += 1
@@ -798,9 +817,15 @@ class SqlRunEventStore(base.StorageRunEventStore):
                     group = queue.take()
         finally:
             queue.writers.discard(asyncio.current_task())  # at once: a caller may start the next
-            if group is not None:  # cancelled while it was written
+            failure = sys.exc_info()[1]
+            if written is not None:
+                self._answer(*written)
+            if group is not None:
                 queue.writing.difference_update(group.threads)
-                self._answer(group, RuntimeError(_GROUP_CANCELLED))
+                # Cancelled while it was written (the loop's end), or failed before its write.
+                self._answer(
+                    group, failure if isinstance(failure, Exception) else RuntimeError(_GROUP_CANCELLED)
+                )
 
     async def _write(self, queue: _CommitQueue, group: _Group) -> list[list[dict[str, Any]]] | Exception:
         """One group in one transaction: each caller's records, or the error that failed them all."""
