@@ -126,3 +126,44 @@ def test_its_options_exist_in_any_folder(fresh_venv: Path, tmp_path: Path) -> No
     )
     assert "blocking gate: scanning shop; " in run.stdout
     assert "1 failed, 3 passed" in run.stdout, run.stdout  # test_swallowed_fails
+
+
+def test_it_installs_from_a_git_url_with_its_subdirectory(tmp_path: Path) -> None:
+    """``pip install "git+URL#subdirectory=gate"``, as gate/README.md offers: a repository whose
+    gate/ folder holds the distribution (a local one, with a file:// URL)."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    gate = repo / "gate"
+    shutil.copytree(
+        GATE_DIR / "src", gate / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(GATE_DIR / name, gate / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", str(repo)]
+    for args in (["init", "--quiet"], ["add", "."], ["commit", "--quiet", "-m", "the gate"]):
+        subprocess.run([*git, *args], check=True, capture_output=True, timeout=60)
+    env = tmp_path / "venv"
+    venv.create(env, with_pip=True)
+    python = str(env / "bin" / "python")
+    # The bare VCS form: the pip that venv bundles with 3.10-3.12 refuses `name @ git+file:///...`
+    # (a URL with no host); with an https URL both forms work.
+    requirement = f"git+file://{repo}#subdirectory=gate"
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", requirement],
+        check=True,
+        capture_output=True,
+        timeout=INSTALL_SECONDS,
+    )
+    shown = subprocess.run(
+        [
+            python,
+            "-c",
+            "from importlib import metadata; "
+            "print([e.value for e in metadata.entry_points(group='pytest11') if e.name == 'blockgate'])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.stdout.strip() == "['blockgate.plugin']", shown.stderr
