@@ -715,3 +715,41 @@ async def test_a_writer_that_fails_after_a_write_still_answers_its_callers(stora
     assert (queue.pending, queue.writing, queue.taking) == ([], set(), 0)
     assert (await store.put(**event(content="after")))["seq"] == 2
     assert contents(await store.list_events("t1", "r1")) == ["written", "after"]
+
+
+async def test_a_failed_writer_leaves_a_caller_that_came_after_it_to_the_writer_it_started(
+    storage, monkeypatch
+):
+    """Between a writer's failure and its done callback, a caller may queue and start a writer of
+    its own (the caller the failed writer answered can put again at once): the new writer takes
+    what is queued, the callers the failed one left included; none gets the old writer's error."""
+    store = await storage.open()
+    await store.put(**event(content="seed"))
+    queue = queue_of(store)
+    await until(lambda: not queue.writers, "the seed's writer ended")
+    take = sql_store._CommitQueue.take
+    ended = sql_store.SqlRunEventStore._writer_ended
+    late: list[sql_store._Waiter] = []
+
+    def failing_take(self):
+        monkeypatch.setattr(sql_store._CommitQueue, "take", take)  # the next writer's are sound
+        raise OSError("the writer broke")
+
+    def ended_after_a_late_caller(self, queue, started, writer):
+        if not late:  # the late caller queues, as _commit does, and starts a writer
+            late.append(
+                sql_store._Waiter(
+                    [base.build_event(**event(content="late"))],
+                    frozenset(("t1",)),
+                    asyncio.get_running_loop().create_future(),
+                )
+            )
+            queue.pending.append(late[0])
+            self._start_writer(queue)
+        ended(self, queue, started, writer)
+
+    monkeypatch.setattr(sql_store._CommitQueue, "take", failing_take)
+    monkeypatch.setattr(sql_store.SqlRunEventStore, "_writer_ended", ended_after_a_late_caller)
+    first = await asyncio.wait_for(store.put(**event(content="first")), BOUND)
+    assert (first["seq"], (await asyncio.wait_for(late[0].future, BOUND))[0]["seq"]) == (2, 3)
+    assert contents(await store.list_events("t1", "r1")) == ["seed", "first", "late"]

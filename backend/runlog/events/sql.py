@@ -767,20 +767,20 @@ class SqlRunEventStore(base.StorageRunEventStore):
         them (it was cancelled, even before its first step), start one: none may wait forever.
 
         A writer that failed outside a group's write (a defect, or a blocking call a gate caught
-        in it) would fail the same way again: the callers still queued get its error, nothing of
-        theirs written, rather than a writer started after writer in a loop that never answers.
+        in it) would fail the same way again: unless a caller has started another since, the
+        callers still queued get its error, nothing of theirs written, rather than a writer
+        started after writer in a loop that never answers.
         """
         if not started:
             queue.taking -= 1  # ended before its first step, which counts it out
         queue.writers.discard(writer)
         error = None if writer.cancelled() else writer.exception()
-        if error is not None:
+        if error is not None and not queue.writers and not queue.taking:
             stranded, queue.pending = queue.pending, []
             for waiter in stranded:
                 if not waiter.future.done():
                     waiter.future.set_exception(error)
-            return
-        if queue.pending and not queue.writers and not queue.loop.is_closed():
+        elif queue.pending and not queue.writers and not queue.loop.is_closed():
             self._start_writer(queue)
 
     async def _write_groups(self, queue: _CommitQueue, started: list[bool]) -> None:
