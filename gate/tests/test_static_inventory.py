@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -448,3 +449,46 @@ def test_progress_shows_on_a_terminal_only(monkeypatch):
     progress.started -= 10
     progress.update("parsed 1/2 files")
     assert piped.getvalue() == ""
+
+
+# -- a file the running Python cannot parse ----------------------------------------------------
+
+
+def test_an_unparsable_file_is_skipped_reported_and_the_others_scanned(tmp_path, capsys):
+    package = tmp_path / "mixed_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    # No Python parses this one: the test holds on every version, as syntax from a newer one would.
+    (package / "broken.py").write_text("import os\n\nasync def broken(:\n    os.stat('x')\n")
+    (package / "offloading.py").write_text(  # the stdlib parser reads files that name an offload
+        "import asyncio\n\nasync def f[T](x: T) -> T:\n    return await asyncio.to_thread(print, x)\n)\n"
+    )
+    (package / "fine.py").write_text(
+        "import os\nfrom mixed_pkg.broken import broken\n\nasync def g():\n    os.remove('x')\n"
+    )
+    out = tmp_path / "out"
+    assert main(["--root", str(tmp_path), "--package", "mixed_pkg", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    payload = json.loads((out / "static-inventory.json").read_text())
+    assert [(c["path"], c["primitive"]) for c in payload["candidates"]] == [
+        ("mixed_pkg/fine.py", "os.remove")
+    ]
+    skipped = {s["path"]: s["reason"] for s in payload["skipped"]}
+    assert set(skipped) == {"mixed_pkg/broken.py", "mixed_pkg/offloading.py"}
+    assert "cannot parse it: " in skipped["mixed_pkg/broken.py"]
+    assert skipped["mixed_pkg/broken.py"].endswith("(line 3)")
+    assert "  skipped mixed_pkg/broken.py: Python 3." in printed
+    assert "scanned 4 files (2 skipped) of mixed_pkg" in printed
+    last = "static inventory: 1 blocking calls reachable from the loop; 2 files skipped (unparsable)"
+    assert printed.rstrip().splitlines()[-1] == last
+    md = (out / "static-inventory.md").read_text()
+    assert f"**{last}**" in md
+    assert "- `mixed_pkg/broken.py`: Python 3." in md
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 695 syntax parses from Python 3.12 on")
+def test_newer_syntax_is_skipped_on_an_older_python(table):
+    result = scan(FIXTURES, ["syntax_pkg"], table)
+    assert list(result.skipped) == ["syntax_pkg/generics.py"]
+    assert "cannot parse it" in result.skipped["syntax_pkg/generics.py"]
+    assert [c.path for c in result.candidates] == ["syntax_pkg/current.py"]

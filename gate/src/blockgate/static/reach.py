@@ -55,6 +55,7 @@ class Result:
     entry_count: int
     file_count: int
     seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)  # relative path -> why it was not read
 
 
 def reach(inventory: Inventory) -> Result:
@@ -106,6 +107,7 @@ def reach(inventory: Inventory) -> Result:
         entry_count=len(entries),
         file_count=len(inventory.files),
         seconds=time.perf_counter() - started,
+        skipped=dict(sorted(inventory.skipped.items())),
     )
 
 

@@ -53,6 +53,9 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
         if loop["never_ran"]:
             out += ["", "### Loop-side lines never run under the gate", ""]
             out += [f"- `{path}`: {', '.join(map(str, lines))}" for path, lines in loop["never_ran"].items()]
+    if payload.get("skipped"):
+        out += ["", "### Files skipped: the running Python could not read them", ""]
+        out += [f"- `{s['path']}`: {_cell(s['reason'])}" for s in payload["skipped"]]
     if payload.get("errors"):
         out += ["", "### Errors", ""] + [f"- {e}" for e in payload["errors"]]
     return "\n".join(out) + "\n"

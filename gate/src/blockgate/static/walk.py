@@ -166,6 +166,9 @@ class Inventory:
         self.functions: dict[Any, Function] = {}
         self._definitions: dict[tuple[str, int], list[Any]] = {}
         self._calls: dict[Any, Calls] = {}
+        # Files the walk could not read (syntax newer than the running Python, a bad encoding):
+        # relative path -> why. One such file must not cost the findings of all the others.
+        self.skipped: dict[str, str] = {}
         ACTIVE[:] = [self]
         self._parse(sources or {})
         self.resolver: Resolver = RESOLVERS[resolver](self)
@@ -179,6 +182,7 @@ class Inventory:
             if self.is_package_module(name):
                 del manager.astroid_cache[name]
         self.property_names: set[str] = set()
+        self.unparsable: set[str] = set()  # module names whose source does not parse here
         # A method call can only reach a package function or a primitive if its name is one of
         # theirs: other calls (``.append``, ``.get``) need no inference, which is most of the cost.
         self.callable_names = set(self.primitives.last_parts())
@@ -186,7 +190,11 @@ class Inventory:
         seeds = []
         for done, (name, path) in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
-            source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
+            try:
+                source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                self.skipped[relative] = f"cannot read it: {error}"
+                continue
             self.files[name] = (relative, path, source)
             # A first look by text, a superset of what the AST holds (a name in a string only
             # costs an inference): the stdlib parser runs on few files, astroid on fewer.
@@ -194,7 +202,11 @@ class Inventory:
             self.property_names.update(PROPERTY.findall(source))
             seed = relative in sources or bool(ENTRY.search(source))  # a mutant: astroid uses ours
             if OFFLOAD_WORDS.search(source):
-                tree = ast.parse(source, filename=str(path))
+                try:
+                    tree = ast.parse(source, filename=str(path))
+                except (SyntaxError, ValueError) as error:
+                    self._skip(name, error)
+                    continue
                 self.aliases[name] = import_aliases(tree)
                 self.offload_sites.extend(sites_in_tree(tree, relative, self.aliases[name]))
             if seed:
@@ -203,8 +215,21 @@ class Inventory:
         # A copy of the package installed elsewhere would be what astroid imports: build all now.
         build = list(self.files) if self._installed_elsewhere() else seeds
         for done, name in enumerate(build, 1):
-            self.module_named(name)
+            if name not in self.unparsable:
+                try:
+                    self.module_named(name)
+                except astroid.AstroidBuildingError:
+                    pass  # recorded in skipped; the other files are scanned all the same
             self.progress.update(f"parsed {done}/{len(build)} files with entry points")
+
+    def _skip(self, name: str, error: BaseException) -> None:
+        """Record a module the running Python cannot parse; imports of it then infer nothing."""
+        self.unparsable.add(name)
+        where = f" (line {error.lineno})" if isinstance(error, SyntaxError) and error.lineno else ""
+        message = error.msg if isinstance(error, SyntaxError) else str(error)
+        self.skipped[self.files[name][0]] = (
+            f"Python {sys.version_info.major}.{sys.version_info.minor} cannot parse it: {message}{where}"
+        )
 
     def is_package_module(self, name: str) -> bool:
         return any(name == p or name.startswith(p + ".") for p in self.packages)
@@ -227,8 +252,14 @@ class Inventory:
             return self.modules[name].tree
         from astroid.builder import AstroidBuilder
 
-        _, path, source = self.files[name]
-        tree = AstroidBuilder(astroid.MANAGER).string_build(source, name, str(path))
+        relative, path, source = self.files[name]
+        if name in self.unparsable:
+            raise astroid.AstroidBuildingError(f"{relative}: {self.skipped[relative]}", modname=name)
+        try:
+            tree = AstroidBuilder(astroid.MANAGER).string_build(source, name, str(path))
+        except astroid.AstroidSyntaxError as error:
+            self._skip(name, error.error or error)
+            raise
         astroid.MANAGER.cache_module(tree)
         self._index(name, tree)
         return tree
@@ -283,7 +314,10 @@ class Inventory:
             wanted = os.path.realpath(path)
             for module_name, (_, file, _) in self.files.items():
                 if os.path.realpath(file) == wanted:
-                    self.module_named(module_name)
+                    try:
+                        self.module_named(module_name)
+                    except astroid.AstroidBuildingError:
+                        return None  # skipped: nothing in it can be resolved
                     module = self.modules[module_name]
                     break
             else:
