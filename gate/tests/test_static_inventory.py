@@ -492,3 +492,18 @@ def test_newer_syntax_is_skipped_on_an_older_python(table):
     assert list(result.skipped) == ["syntax_pkg/generics.py"]
     assert "cannot parse it" in result.skipped["syntax_pkg/generics.py"]
     assert [c.path for c in result.candidates] == ["syntax_pkg/current.py"]
+
+
+def test_a_widened_dispatch_says_so_in_the_chain(table):
+    result = scan(FIXTURES, ["override_pkg"], table)
+    by_primitive = {c.primitive: c for c in result.candidates}
+    write = by_primitive["pathlib.Path.write_text"]
+    assert write.chain == [
+        "override_pkg.api.export",
+        "override_pkg.exporters.Exporter.export",
+        "override_pkg.exporters.FileExporter.write"
+        " (override of override_pkg.exporters.Exporter.write: dispatch widened)",
+        "pathlib.Path.write_text",
+    ]
+    assert by_primitive["builtins.open"].chain[2].startswith("override_pkg.exporters.CachedExporter.render")
+    assert "override of override_pkg.exporters.Exporter.render" in by_primitive["builtins.open"].chain[2]

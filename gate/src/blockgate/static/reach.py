@@ -68,6 +68,7 @@ def reach(inventory: Inventory) -> Result:
         inventory.progress.update(f"followed {done}/{len(entries)} entry points")
         entry_fn = inventory.functions[entry]
         parents: dict[Any, Any] = {entry: None}
+        widened: dict[Any, Any] = {}  # an override entered by widened dispatch -> the method called
         queue = deque([entry])
         while queue:
             node = queue.popleft()
@@ -88,7 +89,7 @@ def reach(inventory: Inventory) -> Result:
                         rule=primitive.rules[0],
                         rules=list(primitive.rules),
                         entries=[],
-                        chain=[f.name for f in chain_functions] + [primitive.name],
+                        chain=[_step(inventory, n, widened) for n in chain_nodes] + [primitive.name],
                         chain_functions=chain_functions,
                     )
                 if entry_fn.name not in candidate.entries:
@@ -97,6 +98,8 @@ def reach(inventory: Inventory) -> Result:
                 if callee not in parents:
                     parents[callee] = node
                     queue.append(callee)
+                    if callee in calls.widened:
+                        widened[callee] = calls.widened[callee]
     inventory.progress.done()
     loop_functions = [inventory.functions[n] for n in loop]
     return Result(
@@ -109,6 +112,15 @@ def reach(inventory: Inventory) -> Result:
         seconds=time.perf_counter() - started,
         skipped=dict(sorted(inventory.skipped.items())),
     )
+
+
+def _step(inventory: Inventory, node: Any, widened: dict[Any, Any]) -> str:
+    """A chain's step: the function's name, and when it was reached as an override of the
+    method the call names, that method (``... (override of pkg.Base.helper)``)."""
+    name = inventory.functions[node].name
+    if node in widened:
+        name += f" (override of {inventory.functions[widened[node]].name}: dispatch widened)"
+    return name
 
 
 def _sort_key(inventory: Inventory, node: Any) -> tuple[str, int, str]:
