@@ -507,3 +507,17 @@ def test_a_widened_dispatch_says_so_in_the_chain(table):
     ]
     assert by_primitive["builtins.open"].chain[2].startswith("override_pkg.exporters.CachedExporter.render")
     assert "override of override_pkg.exporters.Exporter.render" in by_primitive["builtins.open"].chain[2]
+
+
+def test_calls_made_in_an_async_def_come_first(reach_candidates, tmp_path):
+    direct = [c.direct for c in reach_candidates]
+    assert direct == sorted(direct, reverse=True)  # every direct call before every deeper one
+    assert 0 < sum(direct) < len(direct)
+    for group in (True, False):
+        keys = [(c.path, c.line, c.primitive) for c in reach_candidates if c.direct is group]
+        assert keys == sorted(keys)
+    first = reach_candidates[0]
+    assert (first.function, first.primitive, len(first.chain)) == ("import_alias", "os.fsync", 2)
+    assert main(["--root", str(FIXTURES), "--package", "reach_pkg", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "static-inventory.md").read_text()
+    assert f"{sum(direct)} of them made in an async def's own body, listed first" in md

@@ -29,6 +29,7 @@ class Candidate:
     entries: list[str]
     chain: list[str]
     chain_functions: list[Function] = field(repr=False)
+    direct: bool = False  # made in an async def's own body: on the loop whatever its branches
 
     def key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.function, self.primitive)
@@ -43,6 +44,7 @@ class Candidate:
             "rules": self.rules,
             "entries": self.entries,
             "chain": self.chain,
+            "direct": self.direct,
         }
 
 
@@ -91,6 +93,7 @@ def reach(inventory: Inventory) -> Result:
                         entries=[],
                         chain=[_step(inventory, n, widened) for n in chain_nodes] + [primitive.name],
                         chain_functions=chain_functions,
+                        direct=fn.is_async,
                     )
                 if entry_fn.name not in candidate.entries:
                     candidate.entries.append(entry_fn.name)
@@ -103,7 +106,9 @@ def reach(inventory: Inventory) -> Result:
     inventory.progress.done()
     loop_functions = [inventory.functions[n] for n in loop]
     return Result(
-        candidates=sorted(found.values(), key=lambda c: (c.path, c.line, c.primitive)),
+        # Calls made in an async def itself first: a call deeper in a chain may sit behind a
+        # branch its entry point never takes, one in the coroutine's own body runs on the loop.
+        candidates=sorted(found.values(), key=lambda c: (not c.direct, c.path, c.line, c.primitive)),
         loop_functions=sorted(loop_functions, key=lambda f: (f.path, f.line)),
         loop_nodes=list(loop),
         offloads=list(inventory.offload_sites),

@@ -17,6 +17,11 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
     candidates = payload["candidates"]
     joined = bool(candidates) and "status" in candidates[0]
     if candidates:
+        direct = sum(bool(c.get("direct")) for c in candidates)
+        out += [
+            "",
+            f"{direct} of them made in an async def's own body, listed first; then the calls its sync callees make.",
+        ]
         header = "| call | function | primitive | rule | chain |"
         rule = "|---|---|---|---|---|"
         if joined:
