@@ -36,8 +36,19 @@ def table():
     return primitive_table()
 
 
+# clients_pkg calls real third-party clients: the gate's test extra installs them (pure Python,
+# every supported version); psycopg2 is not installed there and its calls are spelled to be found.
+CLIENT_LIBRARIES = ("requests", "httpx", "urllib3", "psycopg", "redis", "boto3")
+
+
+def missing_libraries() -> list[str]:
+    return [name for name in CLIENT_LIBRARIES if importlib.util.find_spec(name) is None]
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_fixture_findings_match_the_comments(package, table):
+    if package == "clients_pkg" and missing_libraries():
+        pytest.skip(f"client libraries not installed: {missing_libraries()} (pip install -e 'gate[test]')")
     result = scan(FIXTURES, [package], table)
     found = {(c.path, c.line, c.primitive) for c in result.candidates}
     expected = expected_findings(FIXTURES, package)
@@ -521,3 +532,57 @@ def test_calls_made_in_an_async_def_come_first(reach_candidates, tmp_path):
     assert main(["--root", str(FIXTURES), "--package", "reach_pkg", "--out", str(tmp_path)]) == 0
     md = (tmp_path / "static-inventory.md").read_text()
     assert f"{sum(direct)} of them made in an async def's own body, listed first" in md
+
+
+# -- third-party sync clients ------------------------------------------------------------------
+
+
+def test_client_rules_name_what_the_installed_libraries_define():
+    """Every spelling of a client rule is a definition of the installed library (read by astroid,
+    never imported), so a renamed API fails here rather than going silently unseen."""
+    import astroid
+
+    from blockgate.static.clients import CLIENT_RULES
+
+    checked, missing = 0, []
+    for rule in CLIENT_RULES:
+        if importlib.util.find_spec(rule.name) is None:
+            continue
+        for spelling in [s for spellings in rule.callables.values() for s in spellings]:
+            parts = spelling.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                try:
+                    node = astroid.MANAGER.ast_from_module_name(".".join(parts[:cut]))
+                except astroid.AstroidBuildingError:
+                    continue
+                try:
+                    for attr in parts[cut:]:
+                        node = node.getattr(attr)[0]
+                except (astroid.AttributeInferenceError, IndexError):
+                    missing.append(spelling)
+                break
+            else:
+                missing.append(spelling)
+            checked += 1
+    if not checked:
+        pytest.skip("no client library installed")
+    # psycopg2's classes are C types: only its Python entry point is checked this way.
+    assert [m for m in missing if not m.startswith("psycopg2.")] == []
+
+
+def test_a_client_library_not_imported_costs_no_inference(table):
+    from blockgate.static.walk import Inventory
+
+    inventory = Inventory(FIXTURES, ["quiet_pkg"], table)
+    assert "publish" not in inventory.callable_names  # a redis command: quiet_pkg imports no redis
+    assert inventory.receiver_methods == set()
+    clients = Inventory(FIXTURES, ["clients_pkg"], table)
+    assert {"publish", "get"} <= clients.callable_names
+    assert "get" in clients.receiver_methods
+
+
+def test_the_docs_list_every_client_rule():
+    from blockgate.static.clients import markdown_table
+
+    page = (Path(__file__).parents[1] / "docs" / "static-half.md").read_text(encoding="utf-8")
+    assert markdown_table() in page, "regenerate the table: blockgate.static.clients.markdown_table()"

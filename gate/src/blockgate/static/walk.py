@@ -76,6 +76,18 @@ def default_packages(root: Path) -> list[str]:
 
 
 DEFINED = re.compile(r"\b(?:def|class)\s+(\w+)")
+IMPORTED = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)|import[ \t]+([\w. \t,]+))", re.MULTILINE)
+
+
+def imported_modules(source: str) -> set[str]:
+    """The top-level modules a source's import statements name (by text: a superset is fine)."""
+    found = set()
+    for origin, names in IMPORTED.findall(source):
+        if origin:
+            found.add(origin)
+        else:
+            found.update(name.split()[0].split(".")[0] for name in names.split(",") if name.strip())
+    return found
 
 
 # ``class Name(Base, mod.Other, metaclass=M):``: which modules may define a subclass of a class
@@ -203,12 +215,14 @@ class Inventory:
             if self.is_package_module(name):
                 del manager.astroid_cache[name]
         self.property_names: set[str] = set()
+        self.callable_names: set[str] = set()
+        self.receiver_methods: set[str] = set()
         self.unparsable: set[str] = set()  # module names whose source does not parse here
         self._subclass_modules: dict[str, set[str]] = {}  # a base's name -> modules subclassing it
         self._overrides: dict[tuple[Any, str], list[Any]] = {}
         # A method call can only reach a package function or a primitive if its name is one of
         # theirs: other calls (``.append``, ``.get``) need no inference, which is most of the cost.
-        self.callable_names = set(self.primitives.last_parts())
+        imported: set[str] = set()  # top-level modules the package's text imports
         files = package_files(self.root, self.packages)
         seeds = []
         for done, (name, path) in enumerate(files, 1):
@@ -222,6 +236,7 @@ class Inventory:
             # A first look by text, a superset of what the AST holds (a name in a string only
             # costs an inference): the stdlib parser runs on few files, astroid on fewer.
             self.callable_names.update(DEFINED.findall(source))
+            imported.update(imported_modules(source))
             self.property_names.update(PROPERTY.findall(source))
             for bases_text in SUBCLASS.findall(source):
                 for base in BASE_NAME.findall(bases_text):
@@ -238,6 +253,9 @@ class Inventory:
             if seed:
                 seeds.append(name)
             self.progress.update(f"read {done}/{len(files)} files")
+        # A third-party client's method names cost inference only where the library is imported.
+        self.callable_names.update(self.primitives.last_parts(imported))
+        self.receiver_methods = self.primitives.receiver_methods(imported)
         # A copy of the package installed elsewhere would be what astroid imports: build all now.
         build = list(self.files) if self._installed_elsewhere() else seeds
         for done, name in enumerate(build, 1):
@@ -409,11 +427,20 @@ class Inventory:
             return  # the target is handed over, not called; its arguments are calls of their own
         if method is not None and method not in self.callable_names:
             return
-        for target in self._callee_targets(func):
+        found = False
+        targets = self._callee_targets(func)
+        if not targets and spelled:
+            # Unresolved (the library is not installed here): its spelling may still name a client.
+            client = self.primitives.client_spelling(resolved)
+            if client is not None:
+                calls.primitives.append((call.lineno, client))
+                return
+        for target in targets:
             if target.external is not None:
                 primitive = self.primitives.lookup(target.external)
                 if primitive is not None:
                     calls.primitives.append((call.lineno, primitive))
+                    found = True
             elif isinstance(target.node, nodes.ClassDef):
                 calls.enters.extend((call.lineno, f) for f in self._class_methods(target.node, "__init__"))
             elif target.node is not None and not isinstance(target.node, nodes.AsyncFunctionDef):
@@ -423,6 +450,26 @@ class Inventory:
                         if not isinstance(override, nodes.AsyncFunctionDef):
                             calls.enters.append((call.lineno, override))
                             calls.widened.setdefault(override, target.node)
+        if method in self.receiver_methods and not found:
+            primitive = self._receiver_primitive(func.expr, method)
+            if primitive is not None:
+                calls.primitives.append((call.lineno, primitive))
+
+    def _receiver_primitive(self, receiver: Any, method: str) -> Primitive | None:
+        """A client method that blocks by the receiver's class (``redis.client.Redis``), wherever
+        the method is defined: the nearest listed class of the receiver's decides."""
+        for cls in self.resolver.instance_classes(receiver):
+            if isinstance(cls, str):
+                lineage = [cls]
+            else:
+                try:
+                    lineage = [cls.qname(), *(a.qname() for a in cls.ancestors())]
+                except Exception:  # an ancestor astroid cannot infer
+                    lineage = [cls.qname()]
+            listed = next((name for name in lineage if name in self.primitives.receivers), None)
+            if listed is not None:
+                return self.primitives.lookup(f"{listed}.{method}")
+        return None
 
     def _dispatch_is_open(self, func: Any, method: Any) -> bool:
         """Whether a call may run an override of ``method`` rather than ``method`` itself: it is
