@@ -24,6 +24,7 @@ from blockgate.offloads import (
     offload_form,
     sites_in_tree,
 )
+from blockgate.static.overrides import Overrides, dispatch_is_open
 from blockgate.static.primitives import Primitive, PrimitiveTable
 from blockgate.static.resolvers import (
     ACTIVE,
@@ -90,12 +91,6 @@ def imported_modules(source: str) -> set[str]:
     return found
 
 
-# ``class Name(Base, mod.Other, metaclass=M):``: which modules may define a subclass of a class
-# (by the base's last name), so that only those are built when an override is looked for.
-SUBCLASS = re.compile(r"^[ \t]*class\s+\w+\s*\(([^)]*)\)", re.MULTILINE)
-BASE_NAME = re.compile(r"(?:^|[\s,])(?:[\w.]*\.)?(\w+)\s*(?=,|$)")
-
-
 PROPERTY = re.compile(
     r"@(?:[\w.]*\.)?(?:property|cached_property)\b[^\n]*\n(?:[ \t]*@[^\n]*\n)*[ \t]*(?:async\s+)?def\s+(\w+)"
 )
@@ -132,19 +127,6 @@ class Calls:
     primitives: list[tuple[int, Primitive]] = field(default_factory=list)
     # An override entered because the call's dispatch was widened -> the method the call names.
     widened: dict[Any, Any] = field(default_factory=dict)
-
-
-def _is_static(function: Any) -> bool:
-    decorators = function.decorators.nodes if function.decorators else []
-    return any(dotted(d).rsplit(".", 1)[-1] == "staticmethod" for d in decorators)
-
-
-def _subclasses(cls: Any, base: Any) -> bool:
-    """``cls`` names ``base`` among its direct bases (inferred: an alias or a module attribute too)."""
-    try:
-        return any(b is base or b.qname() == base.qname() for b in cls.ancestors(recurs=False))
-    except Exception:  # a base astroid cannot infer: not known to be a subclass
-        return False
 
 
 class Progress:
@@ -218,8 +200,7 @@ class Inventory:
         self.callable_names: set[str] = set()
         self.receiver_methods: set[str] = set()
         self.unparsable: set[str] = set()  # module names whose source does not parse here
-        self._subclass_modules: dict[str, set[str]] = {}  # a base's name -> modules subclassing it
-        self._overrides: dict[tuple[Any, str], list[Any]] = {}
+        self.overrides = Overrides(self.module_named, self.functions)
         # A method call can only reach a package function or a primitive if its name is one of
         # theirs: other calls (``.append``, ``.get``) need no inference, which is most of the cost.
         imported: set[str] = set()  # top-level modules the package's text imports
@@ -238,9 +219,7 @@ class Inventory:
             self.callable_names.update(DEFINED.findall(source))
             imported.update(imported_modules(source))
             self.property_names.update(PROPERTY.findall(source))
-            for bases_text in SUBCLASS.findall(source):
-                for base in BASE_NAME.findall(bases_text):
-                    self._subclass_modules.setdefault(base, set()).add(name)
+            self.overrides.index(name, source)
             seed = relative in sources or bool(ENTRY.search(source))  # a mutant: astroid uses ours
             if OFFLOAD_WORDS.search(source):
                 try:
@@ -445,8 +424,8 @@ class Inventory:
                 calls.enters.extend((call.lineno, f) for f in self._class_methods(target.node, "__init__"))
             elif target.node is not None and not isinstance(target.node, nodes.AsyncFunctionDef):
                 calls.enters.append((call.lineno, target.node))
-                if self._dispatch_is_open(func, target.node):
-                    for override in self.overrides(target.node):
+                if dispatch_is_open(func, target.node):
+                    for override in self.overrides.of(target.node):
                         if not isinstance(override, nodes.AsyncFunctionDef):
                             calls.enters.append((call.lineno, override))
                             calls.widened.setdefault(override, target.node)
@@ -470,58 +449,6 @@ class Inventory:
             if listed is not None:
                 return self.primitives.lookup(f"{listed}.{method}")
         return None
-
-    def _dispatch_is_open(self, func: Any, method: Any) -> bool:
-        """Whether a call may run an override of ``method`` rather than ``method`` itself: it is
-        made through ``self`` or ``cls`` (a base-class method runs on subclass objects), or the
-        method is abstract (it never runs; its overrides do). A receiver of one inferred class,
-        ``super()`` and ``Base.method(self)`` name what runs."""
-        if not isinstance(method.parent, nodes.ClassDef) or not isinstance(func, nodes.Attribute):
-            return False
-        if is_abstract(method):
-            return True
-        receiver = func.expr
-        if not isinstance(receiver, nodes.Name):
-            return False
-        scope = func.scope()
-        while isinstance(scope, nodes.Lambda) and not isinstance(scope, nodes.FunctionDef):
-            scope = scope.parent.scope()  # a lambda inside a method sees the method's self
-        if not isinstance(scope, nodes.FunctionDef) or not isinstance(scope.parent, nodes.ClassDef):
-            return False
-        arguments = [*(scope.args.posonlyargs or []), *(scope.args.args or [])]
-        return bool(arguments) and arguments[0].name == receiver.name and not _is_static(scope)
-
-    def overrides(self, method: Any) -> list[Any]:
-        """The methods of the scanned subclasses (at any depth) of ``method``'s class that
-        override it: modules are built only if their text subclasses a class of that name."""
-        cls, name = method.parent, method.name
-        cached = self._overrides.get((cls, name))
-        if cached is not None:
-            return cached
-        found: list[Any] = []
-        seen = {cls}
-        queue = [cls]
-        while queue:
-            base = queue.pop()
-            for module_name in sorted(self._subclass_modules.get(base.name, ())):
-                if module_name in self.unparsable:
-                    continue
-                try:
-                    tree = self.module_named(module_name)
-                except astroid.AstroidBuildingError:
-                    continue
-                for sub in tree.nodes_of_class(nodes.ClassDef):
-                    if sub in seen or not _subclasses(sub, base):
-                        continue
-                    seen.add(sub)
-                    queue.append(sub)
-                    found.extend(
-                        m
-                        for m in sub.locals.get(name, [])
-                        if isinstance(m, nodes.FunctionDef) and m in self.functions and not is_abstract(m)
-                    )
-        self._overrides[(cls, name)] = found
-        return found
 
     def _callee_targets(self, func: Any) -> list[Target]:
         if isinstance(func, nodes.Lambda) and not isinstance(func, nodes.FunctionDef):
