@@ -24,7 +24,7 @@ from blockgate.offloads import (
     offload_form,
     sites_in_tree,
 )
-from blockgate.static.overrides import Overrides, dispatch_is_open
+from blockgate.static.overrides import Overrides, open_dispatch
 from blockgate.static.primitives import Primitive, PrimitiveTable
 from blockgate.static.resolvers import (
     ACTIVE,
@@ -424,8 +424,9 @@ class Inventory:
                 calls.enters.extend((call.lineno, f) for f in self._class_methods(target.node, "__init__"))
             elif target.node is not None and not isinstance(target.node, nodes.AsyncFunctionDef):
                 calls.enters.append((call.lineno, target.node))
-                if dispatch_is_open(func, target.node):
-                    for override in self.overrides.of(target.node):
+                widen, caller = open_dispatch(func, target.node)
+                if widen:
+                    for override in self.overrides.of(target.node, caller):
                         if not isinstance(override, nodes.AsyncFunctionDef):
                             calls.enters.append((call.lineno, override))
                             calls.widened.setdefault(override, target.node)
