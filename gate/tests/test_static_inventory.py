@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -35,8 +36,19 @@ def table():
     return primitive_table()
 
 
+# clients_pkg calls real third-party clients: the gate's test extra installs them (pure Python,
+# every supported version); psycopg2 is not installed there and its calls are spelled to be found.
+CLIENT_LIBRARIES = ("requests", "httpx", "urllib3", "psycopg", "redis", "boto3")
+
+
+def missing_libraries() -> list[str]:
+    return [name for name in CLIENT_LIBRARIES if importlib.util.find_spec(name) is None]
+
+
 @pytest.mark.parametrize("package", PACKAGES)
 def test_fixture_findings_match_the_comments(package, table):
+    if package == "clients_pkg" and missing_libraries():
+        pytest.skip(f"client libraries not installed: {missing_libraries()} (pip install -e 'gate[test]')")
     result = scan(FIXTURES, [package], table)
     found = {(c.path, c.line, c.primitive) for c in result.candidates}
     expected = expected_findings(FIXTURES, package)
@@ -448,3 +460,129 @@ def test_progress_shows_on_a_terminal_only(monkeypatch):
     progress.started -= 10
     progress.update("parsed 1/2 files")
     assert piped.getvalue() == ""
+
+
+# -- a file the running Python cannot parse ----------------------------------------------------
+
+
+def test_an_unparsable_file_is_skipped_reported_and_the_others_scanned(tmp_path, capsys):
+    package = tmp_path / "mixed_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    # No Python parses this one: the test holds on every version, as syntax from a newer one would.
+    (package / "broken.py").write_text("import os\n\nasync def broken(:\n    os.stat('x')\n")
+    (package / "offloading.py").write_text(  # the stdlib parser reads files that name an offload
+        "import asyncio\n\nasync def f[T](x: T) -> T:\n    return await asyncio.to_thread(print, x)\n)\n"
+    )
+    (package / "fine.py").write_text(
+        "import os\nfrom mixed_pkg.broken import broken\n\nasync def g():\n    os.remove('x')\n"
+    )
+    out = tmp_path / "out"
+    assert main(["--root", str(tmp_path), "--package", "mixed_pkg", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    payload = json.loads((out / "static-inventory.json").read_text())
+    assert [(c["path"], c["primitive"]) for c in payload["candidates"]] == [
+        ("mixed_pkg/fine.py", "os.remove")
+    ]
+    skipped = {s["path"]: s["reason"] for s in payload["skipped"]}
+    assert set(skipped) == {"mixed_pkg/broken.py", "mixed_pkg/offloading.py"}
+    assert "cannot parse it: " in skipped["mixed_pkg/broken.py"]
+    assert skipped["mixed_pkg/broken.py"].endswith("(line 3)")
+    assert "  skipped mixed_pkg/broken.py: Python 3." in printed
+    assert "scanned 4 files (2 skipped) of mixed_pkg" in printed
+    last = "static inventory: 1 blocking calls reachable from the loop; 2 files skipped (unparsable)"
+    assert printed.rstrip().splitlines()[-1] == last
+    md = (out / "static-inventory.md").read_text()
+    assert f"**{last}**" in md
+    assert "- `mixed_pkg/broken.py`: Python 3." in md
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="PEP 695 syntax parses from Python 3.12 on")
+def test_newer_syntax_is_skipped_on_an_older_python(table):
+    result = scan(FIXTURES, ["syntax_pkg"], table)
+    assert list(result.skipped) == ["syntax_pkg/generics.py"]
+    assert "cannot parse it" in result.skipped["syntax_pkg/generics.py"]
+    assert [c.path for c in result.candidates] == ["syntax_pkg/current.py"]
+
+
+def test_a_widened_dispatch_says_so_in_the_chain(table):
+    result = scan(FIXTURES, ["override_pkg"], table)
+    by_primitive = {c.primitive: c for c in result.candidates}
+    write = by_primitive["pathlib.Path.write_text"]
+    assert write.chain == [
+        "override_pkg.api.export",
+        "override_pkg.exporters.Exporter.export",
+        "override_pkg.exporters.FileExporter.write"
+        " (override of override_pkg.exporters.Exporter.write: dispatch widened)",
+        "pathlib.Path.write_text",
+    ]
+    assert by_primitive["builtins.open"].chain[2].startswith("override_pkg.exporters.CachedExporter.render")
+    assert "override of override_pkg.exporters.Exporter.render" in by_primitive["builtins.open"].chain[2]
+
+
+def test_calls_made_in_an_async_def_come_first(reach_candidates, tmp_path):
+    direct = [c.direct for c in reach_candidates]
+    assert direct == sorted(direct, reverse=True)  # every direct call before every deeper one
+    assert 0 < sum(direct) < len(direct)
+    for group in (True, False):
+        keys = [(c.path, c.line, c.primitive) for c in reach_candidates if c.direct is group]
+        assert keys == sorted(keys)
+    first = reach_candidates[0]
+    assert (first.function, first.primitive, len(first.chain)) == ("import_alias", "os.fsync", 2)
+    assert main(["--root", str(FIXTURES), "--package", "reach_pkg", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "static-inventory.md").read_text()
+    assert f"{sum(direct)} of them made in an async def's own body, listed first" in md
+
+
+# -- third-party sync clients ------------------------------------------------------------------
+
+
+def test_client_rules_name_what_the_installed_libraries_define():
+    """Every spelling of a client rule is a definition of the installed library (read by astroid,
+    never imported), so a renamed API fails here rather than going silently unseen."""
+    import astroid
+
+    from blockgate.static.clients import CLIENT_RULES
+
+    checked, missing = 0, []
+    for rule in CLIENT_RULES:
+        if importlib.util.find_spec(rule.name) is None:
+            continue
+        for spelling in [s for spellings in rule.callables.values() for s in spellings]:
+            parts = spelling.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                try:
+                    node = astroid.MANAGER.ast_from_module_name(".".join(parts[:cut]))
+                except astroid.AstroidBuildingError:
+                    continue
+                try:
+                    for attr in parts[cut:]:
+                        node = node.getattr(attr)[0]
+                except (astroid.AttributeInferenceError, IndexError):
+                    missing.append(spelling)
+                break
+            else:
+                missing.append(spelling)
+            checked += 1
+    if not checked:
+        pytest.skip("no client library installed")
+    # psycopg2's classes are C types: only its Python entry point is checked this way.
+    assert [m for m in missing if not m.startswith("psycopg2.")] == []
+
+
+def test_a_client_library_not_imported_costs_no_inference(table):
+    from blockgate.static.walk import Inventory
+
+    inventory = Inventory(FIXTURES, ["quiet_pkg"], table)
+    assert "publish" not in inventory.callable_names  # a redis command: quiet_pkg imports no redis
+    assert inventory.receiver_methods == set()
+    clients = Inventory(FIXTURES, ["clients_pkg"], table)
+    assert {"publish", "get"} <= clients.callable_names
+    assert "get" in clients.receiver_methods
+
+
+def test_the_docs_list_every_client_rule():
+    from blockgate.static.clients import markdown_table
+
+    page = (Path(__file__).parents[1] / "docs" / "static-half.md").read_text(encoding="utf-8")
+    assert markdown_table() in page, "regenerate the table: blockgate.static.clients.markdown_table()"

@@ -37,9 +37,11 @@ not list with a reason, and on an entry of that file that matches no
 unguarded candidate (stale).
 
 The modules, in the order data flows: ``primitives`` (the rule table as
-callables), ``walk`` (the packages parsed, their functions and calls, names
-resolved by ``resolvers``), ``reach`` (what the loop reaches), ``joined``
-(with coverage), ``changes`` (``--changed-since``), ``report`` and ``cli``.
+callables, with ``clients``: third-party sync clients, static only), ``walk``
+(the packages parsed, their functions and calls, names resolved by
+``resolvers``, overrides followed by ``overrides``), ``reach`` (what the loop
+reaches), ``joined`` (with coverage), ``changes`` (``--changed-since``),
+``report`` and ``cli``; ``hook`` is the pre-commit entry (changed files).
 
 Usage: python -m blockgate.static [--root DIR] [--package NAME ...]
        [--coverage DATA] [--changed-since REV] [--accepted FILE] [--out DIR]

@@ -127,10 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         last = f"static inventory: {len(rows)} reachable from the loop, {guarded} ran under the gate, {len(rows) - guarded} never did"
     else:
         last = f"static inventory: {len(rows)} blocking calls reachable from the loop"
+    if result.skipped:
+        # The count covers the files read: say on the same line that some were not.
+        last += (
+            f"; {len(result.skipped)} {'file' if len(result.skipped) == 1 else 'files'} skipped (unparsable)"
+        )
     payload["errors"] = errors
     payload["entry_points"] = result.entry_count
     payload["functions_on_the_loop"] = len(result.loop_functions)
     payload["files"] = result.file_count
+    payload["skipped"] = [{"path": path, "reason": why} for path, why in result.skipped.items()]
     payload["seconds"] = round(time.perf_counter() - started, 2)
     payload["candidates"] = rows
     args.out.mkdir(parents=True, exist_ok=True)
@@ -139,10 +145,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if rows:
         print(render_table(rows))
+    skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
     print(
-        f"\nscanned {result.file_count} files of {', '.join(packages)} under {root}; "
+        f"\nscanned {result.file_count} files{skipped} of {', '.join(packages)} under {root}; "
         f"{result.entry_count} entry points, {len(result.loop_functions)} functions on the loop; {payload['seconds']} s"
     )
+    for path, why in result.skipped.items():
+        print(f"  skipped {path}: {why}")
     for site in payload.get("removed_offloads", []):
         print(
             f"  offload removed since {args.changed_since}: {site['path']}:{site['line']} {site['function']} ({site['kind']})"

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from blockgate.static.clients import CLIENT_RULES, ClientRule
+
 
 def rule_names(rule: Any) -> tuple[str, ...]:
     """The dotted callables a rule catches: a Patch's target, an Audit's raisers."""
@@ -76,15 +78,29 @@ class Primitive:
 class PrimitiveTable:
     """Every callable the gate's rules catch, findable by any name its definition goes by."""
 
-    def __init__(self, rules: Iterable[Any], blockbuster: Iterable[str]) -> None:
+    def __init__(
+        self, rules: Iterable[Any], blockbuster: Iterable[str], clients: Iterable[ClientRule] = ()
+    ) -> None:
         self._by_key: dict[str, str] = {}
         self._rules: dict[str, list[str]] = {}
         self._identity: dict[str, str] = {}
+        self._library: dict[str, str] = {}  # a client rule's key -> the library it needs imported
+        self.receivers: set[str] = set()  # classes whose listed methods block, whatever defines them
         for rule in rules:
             for name in rule_names(rule):
                 self._add(name, rule.name)
         for name in blockbuster:
             self._add(name, f"blockbuster:{name}")
+        for client in clients:
+            # Spelled as the library's source defines them: nothing is imported to find them.
+            for shown, spellings in client.callables.items():
+                self._rules.setdefault(shown, []).append(f"client:{client.name}")
+                for key in (shown, *spellings):
+                    self._by_key.setdefault(key, shown)
+                    self._library.setdefault(key, client.name)
+            self.receivers.update(client.receivers)
+            for receiver in client.receivers:
+                self._library.setdefault(receiver, client.name)
 
     def _add(self, name: str, rule: str) -> None:
         identities = defining_names(name)
@@ -109,16 +125,40 @@ class PrimitiveTable:
                 return Primitive(name, tuple(self._rules[name]))
         return None
 
+    def client_spelling(self, dotted: str) -> Primitive | None:
+        """A client rule's primitive spelled ``dotted`` in the source (imports resolved), for a
+        call astroid resolved to nothing: the library need not be installed where the static
+        half runs."""
+        return self.lookup(dotted) if dotted in self._library else None
+
     def names(self) -> list[str]:
         return sorted(self._rules)
 
-    def last_parts(self) -> set[str]:
-        """The final names (``stat``, ``open``, ``Popen``) any spelling of a primitive ends with."""
-        return {key.rsplit(".", 1)[-1] for key in self._by_key}
+    def receiver_methods(self, imported: Iterable[str]) -> set[str]:
+        """The method names listed for receiver classes of the libraries in ``imported``."""
+        wanted = set(imported)
+        return {
+            key.rsplit(".", 1)[-1]
+            for receiver in self.receivers
+            if self._library[receiver] in wanted
+            for key in self._by_key
+            if key.rsplit(".", 1)[0] == receiver
+        }
+
+    def last_parts(self, imported: Iterable[str] | None = None) -> set[str]:
+        """The final names (``stat``, ``open``, ``Popen``) any spelling of a primitive ends with;
+        a client library's only when ``imported`` (top-level modules) holds it (None: all)."""
+        wanted = None if imported is None else set(imported)
+        return {
+            key.rsplit(".", 1)[-1]
+            for key in self._by_key
+            if wanted is None or key not in self._library or self._library[key] in wanted
+        }
 
 
 def primitive_table() -> PrimitiveTable:
-    """The gate's rule table (``blockgate.rules``) and blockbuster's defaults: one list for both halves."""
+    """The gate's rule table (``blockgate.rules``) and blockbuster's defaults: one list for both
+    halves; and the static half's rules for third-party sync clients (``clients``)."""
     from blockgate.rules import RULES
 
-    return PrimitiveTable(RULES, blockbuster_names())
+    return PrimitiveTable(RULES, blockbuster_names(), CLIENT_RULES)

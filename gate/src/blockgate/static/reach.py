@@ -29,6 +29,7 @@ class Candidate:
     entries: list[str]
     chain: list[str]
     chain_functions: list[Function] = field(repr=False)
+    direct: bool = False  # made in an async def's own body: on the loop whatever its branches
 
     def key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.function, self.primitive)
@@ -43,6 +44,7 @@ class Candidate:
             "rules": self.rules,
             "entries": self.entries,
             "chain": self.chain,
+            "direct": self.direct,
         }
 
 
@@ -55,6 +57,7 @@ class Result:
     entry_count: int
     file_count: int
     seconds: float
+    skipped: dict[str, str] = field(default_factory=dict)  # relative path -> why it was not read
 
 
 def reach(inventory: Inventory) -> Result:
@@ -67,6 +70,7 @@ def reach(inventory: Inventory) -> Result:
         inventory.progress.update(f"followed {done}/{len(entries)} entry points")
         entry_fn = inventory.functions[entry]
         parents: dict[Any, Any] = {entry: None}
+        widened: dict[Any, Any] = {}  # an override entered by widened dispatch -> the method called
         queue = deque([entry])
         while queue:
             node = queue.popleft()
@@ -87,8 +91,9 @@ def reach(inventory: Inventory) -> Result:
                         rule=primitive.rules[0],
                         rules=list(primitive.rules),
                         entries=[],
-                        chain=[f.name for f in chain_functions] + [primitive.name],
+                        chain=[_step(inventory, n, widened) for n in chain_nodes] + [primitive.name],
                         chain_functions=chain_functions,
+                        direct=fn.is_async,
                     )
                 if entry_fn.name not in candidate.entries:
                     candidate.entries.append(entry_fn.name)
@@ -96,17 +101,31 @@ def reach(inventory: Inventory) -> Result:
                 if callee not in parents:
                     parents[callee] = node
                     queue.append(callee)
+                    if callee in calls.widened:
+                        widened[callee] = calls.widened[callee]
     inventory.progress.done()
     loop_functions = [inventory.functions[n] for n in loop]
     return Result(
-        candidates=sorted(found.values(), key=lambda c: (c.path, c.line, c.primitive)),
+        # Calls made in an async def itself first: a call deeper in a chain may sit behind a
+        # branch its entry point never takes, one in the coroutine's own body runs on the loop.
+        candidates=sorted(found.values(), key=lambda c: (not c.direct, c.path, c.line, c.primitive)),
         loop_functions=sorted(loop_functions, key=lambda f: (f.path, f.line)),
         loop_nodes=list(loop),
         offloads=list(inventory.offload_sites),
         entry_count=len(entries),
         file_count=len(inventory.files),
         seconds=time.perf_counter() - started,
+        skipped=dict(sorted(inventory.skipped.items())),
     )
+
+
+def _step(inventory: Inventory, node: Any, widened: dict[Any, Any]) -> str:
+    """A chain's step: the function's name, and when it was reached as an override of the
+    method the call names, that method (``... (override of pkg.Base.helper)``)."""
+    name = inventory.functions[node].name
+    if node in widened:
+        name += f" (override of {inventory.functions[widened[node]].name}: dispatch widened)"
+    return name
 
 
 def _sort_key(inventory: Inventory, node: Any) -> tuple[str, int, str]:

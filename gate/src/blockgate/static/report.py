@@ -17,6 +17,11 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
     candidates = payload["candidates"]
     joined = bool(candidates) and "status" in candidates[0]
     if candidates:
+        direct = sum(bool(c.get("direct")) for c in candidates)
+        out += [
+            "",
+            f"{direct} of them made in an async def's own body, listed first; then the calls its sync callees make.",
+        ]
         header = "| call | function | primitive | rule | chain |"
         rule = "|---|---|---|---|---|"
         if joined:
@@ -53,6 +58,9 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
         if loop["never_ran"]:
             out += ["", "### Loop-side lines never run under the gate", ""]
             out += [f"- `{path}`: {', '.join(map(str, lines))}" for path, lines in loop["never_ran"].items()]
+    if payload.get("skipped"):
+        out += ["", "### Files skipped: the running Python could not read them", ""]
+        out += [f"- `{s['path']}`: {_cell(s['reason'])}" for s in payload["skipped"]]
     if payload.get("errors"):
         out += ["", "### Errors", ""] + [f"- {e}" for e in payload["errors"]]
     return "\n".join(out) + "\n"

@@ -114,6 +114,18 @@ def is_abstract(function: Any) -> bool:
     return any(dotted(d).endswith("abstractmethod") for d in decorators)
 
 
+# How many assignments and annotations a receiver's type is followed through.
+MAX_STEPS = 6
+
+# pathlib methods and attributes whose result is a path of the receiver's class (astroid infers
+# few of them): ``root.joinpath("a").mkdir()`` is ``Path.mkdir``.
+PATH_METHODS = frozenset(
+    {"joinpath", "with_name", "with_stem", "with_suffix", "with_segments", "relative_to", "absolute"}
+    | {"resolve", "expanduser", "readlink"}
+)
+PATH_ATTRIBUTES = frozenset({"parent"})
+
+
 @dataclass(frozen=True)
 class Target:
     """What a callee expression resolves to: a package function or class, or an outside name."""
@@ -189,43 +201,76 @@ class AstroidResolver:
         return found or [c for c in self._annotated_classes(expr) if not isinstance(c, str)]
 
     # Annotations: astroid infers values, not declared types; a parameter, an attribute
-    # or a function's result annotated with a class is an instance of that class.
+    # or a function's result annotated with a class is an instance of that class, and so is
+    # a name or an attribute assigned from one (``self.config = config``, ``root = self._root``).
     def _annotated_classes(self, expr: Any, depth: int = 0) -> list[Any]:
         annotations: list[Any] = []
-        if depth > 4:  # a chain of assignments, never a cycle
+        if depth > MAX_STEPS:  # a chain of assignments, never a cycle
             return []
         if isinstance(expr, nodes.BinOp) and expr.op == "/":
             # Path arithmetic keeps the path's class (astroid does not infer PurePath.__truediv__).
-            return [
-                cls
-                for cls in self._classes_of(expr.left, depth + 1)
-                if not isinstance(cls, str) and cls.qname().startswith("pathlib.")
-            ]
+            return self._paths(expr.left, depth)
+        if isinstance(expr, nodes.IfExp):
+            return self._classes_of(expr.body, depth + 1) + self._classes_of(expr.orelse, depth + 1)
         if isinstance(expr, nodes.Name):
             try:
                 _, assignments = expr.lookup(expr.name)
             except Exception:
                 assignments = []
+            classes: list[Any] = []
             for assigned in assignments:
                 parent = assigned.parent
                 if isinstance(parent, nodes.Arguments):
                     annotations.append(argument_annotation(parent, assigned))
                 elif isinstance(parent, nodes.AnnAssign):
                     annotations.append(parent.annotation)
-                elif isinstance(parent, nodes.Assign) and isinstance(parent.value, nodes.Call):
-                    annotations.extend(self._returns(parent.value))
-                elif isinstance(parent, nodes.Assign) and isinstance(parent.value, nodes.BinOp):
-                    return self._annotated_classes(parent.value, depth + 1)
-        elif isinstance(expr, nodes.Attribute):
-            for owner in self._infer(expr.expr):
-                if isinstance(owner, bases.Instance) and isinstance(owner._proxied, nodes.ClassDef):
-                    annotations.extend(attribute_annotations(owner._proxied, expr.attrname))
-        elif isinstance(expr, nodes.Call):
+                elif isinstance(parent, nodes.Assign) and parent.value is not expr:
+                    classes.extend(self._classes_of(parent.value, depth + 1))
+            return classes + self._from_annotations(annotations)
+        if isinstance(expr, nodes.Attribute):
+            if expr.attrname in PATH_ATTRIBUTES:
+                return self._paths(expr.expr, depth)
+            classes = []
+            for owner in self._classes_of(expr.expr, depth + 1):
+                if not isinstance(owner, str):
+                    classes.extend(self._attribute_classes(owner, expr.attrname, depth))
+            return classes
+        if isinstance(expr, nodes.Call):
+            func = expr.func
+            if isinstance(func, nodes.Attribute) and func.attrname in PATH_METHODS:
+                paths = self._paths(func.expr, depth)
+                if paths:
+                    return paths
             annotations.extend(self._returns(expr))
+        return self._from_annotations(annotations)
+
+    def _from_annotations(self, annotations: list[Any]) -> list[Any]:
         classes: list[Any] = []
         for annotation in annotations:
             classes.extend(self._annotation_classes(annotation))
         return classes
+
+    def _paths(self, expr: Any, depth: int) -> list[Any]:
+        """The pathlib classes of ``expr``: what its path arithmetic and path methods return too."""
+        return [
+            cls
+            for cls in self._classes_of(expr, depth + 1)
+            if not isinstance(cls, str) and cls.qname().startswith("pathlib.")
+        ]
+
+    def _attribute_classes(self, cls: Any, attribute: str, depth: int) -> list[Any]:
+        """The classes an attribute of ``cls`` instances holds: its annotation (a class-level field,
+        dataclass or pydantic style), a property's return annotation, or what ``__init__`` and the
+        other methods assign to it (``self.config = config``, an annotated parameter)."""
+        classes = self._from_annotations(attribute_annotations(cls, attribute))
+        if classes:
+            return classes
+        for klass in [cls, *cls.ancestors()]:
+            for assigned in klass.instance_attrs.get(attribute, []):
+                parent = assigned.parent
+                if isinstance(parent, nodes.Assign) and len(parent.targets) == 1:
+                    classes.extend(self._classes_of(parent.value, depth + 1))
+        return list(dict.fromkeys(classes))
 
     def _classes_of(self, expr: Any, depth: int) -> list[Any]:
         inferred = [
@@ -283,6 +328,8 @@ def argument_annotation(arguments: Any, name: Any) -> Any:
 
 
 def attribute_annotations(cls: Any, attribute: str) -> list[Any]:
+    """An attribute's declared types: class-level annotations, annotated assignments in methods,
+    and the return annotation of a property of that name."""
     found = []
     for klass in [cls, *cls.ancestors()]:
         for node in klass.body:
@@ -292,6 +339,13 @@ def attribute_annotations(cls: Any, attribute: str) -> list[Any]:
                 and node.target.name == attribute
             ):
                 found.append(node.annotation)
+            elif (
+                isinstance(node, nodes.FunctionDef)
+                and node.name == attribute
+                and node.returns is not None
+                and is_property(node)
+            ):
+                found.append(node.returns)
         for assigned in klass.instance_attrs.get(attribute, []):
             if isinstance(assigned.parent, nodes.AnnAssign):
                 found.append(assigned.parent.annotation)

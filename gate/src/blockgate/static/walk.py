@@ -24,6 +24,7 @@ from blockgate.offloads import (
     offload_form,
     sites_in_tree,
 )
+from blockgate.static.overrides import Overrides, open_dispatch
 from blockgate.static.primitives import Primitive, PrimitiveTable
 from blockgate.static.resolvers import (
     ACTIVE,
@@ -76,6 +77,18 @@ def default_packages(root: Path) -> list[str]:
 
 
 DEFINED = re.compile(r"\b(?:def|class)\s+(\w+)")
+IMPORTED = re.compile(r"^[ \t]*(?:from[ \t]+(\w+)|import[ \t]+([\w. \t,]+))", re.MULTILINE)
+
+
+def imported_modules(source: str) -> set[str]:
+    """The top-level modules a source's import statements name (by text: a superset is fine)."""
+    found = set()
+    for origin, names in IMPORTED.findall(source):
+        if origin:
+            found.add(origin)
+        else:
+            found.update(name.split()[0].split(".")[0] for name in names.split(",") if name.strip())
+    return found
 
 
 PROPERTY = re.compile(
@@ -112,6 +125,8 @@ class Calls:
 
     enters: list[tuple[int, Any]] = field(default_factory=list)  # (line, astroid function node)
     primitives: list[tuple[int, Primitive]] = field(default_factory=list)
+    # An override entered because the call's dispatch was widened -> the method the call names.
+    widened: dict[Any, Any] = field(default_factory=dict)
 
 
 class Progress:
@@ -166,6 +181,9 @@ class Inventory:
         self.functions: dict[Any, Function] = {}
         self._definitions: dict[tuple[str, int], list[Any]] = {}
         self._calls: dict[Any, Calls] = {}
+        # Files the walk could not read (syntax newer than the running Python, a bad encoding):
+        # relative path -> why. One such file must not cost the findings of all the others.
+        self.skipped: dict[str, str] = {}
         ACTIVE[:] = [self]
         self._parse(sources or {})
         self.resolver: Resolver = RESOLVERS[resolver](self)
@@ -179,32 +197,62 @@ class Inventory:
             if self.is_package_module(name):
                 del manager.astroid_cache[name]
         self.property_names: set[str] = set()
+        self.callable_names: set[str] = set()
+        self.receiver_methods: set[str] = set()
+        self.unparsable: set[str] = set()  # module names whose source does not parse here
+        self.overrides = Overrides(self.module_named, self.functions)
         # A method call can only reach a package function or a primitive if its name is one of
         # theirs: other calls (``.append``, ``.get``) need no inference, which is most of the cost.
-        self.callable_names = set(self.primitives.last_parts())
+        imported: set[str] = set()  # top-level modules the package's text imports
         files = package_files(self.root, self.packages)
         seeds = []
         for done, (name, path) in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
-            source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
+            try:
+                source = sources[relative] if relative in sources else path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                self.skipped[relative] = f"cannot read it: {error}"
+                continue
             self.files[name] = (relative, path, source)
             # A first look by text, a superset of what the AST holds (a name in a string only
             # costs an inference): the stdlib parser runs on few files, astroid on fewer.
             self.callable_names.update(DEFINED.findall(source))
+            imported.update(imported_modules(source))
             self.property_names.update(PROPERTY.findall(source))
+            self.overrides.index(name, source)
             seed = relative in sources or bool(ENTRY.search(source))  # a mutant: astroid uses ours
             if OFFLOAD_WORDS.search(source):
-                tree = ast.parse(source, filename=str(path))
+                try:
+                    tree = ast.parse(source, filename=str(path))
+                except (SyntaxError, ValueError) as error:
+                    self._skip(name, error)
+                    continue
                 self.aliases[name] = import_aliases(tree)
                 self.offload_sites.extend(sites_in_tree(tree, relative, self.aliases[name]))
             if seed:
                 seeds.append(name)
             self.progress.update(f"read {done}/{len(files)} files")
+        # A third-party client's method names cost inference only where the library is imported.
+        self.callable_names.update(self.primitives.last_parts(imported))
+        self.receiver_methods = self.primitives.receiver_methods(imported)
         # A copy of the package installed elsewhere would be what astroid imports: build all now.
         build = list(self.files) if self._installed_elsewhere() else seeds
         for done, name in enumerate(build, 1):
-            self.module_named(name)
+            if name not in self.unparsable:
+                try:
+                    self.module_named(name)
+                except astroid.AstroidBuildingError:
+                    pass  # recorded in skipped; the other files are scanned all the same
             self.progress.update(f"parsed {done}/{len(build)} files with entry points")
+
+    def _skip(self, name: str, error: BaseException) -> None:
+        """Record a module the running Python cannot parse; imports of it then infer nothing."""
+        self.unparsable.add(name)
+        where = f" (line {error.lineno})" if isinstance(error, SyntaxError) and error.lineno else ""
+        message = error.msg if isinstance(error, SyntaxError) else str(error)
+        self.skipped[self.files[name][0]] = (
+            f"Python {sys.version_info.major}.{sys.version_info.minor} cannot parse it: {message}{where}"
+        )
 
     def is_package_module(self, name: str) -> bool:
         return any(name == p or name.startswith(p + ".") for p in self.packages)
@@ -227,8 +275,14 @@ class Inventory:
             return self.modules[name].tree
         from astroid.builder import AstroidBuilder
 
-        _, path, source = self.files[name]
-        tree = AstroidBuilder(astroid.MANAGER).string_build(source, name, str(path))
+        relative, path, source = self.files[name]
+        if name in self.unparsable:
+            raise astroid.AstroidBuildingError(f"{relative}: {self.skipped[relative]}", modname=name)
+        try:
+            tree = AstroidBuilder(astroid.MANAGER).string_build(source, name, str(path))
+        except astroid.AstroidSyntaxError as error:
+            self._skip(name, error.error or error)
+            raise
         astroid.MANAGER.cache_module(tree)
         self._index(name, tree)
         return tree
@@ -283,7 +337,10 @@ class Inventory:
             wanted = os.path.realpath(path)
             for module_name, (_, file, _) in self.files.items():
                 if os.path.realpath(file) == wanted:
-                    self.module_named(module_name)
+                    try:
+                        self.module_named(module_name)
+                    except astroid.AstroidBuildingError:
+                        return None  # skipped: nothing in it can be resolved
                     module = self.modules[module_name]
                     break
             else:
@@ -349,15 +406,50 @@ class Inventory:
             return  # the target is handed over, not called; its arguments are calls of their own
         if method is not None and method not in self.callable_names:
             return
-        for target in self._callee_targets(func):
+        found = False
+        targets = self._callee_targets(func)
+        if not targets and spelled:
+            # Unresolved (the library is not installed here): its spelling may still name a client.
+            client = self.primitives.client_spelling(resolved)
+            if client is not None:
+                calls.primitives.append((call.lineno, client))
+                return
+        for target in targets:
             if target.external is not None:
                 primitive = self.primitives.lookup(target.external)
                 if primitive is not None:
                     calls.primitives.append((call.lineno, primitive))
+                    found = True
             elif isinstance(target.node, nodes.ClassDef):
                 calls.enters.extend((call.lineno, f) for f in self._class_methods(target.node, "__init__"))
             elif target.node is not None and not isinstance(target.node, nodes.AsyncFunctionDef):
                 calls.enters.append((call.lineno, target.node))
+                widen, caller = open_dispatch(func, target.node)
+                if widen:
+                    for override in self.overrides.of(target.node, caller):
+                        if not isinstance(override, nodes.AsyncFunctionDef):
+                            calls.enters.append((call.lineno, override))
+                            calls.widened.setdefault(override, target.node)
+        if method in self.receiver_methods and not found:
+            primitive = self._receiver_primitive(func.expr, method)
+            if primitive is not None:
+                calls.primitives.append((call.lineno, primitive))
+
+    def _receiver_primitive(self, receiver: Any, method: str) -> Primitive | None:
+        """A client method that blocks by the receiver's class (``redis.client.Redis``), wherever
+        the method is defined: the nearest listed class of the receiver's decides."""
+        for cls in self.resolver.instance_classes(receiver):
+            if isinstance(cls, str):
+                lineage = [cls]
+            else:
+                try:
+                    lineage = [cls.qname(), *(a.qname() for a in cls.ancestors())]
+                except Exception:  # an ancestor astroid cannot infer
+                    lineage = [cls.qname()]
+            listed = next((name for name in lineage if name in self.primitives.receivers), None)
+            if listed is not None:
+                return self.primitives.lookup(f"{listed}.{method}")
+        return None
 
     def _callee_targets(self, func: Any) -> list[Target]:
         if isinstance(func, nodes.Lambda) and not isinstance(func, nodes.FunctionDef):

@@ -271,7 +271,11 @@ class StaticHalf:
         result = self.scan(self.source_root, self.packages, self.table, sources={path: mutated})
         module = path.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
         holder = f"{module}.{site.function}"
-        new = [c for c in result.candidates if c.key() not in self.baseline and holder in c.chain]
+        new = [
+            c
+            for c in result.candidates
+            if c.key() not in self.baseline and any(step.split(" ", 1)[0] == holder for step in c.chain)
+        ]
         verdict.static = "seen" if new else "NOT SEEN"
         verdict.static_new = [f"{c.primitive} at {c.path}:{c.line}" for c in new]
         if not new:

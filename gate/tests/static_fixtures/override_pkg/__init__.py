@@ -1,0 +1,1 @@
+"""A base-class method calling ``self.helper()``: the overrides the package defines run too."""
