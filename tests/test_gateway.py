@@ -291,9 +291,11 @@ def test_openapi_schema_describes_ids_bounds_and_errors(settings):
     error_ref = {"$ref": "#/components/schemas/ErrorOut"}
     assert op["responses"]["422"]["content"]["application/json"]["schema"] == error_ref
     batch = spec["paths"]["/events/batch"]["post"]["responses"]
-    assert set(batch) == {"201", "400", "413", "422"}
-    assert set(spec["paths"]["/runs"]["post"]["responses"]) == {"201", "400", "409", "413", "422"}
-    assert set(spec["paths"]["/runs/{run_id}"]["get"]["responses"]) == {"200", "404", "422"}
+    assert set(batch) == {"201", "400", "413", "422", "503"}
+    assert set(spec["paths"]["/runs"]["post"]["responses"]) == {"201", "400", "409", "413", "422", "503"}
+    assert set(spec["paths"]["/runs/{run_id}"]["get"]["responses"]) == {"200", "404", "422", "503"}
+    assert set(spec["paths"]["/ready"]["get"]["responses"]) == {"200", "503"}
+    assert set(spec["paths"]["/health"]["get"]["responses"]) == {"200"}
     assert spec["components"]["schemas"]["EventIn"]["additionalProperties"] is False
     assert "HTTPValidationError" not in spec["components"]["schemas"]
 

@@ -859,7 +859,13 @@ class SqlRunEventStore(base.StorageRunEventStore):
             created.append(event.created_at)
         engines = self._engines
         assert engines is not None and engines.connect is not None  # close() waits for the groups
-        conn = queue.connections.pop() if queue.connections else await engines.connect()
+        conn = None
+        while queue.connections and conn is None:
+            conn = queue.connections.pop()
+            if conn.is_closed():  # the server or the network closed it while it was kept
+                conn = None
+        if conn is None:
+            conn = await engines.connect()
         try:
             rows = await conn.fetch(
                 _PG_GROUP,

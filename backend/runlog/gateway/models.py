@@ -109,6 +109,10 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+
+
 class SkillOut(BaseModel):
     name: str
     description: str
@@ -126,7 +130,7 @@ class RunOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """The body of every 4xx answer."""
+    """The body of every 4xx and 503 answer."""
 
     detail: str = Field(description="what was wrong, in words")
 
@@ -139,5 +143,6 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "the run id is taken",
         413: "request body too large",
         422: "invalid path, query or body",
+        503: "a store is unavailable (database down, disk full...): retry after Retry-After seconds",
     }
     return {status: {"model": ErrorOut, "description": words[status]} for status in statuses}
