@@ -10,8 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from runlog.gateway.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
+from runlog.persistence.bootstrap import resolve_sqlite_conn_str
 from runlog.skills.storage import DEFAULT_MAX_EXPANDED_SIZE, DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_DATA_DIR = "./.runlog"
@@ -88,3 +92,41 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
         return int(text)
     except ValueError:
         raise ValueError(f"{name} must be a positive integer, got {text!r}") from None
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """What the settings serve, for the startup log: store kind, location (no password), registry, limits.
+
+    Paths are made absolute (this reads the current directory: call it off the event loop).
+    """
+    url = settings.resolved_events_url
+    kind = store_kind(url)
+    if kind == "jsonl":
+        folder = url[len("jsonl://") :] if url.startswith("jsonl://") else url
+        location = str(Path(folder).expanduser().resolve())
+    elif kind == "memory":
+        location = "memory (nothing kept)"
+    else:
+        location = make_url(url).render_as_string(hide_password=True)
+    return {
+        "store": kind,
+        "location": location,
+        "registry": resolve_sqlite_conn_str(settings.resolved_sqlite_url),
+        "skills": str(settings.resolved_skills_dir.expanduser().resolve()),
+        "limits": {
+            "max_body_bytes": settings.max_body_bytes,
+            "max_event_bytes": settings.max_event_bytes,
+            "max_skill_file_bytes": settings.max_skill_file_bytes,
+            "max_skill_expanded_size": settings.max_skill_expanded_size,
+        },
+    }
+
+
+def store_kind(url: str) -> str:
+    """``jsonl``, ``memory``, ``sqlite`` or ``postgresql``: which store ``open_store(url)`` gives."""
+    if url == "memory:":
+        return "memory"
+    scheme, colon, _ = url.partition(":")
+    if not colon or len(scheme) < 2 or scheme.lower() == "jsonl":  # a path (C:\x is one too)
+        return "jsonl"
+    return scheme.lower().split("+", 1)[0]
