@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
 import logging
 import logging.config
 import socket
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
         "postgresql+asyncpg://user@host/db (default: $RUNLOG_EVENTS_URL or <data-dir>/events)",
     )
     serve.add_argument(
+        "--token-file",
+        help="a file holding the bearer token every request but /health must send "
+        "(default: $RUNLOG_TOKEN_FILE, or the token in $RUNLOG_TOKEN; required unless --host is loopback)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=LOG_FORMATS,
         default="text",
@@ -78,6 +84,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.config.dictConfig(log_config)
     settings = _settings(args)
     _check_paths(settings, skills_dir_given=args.skills_dir is not None)
+    _check_access(settings, args.host)
     sock = _bind(args.host, args.port)
 
     import uvicorn
@@ -105,6 +112,7 @@ def _settings(args: argparse.Namespace) -> Any:
             sqlite_url=args.sqlite_url,
             skills_dir=args.skills_dir,
             events_url=args.events_url,
+            token_file=args.token_file,
         )
         open_store(settings.resolved_events_url)  # refuses a URL no store serves; touches nothing
         resolve_sqlite_conn_str(settings.resolved_sqlite_url)
@@ -131,6 +139,37 @@ def _check_paths(settings: Any, *, skills_dir_given: bool) -> None:
             f"the skills folder {skills} does not exist or is not a folder: create it, "
             "or point --skills-dir at a folder of <name>/SKILL.md"
         )
+
+
+def _check_access(settings: Any, host: str) -> None:
+    """A token file that gives a token; and a token whenever others than this host can connect."""
+    from runlog.gateway.auth import read_token_file
+    from runlog.gateway.settings import check_token
+
+    if settings.token_file is not None:
+        try:
+            check_token(read_token_file(str(settings.token_file)))
+        except OSError as exc:
+            raise CommandLineError(
+                f"cannot read the token file {settings.token_file}: {exc.strerror or exc}"
+            ) from None
+        except ValueError as exc:
+            raise CommandLineError(f"{exc} ({settings.token_file})") from None
+    if not settings.needs_token and not _loopback(host):
+        raise CommandLineError(
+            f"--host {host} lets other machines connect: set a bearer token first, "
+            "RUNLOG_TOKEN=<token> or RUNLOG_TOKEN_FILE=<file> (or --token-file <file>)",
+            status=2,
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may name any interface
+        return False
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -164,8 +203,9 @@ def _log_start(settings: Any, host: str, port: int) -> None:
     fields = {"bind": f"{host}:{port}", **describe(settings)}
     limits = ", ".join(f"{name} {value}" for name, value in fields["limits"].items())
     logger.info(
-        "serving on http://%s: events in %s %s; registry %s; skills %s; limits: %s",
+        "serving on http://%s (%s): events in %s %s; registry %s; skills %s; limits: %s",
         _url_host(host, port),
+        fields["access"],
         fields["store"],
         fields["location"],
         fields["registry"],

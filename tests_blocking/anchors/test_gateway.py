@@ -155,3 +155,19 @@ async def test_an_unreachable_store_answers_503_on_the_loop_without_blocking(tmp
             assert r.status_code == 503 and "event store" in r.json()["detail"]
             r = await client.post("/threads/t1/runs/r1/events", json={"event_type": "u", "category": "m"})
             assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+async def test_bearer_token_from_a_file_on_the_loop_without_blocking(tmp_path):
+    """The token file read at startup (offloaded) and the middleware's refusals and passes."""
+    await asyncio.to_thread((tmp_path / "token").write_text, "s3cret-token\n")
+    app = create_app(Settings(data_dir=tmp_path / "data", token_file=tmp_path / "token"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            assert (await client.get("/health")).status_code == 200
+            r = await client.get("/threads/t1/messages")
+            assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="runlog"'
+            r = await client.get("/threads/t1/messages", headers={"authorization": "Bearer wrong"})
+            assert r.status_code == 401 and "invalid_token" in r.headers["www-authenticate"]
+            r = await client.get("/threads/t1/messages", headers={"authorization": "Bearer s3cret-token"})
+            assert (r.status_code, r.json()) == (200, [])

@@ -14,6 +14,7 @@ JSON cannot hold, such as NaN) become 422 with the message; a duplicate run
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -30,6 +31,7 @@ from starlette.routing import Match
 
 from runlog import __version__
 from runlog.events import RunEventStore, SqlRunEventStore, open_store
+from runlog.gateway.auth import BearerAuth, read_token_file
 from runlog.gateway.limits import BodyLimit, event_size
 from runlog.gateway.models import (
     AfterSeq,
@@ -53,7 +55,7 @@ from runlog.gateway.models import (
     errors,
     page_limit,
 )
-from runlog.gateway.settings import Settings
+from runlog.gateway.settings import Settings, check_token
 from runlog.gateway.unavailable import UNAVAILABLE, cause, store_unavailable, unavailable_response
 from runlog.persistence import RunRegistry
 from runlog.persistence.registry import RunExistsError
@@ -109,8 +111,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The runlog ASGI app; ``settings`` default to ``Settings.from_env()``."""
     settings = Settings.from_env() if settings is None else settings
 
+    # The token the auth middleware expects: b"" (refuse all) until a token file is read at startup.
+    token: list[bytes | None] = [
+        settings.token.encode() if settings.token is not None else (b"" if settings.token_file else None)
+    ]
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.token_file is not None:
+            text = await asyncio.to_thread(read_token_file, str(settings.token_file))
+            token[0] = check_token(text).encode()
         store = open_store(settings.resolved_events_url)  # touches nothing until first use
         registry = RunRegistry(settings.resolved_sqlite_url)
         try:
@@ -139,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BearerAuth, expected=lambda: token[0])  # outermost: before a body is read
 
     def check_size(event: EventBody, where: str = "") -> None:
         size = event_size(event.content, event.metadata)
