@@ -93,7 +93,7 @@ async def test_every_route(client):
 async def test_bad_input_is_422(client):
     r = await client.get("/threads/bad%20id/messages")
     assert r.status_code == 422 and "thread_id" in r.json()["detail"]
-    r = await client.get("/threads/t1/messages", params={"before_seq": 1, "after_seq": 2})
+    r = await client.get("/threads/t1/messages", params={"before_seq": -1, "after_seq": 2})
     assert r.status_code == 422 and "before_seq" in r.json()["detail"]
     r = await client.post(
         "/threads/t1/runs/r1/events",

@@ -42,6 +42,7 @@ from runlog.gateway.models import (
     EventBody,
     EventIn,
     EventOut,
+    EventsAfterSeq,
     EventTypePath,
     HealthOut,
     OnceOut,
@@ -275,16 +276,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request: Request,
         thread_id: ThreadIdPath,
         run_id: RunIdPath,
-        event_types: list[Annotated[str, Field(min_length=1)]] | None = Query(
-            default=None, description="repeat to ask for several types"
+        # Not nullable: a query cannot carry a null, only an absent parameter (every type).
+        event_types: list[Annotated[str, Field(min_length=1)]] = Query(
+            default_factory=list, description="repeat to ask for several types; absent: every type"
         ),
         task_id: str | None = None,
         limit: int = page_limit(500),
-        after_seq: AfterSeq = None,
+        after_seq: EventsAfterSeq = None,
     ) -> list[dict[str, Any]]:
         store = _components(request).store
         return await store.list_events(
-            thread_id, run_id, event_types=event_types, task_id=task_id, limit=limit, after_seq=after_seq
+            thread_id,
+            run_id,
+            event_types=event_types or None,
+            task_id=task_id,
+            limit=limit,
+            after_seq=after_seq,
         )
 
     @app.get(

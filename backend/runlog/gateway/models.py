@@ -36,12 +36,18 @@ EventTypePath = Annotated[
         description="1-128 letters, digits, '_', '-', '.' or ':'",
     ),
 ]
-_exclusive = "Give before_seq or after_seq, not both (both: 422)."
+_window = (
+    "With both before_seq and after_seq: the first `limit` messages with after_seq < seq < before_seq "
+    "(none when no seq lies between them)."
+)
 BeforeSeq = Annotated[
-    int | None, Query(ge=0, description=f"The last `limit` messages with a seq below this one. {_exclusive}")
+    int | None, Query(ge=0, description=f"The last `limit` messages with a seq below this one. {_window}")
 ]
 AfterSeq = Annotated[
-    int | None, Query(ge=0, description=f"The first `limit` items with a seq above this one. {_exclusive}")
+    int | None, Query(ge=0, description=f"The first `limit` items with a seq above this one. {_window}")
+]
+EventsAfterSeq = Annotated[
+    int | None, Query(ge=0, description="The first `limit` events with a seq above this one.")
 ]
 
 
