@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -39,26 +40,47 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give the command to run after --, e.g. -- tox -e py311")
     if args.log:
         args.log.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (kill PID) ends the hunt as Ctrl-C does: through the finally below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     busy = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(args.busy)]
     failed = []
     try:
         for run in range(1, args.runs + 1):
             started = time.monotonic()
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            returncode, output = _run(command)
             took = time.monotonic() - started
             if args.log:
-                (args.log / f"run-{run}.log").write_text(done.stdout)
-            status = "passed" if done.returncode == 0 else f"FAILED (exit {done.returncode})"
+                (args.log / f"run-{run}.log").write_text(output)
+            status = "passed" if returncode == 0 else f"FAILED (exit {returncode})"
             print(f"run {run}/{args.runs}: {status} in {took:.0f} s, {args.busy} busy processes", flush=True)
-            if done.returncode != 0:
+            if returncode != 0:
                 failed.append(run)
-                print("\n".join(done.stdout.splitlines()[-40:]), flush=True)
+                print("\n".join(output.splitlines()[-40:]), flush=True)
     finally:
         for proc in busy:
             proc.kill()
             proc.wait()
     print(f"{args.runs - len(failed)}/{args.runs} runs passed" + (f"; failed: {failed}" if failed else ""))
     return 1 if failed else 0
+
+
+def _run(command: list[str]) -> tuple[int, str]:
+    """The command's status and output; stopped, it and every process it started (its session) end."""
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        output, _ = proc.communicate()
+    except BaseException:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(proc.pid, sig)
+                proc.wait(20)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
+        raise
+    return proc.returncode, output
 
 
 if __name__ == "__main__":
