@@ -190,7 +190,7 @@ SERVICE_EXAMPLES = [
     "batch",
     "page",
     "run-events",
-    "both-cursors",
+    "window",
     "unknown-key",
     "delete-run",
 ]

@@ -215,7 +215,6 @@ async def test_bad_ids_touch_no_filesystem(tmp_path):
         ({"limit": -1}, "limit"),
         ({"limit": True}, "limit"),
         ({"limit": "5"}, "limit"),
-        ({"before_seq": 3, "after_seq": 1}, "before_seq.*after_seq"),
         ({"before_seq": "3"}, "before_seq"),
         ({"after_seq": 1.5}, "after_seq"),
     ],

@@ -3,8 +3,10 @@
 * Writer processes put and put_batch in a loop (fsync on) and append each
   acknowledged record to an ack file of their own; the test kills them with SIGKILL at
   random moments, about 30 times, then reopens the store: every acknowledged
-  event is there and equal, no seq twice, no batch partly present, and the
-  next put continues the seq.
+  event is there and equal, seqs contiguous with none twice, no batch partly
+  present, at most each writer's last write there unacknowledged (killed
+  after its write, before its acknowledgement), and the next put continues
+  the seq.
 * A thread file cut at every byte offset of its last line (a single record,
   then a batch) loads with only that line's events lost, and the next append
   is intact.
@@ -114,11 +116,14 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
     acked = acknowledged(acks)
     assert len(acked) > ROUNDS, "the writers hardly wrote: the kills proved nothing"
 
+    # Every writer's run, acknowledged or not: a writer killed after its write and before its
+    # acknowledgement leaves events the acks do not name (in a run with no ack at all, even).
+    runs = [f"w{round_no}x{n}" for round_no in range(ROUNDS) for n in range(WRITERS)]
+
     async def reopen() -> tuple[list[dict], dict]:
         store = JsonlRunEventStore(base)
-        runs = {r["run_id"] for r in acked}
         stored = []
-        for run_id in sorted(runs):
+        for run_id in runs:
             stored += await store.list_events(THREAD, run_id, limit=100_000)
         after = await store.put(**event(thread_id=THREAD, run_id="after"))
         return stored, after
@@ -126,6 +131,7 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
     stored, after = asyncio.run(reopen())
     by_seq = {r["seq"]: r for r in stored}
     assert len(by_seq) == len(stored), "a seq appears twice"
+    assert sorted(by_seq) == list(range(1, len(by_seq) + 1)), "the seqs are not contiguous from 1"
     for record in acked:
         assert by_seq.get(record["seq"]) == record, f"acknowledged and lost or changed: {record}"
     batches: dict[str, int] = {}
@@ -134,6 +140,15 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
         if batch:
             batches[batch] = batches.get(batch, 0) + 1
     assert all(count == 3 for count in batches.values()), f"a batch partly present: {batches}"
+    # Beyond its acknowledgements, each writer may have left its last write only (one put, or the
+    # rest of one batch whose ack line the kill cut): after its acknowledged events, never between.
+    acked_seqs = {r["seq"] for r in acked}
+    for run_id in runs:
+        extra = [r for r in stored if r["run_id"] == run_id and r["seq"] not in acked_seqs]
+        units = {r["metadata"].get("batch") or f"put {r['seq']}" for r in extra}
+        assert len(units) <= 1, f"{run_id}: more than its last write unacknowledged: {extra}"
+        last_acked = max((r["seq"] for r in acked if r["run_id"] == run_id), default=0)
+        assert all(r["seq"] > last_acked for r in extra), f"{run_id}: an unacknowledged event before an ack"
     assert after["seq"] == max(by_seq) + 1
 
 

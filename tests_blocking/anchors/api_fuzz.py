@@ -50,22 +50,6 @@ def build(max_examples: int, *, derandomize: bool) -> tuple[Any, Settings]:
         database="none",
     )
 
-    @schema.hook
-    def filter_case(context: Any, case: Any) -> bool:
-        # The schema cannot say that two query parameters exclude each other;
-        # its descriptions do, and the unit tests check the 422 for both.
-        query = case.query or {}
-        if query.get("before_seq") is not None and query.get("after_seq") is not None:
-            return False
-        # A "wrong type" in a query string is no wrong type on the wire: a
-        # query carries only text (the boolean false goes as "false", a valid
-        # event type; one string and a list of that one string are the same
-        # request), so such a case is not invalid input.
-        if "event_types" not in query:
-            return True
-        types = query["event_types"]
-        return isinstance(types, list) and all(isinstance(v, str) for v in types)
-
     return schema, settings
 
 

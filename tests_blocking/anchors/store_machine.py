@@ -46,6 +46,7 @@ metadatas = st.one_of(
 )
 limits = st.integers(min_value=1, max_value=6)
 cursors = st.one_of(st.none(), st.integers(min_value=0, max_value=12))  # near the seqs in play
+cursor_kinds = st.sampled_from(("after_seq", "before_seq", "both"))  # both: the window between them
 _clock = iter(range(10**9))
 
 
@@ -131,19 +132,22 @@ class StoreMachine(RuleBasedStateMachine):
             return [m["seq"] for m in self.run(self.model.list_messages(thread_id, limit=1000))]
         return [m["seq"] for m in self.run(self.model.list_messages_by_run(thread_id, run_id, limit=1000))]
 
-    @rule(thread_id=threads, limit=limits, data=st.data(), after=st.booleans())
-    def list_messages(self, thread_id: str, limit: int, data: st.DataObject, after: bool) -> None:
-        key = "after_seq" if after else "before_seq"
-        cursor = self.cursor(data, self.message_seqs(thread_id))
-        self.both(lambda s: s.list_messages(thread_id, limit=limit, **{key: cursor}))
+    def cursors(self, data: st.DataObject, seqs: list[int], kind: str) -> dict[str, int | None]:
+        """``after_seq``, ``before_seq``, or both (a window, empty or not), each drawn as ``cursor`` draws."""
+        keys = ("after_seq", "before_seq") if kind == "both" else (kind,)
+        return {key: self.cursor(data, seqs) for key in keys}
 
-    @rule(thread_id=threads, run_id=runs, limit=limits, data=st.data(), after=st.booleans())
+    @rule(thread_id=threads, limit=limits, data=st.data(), kind=cursor_kinds)
+    def list_messages(self, thread_id: str, limit: int, data: st.DataObject, kind: str) -> None:
+        cursors = self.cursors(data, self.message_seqs(thread_id), kind)
+        self.both(lambda s: s.list_messages(thread_id, limit=limit, **cursors))
+
+    @rule(thread_id=threads, run_id=runs, limit=limits, data=st.data(), kind=cursor_kinds)
     def list_messages_by_run(
-        self, thread_id: str, run_id: str, limit: int, data: st.DataObject, after: bool
+        self, thread_id: str, run_id: str, limit: int, data: st.DataObject, kind: str
     ) -> None:
-        key = "after_seq" if after else "before_seq"
-        cursor = self.cursor(data, self.message_seqs(thread_id, run_id))
-        self.both(lambda s: s.list_messages_by_run(thread_id, run_id, limit=limit, **{key: cursor}))
+        cursors = self.cursors(data, self.message_seqs(thread_id, run_id), kind)
+        self.both(lambda s: s.list_messages_by_run(thread_id, run_id, limit=limit, **cursors))
 
     @rule(
         thread_id=threads,

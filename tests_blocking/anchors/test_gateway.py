@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 
 import httpx
 import pytest
@@ -39,6 +40,7 @@ async def client(request, tmp_path):
 
 async def test_every_route(client):
     assert (await client.get("/health")).json() == {"status": "ok"}
+    assert (await client.get("/ready")).json() == {"status": "ready"}
     r = await client.post(
         "/threads/t1/runs/r1/events", json={"event_type": "user", "category": "message", "content": "hi"}
     )
@@ -91,7 +93,7 @@ async def test_every_route(client):
 async def test_bad_input_is_422(client):
     r = await client.get("/threads/bad%20id/messages")
     assert r.status_code == 422 and "thread_id" in r.json()["detail"]
-    r = await client.get("/threads/t1/messages", params={"before_seq": 1, "after_seq": 2})
+    r = await client.get("/threads/t1/messages", params={"before_seq": -1, "after_seq": 2})
     assert r.status_code == 422 and "before_seq" in r.json()["detail"]
     r = await client.post(
         "/threads/t1/runs/r1/events",
@@ -134,3 +136,38 @@ async def test_limits_refuse_on_the_loop_without_blocking(tmp_path):
             )
             assert r.status_code == 422 and "the limit is 200" in r.json()["detail"]
             assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}
+
+
+async def test_an_unreachable_store_answers_503_on_the_loop_without_blocking(tmp_path):
+    """/ready and a write with nothing behind the store's port: the 503 path (handler, log) runs."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(
+        Settings(
+            data_dir=tmp_path / "data", events_url=f"postgresql+asyncpg://runlog@127.0.0.1:{port}/runlog"
+        )
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            r = await client.get("/ready")
+            assert r.status_code == 503 and "event store" in r.json()["detail"]
+            r = await client.post("/threads/t1/runs/r1/events", json={"event_type": "u", "category": "m"})
+            assert r.status_code == 503 and r.headers["retry-after"] == "5"
+
+
+async def test_bearer_token_from_a_file_on_the_loop_without_blocking(tmp_path):
+    """The token file read at startup (offloaded) and the middleware's refusals and passes."""
+    await asyncio.to_thread((tmp_path / "token").write_text, "s3cret-token\n")
+    app = create_app(Settings(data_dir=tmp_path / "data", token_file=tmp_path / "token"))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            assert (await client.get("/health")).status_code == 200
+            r = await client.get("/threads/t1/messages")
+            assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="runlog"'
+            r = await client.get("/threads/t1/messages", headers={"authorization": "Bearer wrong"})
+            assert r.status_code == 401 and "invalid_token" in r.headers["www-authenticate"]
+            r = await client.get("/threads/t1/messages", headers={"authorization": "Bearer s3cret-token"})
+            assert (r.status_code, r.json()) == (200, [])

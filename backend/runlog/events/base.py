@@ -119,11 +119,7 @@ def check_cursor(name: str, value: object) -> int | None:
 
 
 def check_page(limit: object, before_seq: object, after_seq: object) -> tuple[int, int | None, int | None]:
-    before = check_cursor("before_seq", before_seq)
-    after = check_cursor("after_seq", after_seq)
-    if before is not None and after is not None:
-        raise ValueError("pass before_seq or after_seq, not both")
-    return check_limit(limit), before, after
+    return check_limit(limit), check_cursor("before_seq", before_seq), check_cursor("after_seq", after_seq)
 
 
 def _check_text(field: str, value: object) -> str:
@@ -352,12 +348,14 @@ def page(
     """Select a page from records sorted ascending by seq (``key`` reads it).
 
     ``before_seq``: the last ``limit`` below it; ``after_seq``: the first
-    ``limit`` above it; neither: the latest ``limit``.
+    ``limit`` above it; both: the first ``limit`` of the window between them
+    (``after_seq < seq < before_seq``, empty when it holds no seq); neither:
+    the latest ``limit``.
     """
+    hi = len(records) if before_seq is None else bisect.bisect_left(records, before_seq, key=key)
     if after_seq is not None:
         lo = bisect.bisect_right(records, after_seq, key=key)
-        return records[lo : lo + limit]
-    hi = len(records) if before_seq is None else bisect.bisect_left(records, before_seq, key=key)
+        return records[lo : max(lo, min(lo + limit, hi))]
     return records[max(0, hi - limit) : hi]
 
 

@@ -158,19 +158,15 @@ def _page(
 ) -> list[dict[str, Any]]:
     """Records (any order) -> the asked page, ascending by seq."""
     ordered = sorted(records, key=lambda record: record["seq"])
-    if after_seq is not None:
-        return [r for r in ordered if r["seq"] > after_seq][:limit]
     if before_seq is not None:
         ordered = [r for r in ordered if r["seq"] < before_seq]
+    if after_seq is not None:
+        return [r for r in ordered if r["seq"] > after_seq][:limit]
     return ordered[-limit:]
 
 
 def _page_args(limit: object, before_seq: object, after_seq: object) -> tuple[int, int | None, int | None]:
-    before = _cursor("before_seq", before_seq)
-    after = _cursor("after_seq", after_seq)
-    if before is not None and after is not None:
-        raise ValueError("before_seq and after_seq cannot both be given")
-    return _limit(limit), before, after
+    return _limit(limit), _cursor("before_seq", before_seq), _cursor("after_seq", after_seq)
 
 
 class MemoryRunEventStore(RunEventStore):

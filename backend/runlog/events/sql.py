@@ -884,7 +884,13 @@ class SqlRunEventStore(base.StorageRunEventStore):
             created.append(event.created_at)
         engines = self._engines
         assert engines is not None and engines.connect is not None  # close() waits for the groups
-        conn = queue.connections.pop() if queue.connections else await engines.connect()
+        conn = None
+        while queue.connections and conn is None:
+            conn = queue.connections.pop()
+            if conn.is_closed():  # the server or the network closed it while it was kept
+                conn = None
+        if conn is None:
+            conn = await engines.connect()
         try:
             rows = await conn.fetch(
                 _PG_GROUP,
@@ -1074,11 +1080,11 @@ class SqlRunEventStore(base.StorageRunEventStore):
         self, where: list[sa.ColumnElement[bool]], limit: int, before_seq: int | None, after_seq: int | None
     ) -> list[dict[str, Any]]:
         query = sa.select(*_RECORD_COLUMNS).where(*where)
-        if after_seq is not None:
+        if before_seq is not None:
+            query = query.where(_E.seq < before_seq)
+        if after_seq is not None:  # alone or with before_seq (the window between them): the first ones
             query = query.where(_E.seq > after_seq).order_by(_E.seq).limit(limit)
         else:
-            if before_seq is not None:
-                query = query.where(_E.seq < before_seq)
             query = query.order_by(_E.seq.desc()).limit(limit)
         async with self._transaction(write=False) as conn:
             rows = (await conn.execute(query)).all()

@@ -14,12 +14,14 @@ JSON cannot hold, such as NaN) become 422 with the message; a duplicate run
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,6 +31,7 @@ from starlette.routing import Match
 
 from runlog import __version__
 from runlog.events import RunEventStore, SqlRunEventStore, open_store
+from runlog.gateway.auth import BearerAuth, read_token_file
 from runlog.gateway.limits import BodyLimit, event_size
 from runlog.gateway.models import (
     AfterSeq,
@@ -39,9 +42,11 @@ from runlog.gateway.models import (
     EventBody,
     EventIn,
     EventOut,
+    EventsAfterSeq,
     EventTypePath,
     HealthOut,
     OnceOut,
+    ReadyOut,
     RunIdPath,
     RunIn,
     RunOut,
@@ -51,12 +56,17 @@ from runlog.gateway.models import (
     errors,
     page_limit,
 )
-from runlog.gateway.settings import Settings
+from runlog.gateway.settings import Settings, check_token
+from runlog.gateway.unavailable import UNAVAILABLE, cause, store_unavailable, unavailable_response
 from runlog.persistence import RunRegistry
 from runlog.persistence.registry import RunExistsError
 from runlog.skills import LocalSkillStorage
 
 logger = logging.getLogger(__name__)
+
+# The thread /ready counts the messages of: a valid id no client is likely to use (the count is a
+# read, so a client's thread of that name would only be counted).
+READY_PROBE_THREAD = "_runlog-ready-probe"
 
 
 class NotFound(LookupError):
@@ -102,8 +112,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The runlog ASGI app; ``settings`` default to ``Settings.from_env()``."""
     settings = Settings.from_env() if settings is None else settings
 
+    # The token the auth middleware expects: b"" (refuse all) until a token file is read at startup.
+    token: list[bytes | None] = [
+        settings.token.encode() if settings.token is not None else (b"" if settings.token_file else None)
+    ]
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.token_file is not None:
+            text = await asyncio.to_thread(read_token_file, str(settings.token_file))
+            token[0] = check_token(text).encode()
         store = open_store(settings.resolved_events_url)  # touches nothing until first use
         registry = RunRegistry(settings.resolved_sqlite_url)
         try:
@@ -132,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BearerAuth, expected=lambda: token[0])  # outermost: before a body is read
 
     def check_size(event: EventBody, where: str = "") -> None:
         size = event_size(event.content, event.metadata)
@@ -162,15 +181,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers["Allow"] = ", ".join(_allowed_methods(app, request))
         return JSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=headers)
 
+    for unavailable in {*UNAVAILABLE, sqlalchemy.exc.DBAPIError}:
+        app.add_exception_handler(unavailable, store_unavailable)
+
     @app.get("/health", response_model=HealthOut)
     async def health() -> dict[str, str]:
+        """Liveness: the process answers. Touches no store (see /ready)."""
         return {"status": "ok"}
+
+    @app.get("/ready", response_model=ReadyOut, responses=errors(503))
+    async def ready(request: Request) -> Any:
+        """Readiness: one read from the event store and one from the run registry; 503 if either fails."""
+        components = _components(request)
+        down = []
+        for name, probe in (
+            ("event store", lambda: components.store.count_messages(READY_PROBE_THREAD)),
+            ("run registry", components.registry.check),
+        ):
+            try:
+                await probe()
+            except Exception as exc:  # any failure to answer is "not ready"; the log says which
+                logger.error("not ready: the %s did not answer: %s", name, cause(exc))
+                down.append(name)
+        if down:
+            return unavailable_response(
+                f"not ready: the {' and the '.join(down)} did not answer; retry later"
+            )
+        return {"status": "ready"}
 
     @app.post(
         "/threads/{thread_id}/runs/{run_id}/events",
         status_code=201,
         response_model=EventOut,
-        responses=errors(400, 413, 422),
+        responses=errors(400, 413, 422, 503),
     )
     async def append_event(
         request: Request, thread_id: ThreadIdPath, run_id: RunIdPath, event: EventIn
@@ -183,7 +226,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.put(
         "/threads/{thread_id}/runs/{run_id}/events/{event_type}",
         response_model=OnceOut,
-        responses={201: {"model": OnceOut, "description": "created"}, **errors(400, 413, 422)},
+        responses={201: {"model": OnceOut, "description": "created"}, **errors(400, 413, 422, 503)},
     )
     async def append_event_once(
         request: Request,
@@ -202,7 +245,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"event": record, "created": created}, status_code=201 if created else 200)
 
     @app.post(
-        "/events/batch", status_code=201, response_model=list[EventOut], responses=errors(400, 413, 422)
+        "/events/batch", status_code=201, response_model=list[EventOut], responses=errors(400, 413, 422, 503)
     )
     async def append_batch(request: Request, events: list[BatchEventIn]) -> list[dict[str, Any]]:
         for index, event in enumerate(events):
@@ -211,7 +254,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with _store_input():
             return await store.put_batch([e.model_dump() for e in events])
 
-    @app.get("/threads/{thread_id}/messages", response_model=list[EventOut], responses=errors(422))
+    @app.get("/threads/{thread_id}/messages", response_model=list[EventOut], responses=errors(422, 503))
     async def thread_messages(
         request: Request,
         thread_id: ThreadIdPath,
@@ -222,31 +265,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = _components(request).store
         return await store.list_messages(thread_id, limit=limit, before_seq=before_seq, after_seq=after_seq)
 
-    @app.get("/threads/{thread_id}/messages/count", response_model=CountOut, responses=errors(422))
+    @app.get("/threads/{thread_id}/messages/count", response_model=CountOut, responses=errors(422, 503))
     async def count_thread_messages(request: Request, thread_id: ThreadIdPath) -> dict[str, int]:
         return {"count": await _components(request).store.count_messages(thread_id)}
 
     @app.get(
-        "/threads/{thread_id}/runs/{run_id}/events", response_model=list[EventOut], responses=errors(422)
+        "/threads/{thread_id}/runs/{run_id}/events", response_model=list[EventOut], responses=errors(422, 503)
     )
     async def run_events(
         request: Request,
         thread_id: ThreadIdPath,
         run_id: RunIdPath,
-        event_types: list[Annotated[str, Field(min_length=1)]] | None = Query(
-            default=None, description="repeat to ask for several types"
+        # Not nullable: a query cannot carry a null, only an absent parameter (every type).
+        event_types: list[Annotated[str, Field(min_length=1)]] = Query(
+            default_factory=list, description="repeat to ask for several types; absent: every type"
         ),
         task_id: str | None = None,
         limit: int = page_limit(500),
-        after_seq: AfterSeq = None,
+        after_seq: EventsAfterSeq = None,
     ) -> list[dict[str, Any]]:
         store = _components(request).store
         return await store.list_events(
-            thread_id, run_id, event_types=event_types, task_id=task_id, limit=limit, after_seq=after_seq
+            thread_id,
+            run_id,
+            event_types=event_types or None,
+            task_id=task_id,
+            limit=limit,
+            after_seq=after_seq,
         )
 
     @app.get(
-        "/threads/{thread_id}/runs/{run_id}/messages", response_model=list[EventOut], responses=errors(422)
+        "/threads/{thread_id}/runs/{run_id}/messages",
+        response_model=list[EventOut],
+        responses=errors(422, 503),
     )
     async def run_messages(
         request: Request,
@@ -261,44 +312,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             thread_id, run_id, limit=limit, before_seq=before_seq, after_seq=after_seq
         )
 
-    @app.delete("/threads/{thread_id}/runs/{run_id}", response_model=DeletedOut, responses=errors(422))
+    @app.delete("/threads/{thread_id}/runs/{run_id}", response_model=DeletedOut, responses=errors(422, 503))
     async def delete_run(request: Request, thread_id: ThreadIdPath, run_id: RunIdPath) -> dict[str, int]:
         return {"deleted": await _components(request).store.delete_by_run(thread_id, run_id)}
 
-    @app.delete("/threads/{thread_id}", response_model=DeletedOut, responses=errors(422))
+    @app.delete("/threads/{thread_id}", response_model=DeletedOut, responses=errors(422, 503))
     async def delete_thread(request: Request, thread_id: ThreadIdPath) -> dict[str, int]:
         return {"deleted": await _components(request).store.delete_by_thread(thread_id)}
 
-    @app.get("/skills", response_model=list[SkillOut])
+    @app.get("/skills", response_model=list[SkillOut], responses=errors(503))
     async def list_skills(request: Request) -> list[dict[str, Any]]:
         return [s.to_dict() for s in await _components(request).skills.load_skills()]
 
-    @app.get("/skills/{name}", response_model=SkillOut, responses=errors(404, 422))
+    @app.get("/skills/{name}", response_model=SkillOut, responses=errors(404, 422, 503))
     async def get_skill(request: Request, name: str) -> dict[str, Any]:
         skill = await _components(request).skills.get_skill(name)
         if skill is None:
             raise NotFound(f"unknown skill {name!r}")
         return skill.to_dict()
 
-    @app.post("/runs", status_code=201, response_model=RunOut, responses=errors(400, 409, 413, 422))
+    @app.post("/runs", status_code=201, response_model=RunOut, responses=errors(400, 409, 413, 422, 503))
     async def create_run(request: Request, run: RunIn) -> dict[str, Any]:
         return await _components(request).registry.create_run(run.run_id, run.thread_id, run.status)
 
-    @app.get("/runs/{run_id}", response_model=RunOut, responses=errors(404, 422))
+    @app.get("/runs/{run_id}", response_model=RunOut, responses=errors(404, 422, 503))
     async def get_run(request: Request, run_id: RunIdPath) -> dict[str, Any]:
         found = await _components(request).registry.get_run(run_id)
         if found is None:
             raise NotFound(f"unknown run {run_id!r}")
         return found
 
-    @app.patch("/runs/{run_id}", response_model=RunOut, responses=errors(400, 404, 413, 422))
+    @app.patch("/runs/{run_id}", response_model=RunOut, responses=errors(400, 404, 413, 422, 503))
     async def set_run_status(request: Request, run_id: RunIdPath, body: StatusIn) -> dict[str, Any]:
         try:
             return await _components(request).registry.set_status(run_id, body.status)
         except KeyError as exc:
             raise NotFound(f"unknown run {run_id!r}") from exc
 
-    @app.get("/threads/{thread_id}/runs", response_model=list[RunOut], responses=errors(422))
+    @app.get("/threads/{thread_id}/runs", response_model=list[RunOut], responses=errors(422, 503))
     async def thread_runs(request: Request, thread_id: ThreadIdPath) -> list[dict[str, Any]]:
         return await _components(request).registry.list_runs(thread_id)
 

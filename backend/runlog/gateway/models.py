@@ -36,12 +36,18 @@ EventTypePath = Annotated[
         description="1-128 letters, digits, '_', '-', '.' or ':'",
     ),
 ]
-_exclusive = "Give before_seq or after_seq, not both (both: 422)."
+_window = (
+    "With both before_seq and after_seq: the first `limit` messages with after_seq < seq < before_seq "
+    "(none when no seq lies between them)."
+)
 BeforeSeq = Annotated[
-    int | None, Query(ge=0, description=f"The last `limit` messages with a seq below this one. {_exclusive}")
+    int | None, Query(ge=0, description=f"The last `limit` messages with a seq below this one. {_window}")
 ]
 AfterSeq = Annotated[
-    int | None, Query(ge=0, description=f"The first `limit` items with a seq above this one. {_exclusive}")
+    int | None, Query(ge=0, description=f"The first `limit` items with a seq above this one. {_window}")
+]
+EventsAfterSeq = Annotated[
+    int | None, Query(ge=0, description="The first `limit` events with a seq above this one.")
 ]
 
 
@@ -109,6 +115,10 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
 
 
+class ReadyOut(BaseModel):
+    status: Literal["ready"]
+
+
 class SkillOut(BaseModel):
     name: str
     description: str
@@ -126,7 +136,7 @@ class RunOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """The body of every 4xx answer."""
+    """The body of every 4xx and 503 answer."""
 
     detail: str = Field(description="what was wrong, in words")
 
@@ -139,5 +149,6 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "the run id is taken",
         413: "request body too large",
         422: "invalid path, query or body",
+        503: "a store is unavailable (database down, disk full...): retry after Retry-After seconds",
     }
     return {status: {"model": ErrorOut, "description": words[status]} for status in statuses}

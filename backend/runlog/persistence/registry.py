@@ -83,6 +83,11 @@ class RunRegistry:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    async def check(self) -> None:
+        """One query: raises if the database cannot answer (readiness)."""
+        async with self._conn.execute("SELECT 1") as cur:
+            await cur.fetchone()
+
     @property
     def _conn(self) -> aiosqlite.Connection:
         if self._db is None:

@@ -1,0 +1,86 @@
+"""Bearer-token access: every route but ``/health`` needs ``Authorization: Bearer <token>``.
+
+The token is the operator's (``RUNLOG_TOKEN``, or a file named by
+``RUNLOG_TOKEN_FILE``, read once at startup); without one the service is open,
+which ``python -m runlog serve`` allows on a loopback address only. The
+comparison takes the same time whatever the guess (``hmac.compare_digest``), so
+timing tells nothing about the token. Refusals answer 401 in the one error
+shape with ``WWW-Authenticate: Bearer`` (RFC 6750), before a byte of the body
+is read.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+
+from runlog.gateway.limits import ASGIApp, Receive, Scope, Send
+
+OPEN_PATHS = frozenset({"/health"})  # liveness: a probe that sends no credentials
+
+
+class BearerAuth:
+    """ASGI middleware: 401 for an HTTP request without the token ``expected()`` returns.
+
+    ``expected()`` is read per request: the token comes from a file the app
+    reads when it starts. ``None`` means "no token configured": every request
+    passes; ``b""`` means "a token is configured but not loaded yet": every
+    request is refused (fail closed).
+    """
+
+    def __init__(self, app: ASGIApp, expected: Callable[[], bytes | None]) -> None:
+        self.app = app
+        self.expected = expected
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = self.expected()
+        if scope["type"] != "http" or token is None or scope.get("path") in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = _bearer(scope)
+        if given is None:
+            await _refuse(
+                send, "send the service's token: Authorization: Bearer <token>", 'Bearer realm="runlog"'
+            )
+        elif not token or not hmac.compare_digest(given, token):
+            await _refuse(
+                send, "the bearer token is not the service's", 'Bearer realm="runlog", error="invalid_token"'
+            )
+        else:
+            await self.app(scope, receive, send)
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    for name, value in scope.get("headers") or ():
+        if name.lower() == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() == b"bearer" and credentials.strip():
+                return bytes(credentials.strip())
+            return None
+    return None
+
+
+async def _refuse(send: Send, detail: str, challenge: str) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 401,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"www-authenticate", challenge.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def read_token_file(path: str) -> str:
+    """The token in a file (surrounding whitespace, a trailing newline, ignored); ValueError if empty."""
+    with open(path, encoding="utf-8") as file:
+        token = file.read().strip()
+    if not token:
+        raise ValueError(f"the token file {path} is empty: write the token into it")
+    return token
