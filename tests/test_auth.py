@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import httpx
 import pytest
 
 from runlog.gateway import Settings, create_app
 from tests.test_cli import Server, one_line_error, run, wait_for_health
+from tests.test_gateway import running
 
 TOKEN = "0123456789abcdef-token"
 EVENT = {"event_type": "user", "category": "message", "content": "hi"}
-
-
-@contextlib.asynccontextmanager
-async def running(settings):
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
-            yield client
 
 
 def bearer(token: str) -> dict[str, str]:

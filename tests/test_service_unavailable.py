@@ -17,8 +17,9 @@ import pytest
 from sqlalchemy.engine import make_url
 from tests_blocking.anchors.stores import StoreUnderTest, kind_params
 
-from runlog.gateway import Settings, create_app
+from runlog.gateway import Settings
 from runlog.gateway.unavailable import RETRY_AFTER_SECONDS
+from tests.test_gateway import running
 
 EVENT = {"event_type": "user", "category": "message", "content": "hi"}
 
@@ -27,15 +28,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@contextlib.asynccontextmanager
-async def running(settings):
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
-            yield client
 
 
 def assert_unavailable(response: httpx.Response) -> None:
