@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from blockgate.accepted import accepted_unguarded, outside_sites
+from blockgate.accepted import accepted_unguarded, outside_sites, requirements
 from tests.docs import (
     REPO_DIR,
     blocks,
@@ -261,3 +261,8 @@ def test_the_accepted_file_shown_is_runlogs(tmp_path):
     assert accepted_unguarded(shown) == accepted_unguarded(real) == ([], [])
     assert outside_sites(shown) == outside_sites(real)
     assert outside_sites(shown)[1] == [] and len(outside_sites(shown)[0]) == 1
+    assert requirements(shown) == requirements(real)
+    assert [r.site for r in requirements(shown)[0]] == [
+        "runlog/events/sql.py::SqlRunEventStore._pg_write_group",
+        "runlog/events/sql.py::SqlRunEventStore._claim",
+    ]

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from blockgate import GateBlockingError, armed_gate, plugin
-from blockgate.accepted import accepted_unguarded, outside_sites
+from blockgate.accepted import Requirement, accepted_unguarded, outside_sites, requirements
 from blockgate.classification import CLASSIFICATION
 from blockgate.rules import EXEMPT_CALLERS, Scene
 from tests.docs import (
@@ -351,6 +351,16 @@ def test_the_accepted_file_is_read_as_the_page_says(pantry, tmp_path):
     assert outside_sites(accepted)[0] == {
         "pantry/__init__.py::stock": "the offloaded work blocks inside a library, which the static half does not read"
     }
+    assert requirements(accepted) == (
+        [
+            Requirement(
+                "pantry/__init__.py::restock",
+                "PANTRY_TEST_DATABASE_URL",
+                "runs only against the database server; its gate tests skip without one",
+            )
+        ],
+        [],
+    )
     # The pantry's one candidate-free run: the [[unguarded]] entry accepts nothing, so it is stale.
     done = run(
         f"python -m blockgate.static --root src --package pantry --coverage .coverage --accepted {accepted} --out {tmp_path}",

@@ -153,6 +153,7 @@ def test_every_report_of_a_partial_run(checkout, partial_data, capsys):
         ],
         "exercised": 2,
         "total": 3,
+        "errors": [],
     }
 
 
@@ -218,7 +219,7 @@ def test_the_json_report_is_indented_for_people(checkout, partial_data, capsys):
     text = (partial_data.parent / "offload-review.json").read_text()
     assert text.startswith('{\n  "python": "')
     assert '\n  "sites": [\n    {\n      "path": "src/pkg/__init__.py",\n' in text
-    assert text.endswith('\n  "exercised": 2,\n  "total": 3\n}\n')
+    assert text.endswith('\n  "exercised": 2,\n  "total": 3,\n  "errors": []\n}\n')
     capsys.readouterr()
 
 

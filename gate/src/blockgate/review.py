@@ -7,10 +7,13 @@ a gate run under ``coverage run``, whose per-test contexts name the gate tests
 Writes, under the reports folder: ``offload-review.json``,
 ``offload-review.md`` (for a CI job summary) and prints a table. Exits 1 if
 an offload site, or an async function of the reviewed package, never ran under the
-gate; 2 if there is no coverage data to judge by. The last line is
+gate (unless the accepted file's ``[[requires]]`` table waives it: its service's
+variable is unset, so its gate tests skipped); 2 if there is no coverage data to
+judge by or the accepted file has an error. The last line is
 ``offload sites exercised: X/Y``.
 
 Usage: python -m blockgate.review --data reports/blocking/.coverage --source src [--out DIR] [--root .]
+       [--accepted FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 import coverage
 
 from blockgate import text_table
+from blockgate.accepted import Requirement, requirements, site_key
 from blockgate.contexts import gate_contexts
 from blockgate.offloads import async_functions, inventory
 
@@ -70,6 +74,41 @@ def review(data_file: Path, source: Path, root: Path) -> tuple[list[dict[str, An
     return sites, functions
 
 
+def waive(
+    sites: list[dict[str, Any]],
+    functions: list[dict[str, Any]],
+    entries: list[Requirement],
+    source: Path,
+    root: Path,
+    environ: dict[str, str] | None = None,
+) -> list[str]:
+    """Mark what the ``[[requires]]`` entries waive (``"waived"``: why); return the stale entries as errors.
+
+    A waived coroutine that did not run, and the offload sites in it that did
+    not, are not failures. An entry naming no async function of ``source`` is
+    stale, and so is a waived one whose coroutine ran anyway.
+    """
+    errors = []
+    by_key = {site_key(f["path"], f["function"], root, source): f for f in functions}
+    for entry in entries:
+        function = by_key.get(entry.site)
+        if function is None:
+            errors.append(
+                f"stale [[requires]] entry: {entry.site} names no async function under {source.name}"
+            )
+        elif entry.waived(environ) and function["exercised"]:
+            errors.append(f"stale [[requires]] entry: {entry.site} ran under the gate with {entry.env} unset")
+        elif entry.waived(environ):
+            function["waived"] = entry.describe()
+            for site in sites:
+                if (
+                    site_key(site["path"], site["function"], root, source) == entry.site
+                    and not site["exercised"]
+                ):
+                    site["waived"] = entry.describe()
+    return errors
+
+
 def _tests_cell(tests: list[str], limit: int = 3) -> str:
     if not tests:
         return "-"
@@ -85,7 +124,7 @@ def render_table(sites: list[dict[str, Any]]) -> str:
                 s["where"],
                 s["function"],
                 s["target"],
-                "yes" if s["exercised"] else "NO",
+                "yes" if s["exercised"] else "waived" if s.get("waived") else "NO",
                 f"{len(s['tests'])}: {_tests_cell(s['tests'], 2)}",
             )
         )
@@ -105,13 +144,18 @@ def render_markdown(sites: list[dict[str, Any]], functions: list[dict[str, Any]]
     ]
     for s in sites:
         out.append(
-            f"| `{s['where']}` | `{s['function']}` | `{s['target']}` | {'yes' if s['exercised'] else '**NO**'} "
+            f"| `{s['where']}` | `{s['function']}` | `{s['target']}` | "
+            f"{'yes' if s['exercised'] else 'waived' if s.get('waived') else '**NO**'} "
             f"| {len(s['tests'])}: {_tests_cell(s['tests']).replace('|', '/')} |"
         )
-    missed = [f for f in functions if not f["exercised"]]
+    missed = [f for f in functions if not f["exercised"] and not f.get("waived")]
     if missed:
         out += ["", "### Async functions never run under the gate", ""]
         out += [f"- `{f['path']}:{f['line']}` `{f['function']}`" for f in missed]
+    waived = [f for f in functions if f.get("waived")]
+    if waived:
+        out += ["", "### Not run, waived by the accepted file", ""]
+        out += [f"- `{f['path']}:{f['line']}` `{f['function']}`: {f['waived']}" for f in waived]
     return "\n".join(out) + "\n"
 
 
@@ -130,7 +174,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--root", type=Path, default=Path("."), help="paths in the report are relative to it (default: .)"
     )
+    parser.add_argument(
+        "--accepted",
+        type=Path,
+        default=None,
+        help="the accepted file: [[requires]] entries waive coroutines whose service is not configured",
+    )
     args = parser.parse_args(argv)
+    entries, errors = requirements(args.accepted)
+    if errors:
+        print("\n".join(f"offload review: {e}" for e in errors), file=sys.stderr)
+        return 2
     if not args.data.exists():
         print(
             f"offload review: no coverage data at {args.data}; run the gate under coverage first",
@@ -140,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or args.data.parent
     out.mkdir(parents=True, exist_ok=True)
     sites, functions = review(args.data, args.source.resolve(), args.root.resolve())
+    stale = waive(sites, functions, entries, args.source.resolve(), args.root.resolve())
     if not sites:
         print(f"offload review: the inventory found no offload site under {args.source}", file=sys.stderr)
         return 2
@@ -150,18 +205,33 @@ def main(argv: list[str] | None = None) -> int:
         "async_functions": functions,
         "exercised": sum(s["exercised"] for s in sites),
         "total": len(sites),
+        "errors": stale,
     }
     (out / "offload-review.json").write_text(json.dumps(payload, indent=2) + "\n")
     (out / "offload-review.md").write_text(render_markdown(sites, functions, python))
     print(render_table(sites))
-    missed_functions = [f for f in functions if not f["exercised"]]
-    print(f"\nasync functions run under the gate: {len(functions) - len(missed_functions)}/{len(functions)}")
+    ran = sum(f["exercised"] for f in functions)
+    waived = [f for f in functions if f.get("waived")]
+    missed_functions = [f for f in functions if not f["exercised"] and not f.get("waived")]
+    print(
+        f"\nasync functions run under the gate: {ran}/{len(functions)}"
+        + (f" ({len(waived)} not run, waived by {args.accepted.name})" if args.accepted and waived else "")
+    )
     for f in missed_functions:
         print(f"  never under the gate: {f['path']}:{f['line']} {f['function']}")
+    for f in waived:
+        print(f"  not run, waived: {f['path']}:{f['line']} {f['function']}: {f['waived']}")
+    for error in stale:
+        print(f"  error: {error}")
     print(f"reports: {out / 'offload-review.json'}, {out / 'offload-review.md'}")
     done = payload["exercised"]
-    print(f"offload sites exercised: {done}/{len(sites)}")
-    return 0 if done == len(sites) and not missed_functions else 1
+    unwaived = sum(not s["exercised"] and not s.get("waived") for s in sites)
+    waived_sites = sum(bool(s.get("waived")) for s in sites)
+    print(
+        f"offload sites exercised: {done}/{len(sites)}"
+        + (f" ({waived_sites} waived)" if waived_sites else "")
+    )
+    return 0 if not unwaived and not missed_functions and not stale else 1
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from blockgate.accepted import outside_sites
+from blockgate.accepted import outside_sites, waived_sites
 from blockgate.teeth import coroutines, offloads
 
 
@@ -39,7 +39,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="ignore coverage data: run every gate test against every mutant",
     )
-    parser.add_argument("--accepted", type=Path, default=None, help="the accepted file ([[outside]] entries)")
+    parser.add_argument(
+        "--accepted", type=Path, default=None, help="the accepted file ([[outside]] and [[requires]] entries)"
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/teeth"), help="folder for the reports")
     parser.add_argument("--only", choices=("offloads", "coroutines"), default=None, help="run one check")
     parser.add_argument(
@@ -66,12 +68,12 @@ def _coverage_data(args: argparse.Namespace) -> Path | None:
     return data
 
 
-def _offloads(args: argparse.Namespace, outside: dict[str, str]) -> bool:
+def _offloads(args: argparse.Namespace, outside: dict[str, str], waived: dict[str, str]) -> bool:
     data = _coverage_data(args)
     print(
         f"teeth: tests chosen from {data if data else 'all gate tests (no usable coverage data)'}", flush=True
     )
-    verdicts, seconds = offloads.run(args.source, args.rootdir, args.tests, data, outside)
+    verdicts, seconds = offloads.run(args.source, args.rootdir, args.tests, data, outside, waived)
     table, markdown = offloads.render(verdicts)
     killed = sum(v.verdict == "killed" for v in verdicts)
     payload = {
@@ -94,11 +96,11 @@ def _offloads(args: argparse.Namespace, outside: dict[str, str]) -> bool:
     return bool(verdicts) and all(v.passed for v in verdicts)
 
 
-def _coroutines(args: argparse.Namespace) -> bool:
+def _coroutines(args: argparse.Namespace, waived: dict[str, str]) -> bool:
     setup = coroutines.Setup(args.source, args.rootdir, (args.out / "coroutines").resolve())
     try:
         problems = coroutines.check(
-            setup, args.tests, data=_coverage_data(args), ignore=args.coroutines_ignore
+            setup, args.tests, data=_coverage_data(args), ignore=args.coroutines_ignore, waived=waived
         )
     except RuntimeError as exc:
         print(f"teeth: {exc}", file=sys.stderr)
@@ -116,15 +118,18 @@ def _coroutines(args: argparse.Namespace) -> bool:
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     outside, errors = outside_sites(args.accepted)
+    waived, more_errors = waived_sites(args.accepted)
+    errors += more_errors
     if errors:
         print("\n".join(f"teeth: {e}" for e in errors), file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    reasons = {site: entry.describe() for site, entry in waived.items()}
     passed = True
     if args.only in (None, "coroutines"):
-        passed = _coroutines(args) and passed
+        passed = _coroutines(args, reasons) and passed
     if args.only in (None, "offloads"):
-        passed = _offloads(args, outside) and passed
+        passed = _offloads(args, outside, reasons) and passed
     return 0 if passed else 1
 
 

@@ -16,7 +16,8 @@ Which tests reach which coroutine comes from a gate run's per-test coverage
 contexts when there is fresh data (as for offload sites), else from a
 recording run of the gate tests. Runs are two subprocesses at a time, each
 only the few tests that reach its coroutine. A coroutine no gate test reaches
-is a finding too: add a test.
+is a finding too: add a test, unless the accepted file's ``[[requires]]``
+table waives it (its service's variable is unset, so its gate tests skip).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from blockgate.accepted import site_key
 from blockgate.offloads import async_functions
 
 TESTS_PER_COROUTINE = 3
@@ -163,8 +165,12 @@ def check(
     *,
     data: Path | None = None,
     ignore: list[str] | None = None,
+    waived: dict[str, str] | None = None,
 ) -> dict[str, str | None]:
     """Per coroutine: None when its injected run ended red as it must, else why not.
+
+    A coroutine no test reaches whose ``path::qualname`` (relative to the
+    scanned packages' folder) is in ``waived`` is left out, with its reason printed.
 
     The tests each coroutine's run gets come from ``data`` (a gate run's
     coverage with per-test contexts) when given, else from a recording run of
@@ -178,7 +184,14 @@ def check(
         reached = reached_by_coverage(setup, data, ignore)
     else:
         reached = record(setup, [*recording_args, *(f"--ignore={path}" for path in ignore)], progress)
-    coroutines = [f"{f.path}::{f.function}" for f in async_functions(setup.source, relative_to=setup.rootdir)]
+    coroutines = []
+    for function in async_functions(setup.source, relative_to=setup.rootdir):
+        coroutine = f"{function.path}::{function.function}"
+        why = (waived or {}).get(site_key(function.path, function.function, setup.rootdir, setup.source))
+        if why is not None and not reached.get(coroutine):
+            progress(f"teeth: {coroutine}: not run, waived: {why}")
+            continue
+        coroutines.append(coroutine)
     problems: dict[str, str | None] = {
         c: "no gate test reaches it (add a test that does)" for c in coroutines if not reached.get(c)
     }

@@ -71,7 +71,9 @@ class Verdict:
 
     @property
     def passed(self) -> bool:
-        return self.verdict == "killed" and self.static in ("seen", "outside")
+        # "waived": no gate test ran it, and the accepted file's [[requires]] says why (its
+        # service is not configured here); the static half must still see the reversal.
+        return self.verdict in ("killed", "waived") and self.static in ("seen", "outside")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -258,7 +260,11 @@ class StaticHalf:
         )
 
     def _relative(self, site: OffloadSite) -> str:
-        return (self.rootdir / site.path).resolve().relative_to(self.source_root).as_posix()
+        return self.relative(site, self.rootdir, self.source_root)
+
+    @staticmethod
+    def relative(site: OffloadSite, rootdir: Path, source_root: Path) -> str:
+        return (rootdir / site.path).resolve().relative_to(source_root).as_posix()
 
     def check(self, verdict: Verdict) -> None:
         site = verdict.site
@@ -337,9 +343,11 @@ class TeethPlugin:
         covering: dict[OffloadSite, list[str]] | None,
         source_root: Path,
         rootdir: Path,
+        waived: dict[str, str] | None = None,
     ) -> None:
         self.sites = sites
         self.covering = covering
+        self.waived = waived or {}
         self.source_root = source_root
         self.rootdir = rootdir
         self.verdicts: list[Verdict] = []
@@ -366,6 +374,12 @@ class TeethPlugin:
             self.verdicts.append(verdict)
             wanted = list(items) if self.covering is None else self.covering.get(site, [])
             selected = [items[n] for n in wanted if n in items]
+            why = self.waived.get(
+                f"{StaticHalf.relative(site, self.rootdir, self.source_root)}::{site.function}"
+            )
+            if not selected and why is not None:
+                verdict.verdict, verdict.detail = "waived", why
+                continue
             if not selected:
                 verdict.verdict = "survived"
                 verdict.detail = (
@@ -412,6 +426,7 @@ def run(
     pytest_args: list[str],
     data: Path | None,
     outside: dict[str, str],
+    waived: dict[str, str] | None = None,
 ) -> tuple[list[Verdict], float]:
     """Every offload site of ``source`` reverted in turn, against the gate tests ``pytest_args`` collect."""
     import pytest
@@ -428,7 +443,7 @@ def run(
     for site in sites:
         static_verdicts[site] = Verdict(site)
         static.check(static_verdicts[site])
-    plugin = TeethPlugin(sites, covering, source, rootdir)
+    plugin = TeethPlugin(sites, covering, source, rootdir, waived)
     code = pytest.main(
         [
             "-p",
@@ -479,7 +494,7 @@ def render(verdicts: list[Verdict]) -> tuple[str, str]:
             (
                 v.site.where,
                 v.site.function,
-                v.verdict.upper() if v.verdict != "killed" else "killed",
+                v.verdict if v.verdict in ("killed", "waived") else v.verdict.upper(),
                 str(v.tests_run),
                 _static_cell(v),
                 why,
