@@ -256,12 +256,13 @@ def _assigned(bindings: list[Any]) -> list[Any] | None:
     values = []
     for bound in bindings:
         parent = bound.parent
-        if isinstance(parent, nodes.Assign) and bound in parent.targets:
-            values.append(parent.value)
-        elif isinstance(parent, nodes.AnnAssign) and parent.value is not None and parent.target is bound:
-            values.append(parent.value)
-        else:
+        plain = isinstance(parent, nodes.Assign) and bound in parent.targets
+        annotated = (
+            isinstance(parent, nodes.AnnAssign) and parent.value is not None and parent.target is bound
+        )
+        if not (plain or annotated):
             return None
+        values.append(parent.value)
     return values or None
 
 
