@@ -41,3 +41,29 @@ async def local_queues(items: list, inbox: Queue):
     small = Queue(1)
     small.put(1)  # blocking: queue.Queue.put
     return simple.get(), small.get(timeout=5)  # blocking: queue.SimpleQueue.get, queue.Queue.get
+
+
+class Jobs:
+    def __init__(self) -> None:
+        self.pending = queue.Queue()
+
+    async def add(self, job: object):
+        self.pending.put(job)  # blocking: queue.Queue.put
+
+
+class BoundedJobs(Jobs):
+    """A subclass bounds the queue its base's coroutine puts into."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = queue.Queue(maxsize=1)
+
+
+async def maybe_given(given: Queue, use_given: bool, size: int):
+    mine = queue.Queue()
+    if use_given:
+        mine = given
+    mine.put(1)  # blocking: queue.Queue.put
+    sized = queue.Queue(size)
+    sized.put(1)  # blocking: queue.Queue.put
+    return mine
