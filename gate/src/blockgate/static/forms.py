@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 from astroid import nodes
 
-from blockgate.static.primitives import public_name
+from blockgate.static.primitives import PrimitiveTable, public_name
 from blockgate.static.resolvers import MAX_STEPS, Target, dotted
 
 CONSOLE = frozenset({"sys.stdout", "sys.stderr", "sys.__stdout__", "sys.__stderr__"})
@@ -75,10 +75,12 @@ class CallForms:
     def __init__(
         self,
         resolver: Resolver,
+        primitives: PrimitiveTable,
         aliases_of: Callable[[Any], dict[str, str]],
         subclasses: Callable[[Any], list[Any]],
     ) -> None:
         self.resolver = resolver
+        self._primitives = primitives  # a primitive's rule spelling, wherever it is defined
         self._aliases_of = aliases_of  # a node -> its module's import aliases
         self._subclasses = subclasses  # a scanned class -> its scanned subclasses
 
@@ -103,7 +105,7 @@ class CallForms:
     def names(self, func: Any) -> set[str]:
         """What a callee is: the public names astroid resolves it to, else its spelling through
         the module's imports (``from queue import Queue`` spells ``queue.Queue``)."""
-        found = {_os_path(public_name(t.external)) for t in self.resolver.targets(func) if t.external}
+        found = {self._spelling(t.external) for t in self.resolver.targets(func) if t.external}
         if found:
             return found
         spelled = dotted(func)
@@ -112,6 +114,12 @@ class CallForms:
         head, _, rest = spelled.partition(".")
         head = self._aliases_of(func).get(head, head)
         return {head + (f".{rest}" if rest else "")}
+
+    def _spelling(self, qualified: str) -> str:
+        """The rule table's name for a primitive (3.13 defines ``Path.cwd`` as
+        ``pathlib._abc.PathBase.cwd``), else the public name of the definition."""
+        primitive = self._primitives.lookup(qualified)
+        return primitive.name if primitive is not None else _os_path(public_name(qualified))
 
     def values(self, expr: Any) -> list[Any] | None:
         """Every value ``expr`` (a name, or an attribute of an object) can hold, as the source

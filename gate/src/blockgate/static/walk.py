@@ -190,7 +190,7 @@ class Inventory:
         self.resolver: Resolver = RESOLVERS[resolver](self)
         # A primitive called in a form that cannot wait (a console write, an unbounded queue's
         # put, abspath of an absolute path) is no finding at that call site; the walk asks here.
-        self.forms = CallForms(self.resolver, self.aliases_of, self.overrides.subclasses)
+        self.forms = CallForms(self.resolver, self.primitives, self.aliases_of, self.overrides.subclasses)
 
     # parsing: every file by the stdlib's parser; by astroid only the modules with entry points,
     # and the others when inference imports them (most of a large package is never needed).
