@@ -275,9 +275,14 @@ def _assigned(bindings: list[Any]) -> list[Any] | None:
 
 
 def _os_path(name: str) -> str:
-    """astroid infers ``os.path.join`` as both flavours' (``posixpath.join``, ``ntpath.join``)."""
+    """astroid infers ``os.path.join`` as both flavours' (``posixpath.join``, ``ntpath.join``), and
+    on 3.13 a ``Path`` method as both ``Path``'s and its base's (``pathlib._abc.PathBase.resolve``)."""
     head, _, rest = name.partition(".")
-    return f"os.path.{rest}" if head in ("posixpath", "ntpath", "genericpath") and rest else name
+    if head in ("posixpath", "ntpath", "genericpath") and rest:
+        return f"os.path.{rest}"
+    if name.startswith("pathlib.PathBase."):
+        return "pathlib.Path." + name.removeprefix("pathlib.PathBase.")
+    return name
 
 
 def _inferred(expr: Any) -> Iterator[Any]:
