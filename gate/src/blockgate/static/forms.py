@@ -19,9 +19,10 @@ is still reported: the primitive is never dropped, only the call site.
   and ``_queue_put_ready``, read from the source.
 - ``httpx.Client``/``httpx.AsyncClient`` given a ``transport`` and no proxy:
   httpx then builds no SSL context and reads no proxy settings (its
-  ``_init_transport`` returns the transport given). A transport built on the
-  same line as ``httpx.HTTPTransport(...)``/``AsyncHTTPTransport(...)``
-  builds one itself, so that call stays a finding.
+  ``_init_transport`` returns the transport given). A transport built as
+  ``httpx.HTTPTransport(...)``/``AsyncHTTPTransport(...)`` on that line, or
+  assigned so to the name given, builds one itself, so that call stays a
+  finding.
 - ``pathlib.Path.absolute`` on an absolute path and ``os.path.abspath`` of
   one: CPython 3.10-3.13 return such a path as it is, with no ``getcwd``
   (``posixpath.abspath`` joins the current directory only ``if not
@@ -201,11 +202,13 @@ class CallForms:
             return False
         if any(not _is_none(given[k]) for k in ("proxy", "proxies") if k in given):
             return False  # a proxy gets a transport of its own, with an SSL context
-        if isinstance(transport, nodes.Call):
-            built = self.names(transport.func)
-            if any(name.rsplit(".", 1)[-1] in HTTPX_NETWORK_TRANSPORTS for name in built):
-                return False
-        return True
+        # A network transport built here, or assigned to the name given, built an SSL context:
+        # the client line stays the finding (the transport's construction is no primitive).
+        built = [transport, *(self.values(transport) or ())]
+        return not any(isinstance(value, nodes.Call) and self._network_transport(value) for value in built)
+
+    def _network_transport(self, call: Any) -> bool:
+        return any(name.rsplit(".", 1)[-1] in HTTPX_NETWORK_TRANSPORTS for name in self.names(call.func))
 
     # absolute paths
     def _is_absolute(self, expr: Any, depth: int) -> bool:

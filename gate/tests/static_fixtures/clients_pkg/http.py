@@ -31,7 +31,9 @@ async def in_process(app, url: str, options: dict):
     retrying = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(retries=2))  # blocking: httpx.AsyncClient
     proxied = httpx.AsyncClient(transport=mock, proxy="http://proxy:3128")  # blocking: httpx.AsyncClient
     configured = httpx.AsyncClient(transport=mock, **options)  # blocking: httpx.AsyncClient
-    return mock, retrying, proxied, configured
+    network = httpx.AsyncHTTPTransport(retries=2)
+    built_before = httpx.AsyncClient(transport=network)  # blocking: httpx.AsyncClient
+    return mock, retrying, proxied, configured, built_before
 
 
 async def fetch_async(url: str, client: httpx.AsyncClient):
