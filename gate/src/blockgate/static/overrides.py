@@ -51,7 +51,7 @@ class Overrides:
         if cached is not None:
             return cached
         found: list[Any] = []
-        for sub in self._subclasses(method.parent):
+        for sub in self.subclasses(method.parent):
             if caller is not None and _resolved(sub, caller.name) is not caller:
                 continue
             runs = _resolved(sub, method.name)
@@ -66,7 +66,7 @@ class Overrides:
         self._found[key] = found
         return found
 
-    def _subclasses(self, cls: Any) -> list[Any]:
+    def subclasses(self, cls: Any) -> list[Any]:
         """Every scanned class below ``cls``, at any depth."""
         cached = self._below.get(cls)
         if cached is not None:

@@ -24,6 +24,7 @@ from blockgate.offloads import (
     offload_form,
     sites_in_tree,
 )
+from blockgate.static.forms import CallForms
 from blockgate.static.overrides import Overrides, open_dispatch
 from blockgate.static.primitives import Primitive, PrimitiveTable
 from blockgate.static.resolvers import (
@@ -187,6 +188,9 @@ class Inventory:
         ACTIVE[:] = [self]
         self._parse(sources or {})
         self.resolver: Resolver = RESOLVERS[resolver](self)
+        # A primitive called in a form that cannot wait (a console write, an unbounded queue's
+        # put, abspath of an absolute path) is no finding at that call site; the walk asks here.
+        self.forms = CallForms(self.resolver, self.primitives, self.aliases_of, self.overrides.subclasses)
 
     # parsing: every file by the stdlib's parser; by astroid only the modules with entry points,
     # and the others when inference imports them (most of a large package is never needed).
@@ -412,13 +416,13 @@ class Inventory:
             # Unresolved (the library is not installed here): its spelling may still name a client.
             client = self.primitives.client_spelling(resolved)
             if client is not None:
-                calls.primitives.append((call.lineno, client))
+                self._primitive(call, client, calls)
                 return
         for target in targets:
             if target.external is not None:
                 primitive = self.primitives.lookup(target.external)
                 if primitive is not None:
-                    calls.primitives.append((call.lineno, primitive))
+                    self._primitive(call, primitive, calls)
                     found = True
             elif isinstance(target.node, nodes.ClassDef):
                 calls.enters.extend((call.lineno, f) for f in self._class_methods(target.node, "__init__"))
@@ -433,7 +437,12 @@ class Inventory:
         if method in self.receiver_methods and not found:
             primitive = self._receiver_primitive(func.expr, method)
             if primitive is not None:
-                calls.primitives.append((call.lineno, primitive))
+                self._primitive(call, primitive, calls)
+
+    def _primitive(self, call: Any, primitive: Primitive, calls: Calls) -> None:
+        """A call of a primitive is a finding unless its form, read at the call site, cannot wait."""
+        if not self.forms.cannot_wait(call, primitive.name):
+            calls.primitives.append((call.lineno, primitive))
 
     def _receiver_primitive(self, receiver: Any, method: str) -> Primitive | None:
         """A client method that blocks by the receiver's class (``redis.client.Redis``), wherever

@@ -24,6 +24,18 @@ async def build() -> httpx.AsyncClient:
     return httpx.AsyncClient()  # blocking: httpx.AsyncClient
 
 
+async def in_process(app, url: str, options: dict):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as client:  # twin: no SSL context
+        await client.get(url)
+    mock = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))  # twin: the same
+    retrying = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(retries=2))  # blocking: httpx.AsyncClient
+    proxied = httpx.AsyncClient(transport=mock, proxy="http://proxy:3128")  # blocking: httpx.AsyncClient
+    configured = httpx.AsyncClient(transport=mock, **options)  # blocking: httpx.AsyncClient
+    network = httpx.AsyncHTTPTransport(retries=2)
+    built_before = httpx.AsyncClient(transport=network)  # blocking: httpx.AsyncClient
+    return mock, retrying, proxied, configured, built_before
+
+
 async def fetch_async(url: str, client: httpx.AsyncClient):
     await client.get(url)  # twin: the async client
     pending = [client.get(u) for u in (url, url)]  # twin: coroutines, gathered below
