@@ -146,6 +146,14 @@ def _refuse(path: str, what: str = "a symbolic link") -> LinkRefusedError:
     )
 
 
+def _not_a_file(path: str, st: os.stat_result) -> OSError:
+    """The error for ``path``, found where a regular file should be: what opening it would raise,
+    except for a link (never followed) and for what opening could wait on (a named pipe)."""
+    if stat.S_ISDIR(st.st_mode):
+        return IsADirectoryError(errno.EISDIR, "a folder where the store keeps a file", path)
+    return _refuse(path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file")
+
+
 def _own_folder(base_dir: str, name: str, *, create: bool = True) -> str:
     """``base_dir/name``, made (0700, with ``base_dir``) if missing and ``create``.
 
@@ -164,8 +172,10 @@ def _own_folder(base_dir: str, name: str, *, create: bool = True) -> str:
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, _FOLDER_MODE)
         st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise _refuse(path)
     if not stat.S_ISDIR(st.st_mode):
-        raise _refuse(path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder")
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder, where the store keeps one", path)
     return path
 
 
@@ -720,7 +730,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 return None
             path = old
         if not stat.S_ISREG(st.st_mode):
-            raise _refuse(path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file")
+            raise _not_a_file(path, st)
         return path, st
 
     def _hold(self, thread_id: str) -> _ThreadFiles:
@@ -1132,9 +1142,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             old_st = None
         if old_st is not None and not os.path.lexists(self._path_text(thread_id)):
             if not stat.S_ISREG(old_st.st_mode):
-                raise _refuse(
-                    old, "a symbolic link" if stat.S_ISLNK(old_st.st_mode) else "not a regular file"
-                )
+                raise _not_a_file(old, old_st)
             if _same_file(old, f"{self._threads_dir}{lowered}.jsonl"):
                 self._split_shared(thread_id, old)
             else:
