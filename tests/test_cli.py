@@ -128,6 +128,8 @@ def test_startup_logs_one_json_line_with_what_it_serves(tmp_path):
             "max_event_bytes": 262144,
             "max_skill_file_bytes": 262144,
             "max_skill_expanded_size": 1048576,
+            "max_threads_per_request": 100,
+            "max_open_files": 32,
         }
         host, port = start["bind"].rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0

@@ -146,14 +146,14 @@ async def test_the_lock_file_stays_open_between_writes(tmp_path, monkeypatch):
 
 
 @pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
-async def test_files_are_created_readable_by_all_and_writable_by_the_owner(tmp_path):
+async def test_files_are_created_readable_and_writable_by_the_owner_only(tmp_path):
     old_umask = os.umask(0o022)
     try:
         await JsonlRunEventStore(tmp_path).put(**event())
     finally:
         os.umask(old_umask)
     for path in (tmp_path / "locks" / "t1.lock", thread_file(tmp_path)):
-        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 @pytest.mark.skipif(fcntl is None, reason="flock is POSIX")
@@ -529,7 +529,7 @@ def test_closed_thread_files_forget_their_descriptors_and_reopen_without_touchin
     append, and by then it may be another file of the process (stdout, a socket)."""
     from runlog.events.jsonl import _ThreadFiles
 
-    files = _ThreadFiles(tmp_path / "locks" / "t.lock", timeout=1.0)
+    files = _ThreadFiles(tmp_path / "locks" / "t.lock", timeout=1.0, base_dir=str(tmp_path))
     path = str(tmp_path / "threads" / "t.jsonl")
     files.lock_file()
     first = files.append_to(path, None)

@@ -14,11 +14,9 @@ import errno
 import gc
 import json
 import os
-import shutil
-import tempfile
+import stat
 import threading
 import types
-from pathlib import Path
 
 import pytest
 
@@ -440,23 +438,24 @@ async def test_threads_beyond_what_one_offload_takes_go_in_the_next(tmp_path, th
     assert threads_per_offload == [jsonl._THREADS_PER_OFFLOAD, 70 - jsonl._THREADS_PER_OFFLOAD]
 
 
-@pytest.fixture
-def other_file_system(tmp_path):
-    """A directory on another file system than ``tmp_path`` (in /dev/shm), removed afterwards."""
-    elsewhere = Path("/dev/shm")
-    if not elsewhere.is_dir() or elsewhere.stat().st_dev == tmp_path.stat().st_dev:
-        pytest.skip("no second file system (/dev/shm) beside the test's directory")
-    other = Path(tempfile.mkdtemp(dir=elsewhere))
-    yield other
-    shutil.rmtree(other)
+async def test_threads_on_two_file_systems_get_a_syncfs_each(tmp_path, monkeypatch, syncfs_calls):
+    """A thread file may live on another file system (a mount inside the folder: the store
+    follows no link there): each file system is synced once. Mounting needs privileges, so
+    the thread file of ``b`` reports another device here."""
+    real_fstat = os.fstat
 
+    def fstat(fd):
+        st = real_fstat(fd)
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/threads/b.jsonl"):
+            fields = list(st)
+            fields[stat.ST_DEV] = st.st_dev + 1
+            return os.stat_result(fields)
+        return st
 
-async def test_threads_on_two_file_systems_get_a_syncfs_each(tmp_path, other_file_system, syncfs_calls):
-    """A thread file may live on another file system (a symlink): each file system is synced."""
-    (tmp_path / "threads").mkdir()
-    (tmp_path / "threads" / "b.jsonl").symlink_to(other_file_system / "b.jsonl")
     store = JsonlRunEventStore(tmp_path, syncfs=True)
+    monkeypatch.setattr(jsonl.os, "fstat", fstat)
     await asyncio.gather(*(store.put(**event(thread_id=t)) for t in ("a", "b", "c")))
+    monkeypatch.undo()
     assert len(syncfs_calls) == 2
     assert [m["content"] for m in await store.list_messages("b")] == [""]
 
@@ -532,11 +531,8 @@ async def test_a_thread_file_replaced_between_writes_gets_the_appends(tmp_path):
     assert [m["content"] for m in await JsonlRunEventStore(tmp_path).list_messages("t1")] == ["a", "b"]
 
 
-async def test_open_files_are_bounded_and_closed_when_idle(tmp_path, monkeypatch):
-    from runlog.events import jsonl
-
-    monkeypatch.setattr(jsonl, "_OPEN_THREADS", 3)
-    store = JsonlRunEventStore(tmp_path)
+async def test_open_files_are_bounded_and_closed_when_idle(tmp_path):
+    store = JsonlRunEventStore(tmp_path, max_open_files=6)  # three threads' files
     for i in range(6):
         await store.put(**event(thread_id=f"t{i}"))
     assert list(store._files) == ["t3", "t4", "t5"]
@@ -643,8 +639,7 @@ async def test_a_leader_cancelled_before_taking_its_group_leaves_other_threads_a
 
 
 async def test_the_open_files_bound_never_waits_for_a_thread_being_written(tmp_path, monkeypatch):
-    monkeypatch.setattr(jsonl, "_OPEN_THREADS", 1)
-    store = JsonlRunEventStore(tmp_path)
+    store = JsonlRunEventStore(tmp_path, max_open_files=2)  # one thread's files
     entered, release = threading.Event(), threading.Event()
     original = JsonlRunEventStore._append_locked
 

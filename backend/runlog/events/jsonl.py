@@ -78,12 +78,14 @@ import bisect
 import contextlib
 import ctypes
 import errno
+import functools
 import itertools
 import json
 import logging
 import os
 import queue
 import re
+import stat
 import sys
 import tempfile
 import threading
@@ -109,7 +111,12 @@ except ImportError:  # pragma: no cover - not POSIX: every lock is a filelock.Fi
 logger = logging.getLogger(__name__)
 
 _FINGERPRINT = 64
-_OPEN_THREADS = 64  # threads whose lock and thread files stay open (two descriptors each)
+DEFAULT_MAX_OPEN_FILES = (
+    32  # descriptors kept open between writes: a thread's lock and thread files, two each
+)
+_FILE_MODE = 0o600  # thread, lock and rewritten files: the owner's only
+_FOLDER_MODE = 0o700  # the data folder and its threads/ and locks/
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # pragma: no branch - POSIX has it
 _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file systems say EACCES
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
 _THREADS_PER_OFFLOAD = 64  # threads one leader's offload writes, one after the other
@@ -119,6 +126,89 @@ _GIVEN_UP = "the event loop ended before a worker thread started this write: not
 _RECORD_KEYS = frozenset(
     ("thread_id", "run_id", "seq", "event_type", "category", "content", "metadata", "created_at")
 )
+
+
+class LinkRefusedError(OSError):
+    """A path inside the store's folder is a symbolic link, or not the kind of file the store makes.
+
+    The store never follows a link inside its folder: a link planted there
+    would send its reads and appends to the link's target. The configured
+    folder itself may be a link (an operator's choice).
+    """
+
+
+def _refuse(path: str, what: str = "a symbolic link") -> LinkRefusedError:
+    return LinkRefusedError(
+        errno.ELOOP,
+        f"{path} is {what}: the JSONL store follows no link inside its folder and uses only the "
+        "files and folders it made; remove it",
+        path,
+    )
+
+
+def _not_a_file(path: str, st: os.stat_result) -> OSError:
+    """The error for ``path``, found where a regular file should be: what opening it would raise,
+    except for a link (never followed) and for what opening could wait on (a named pipe)."""
+    if stat.S_ISDIR(st.st_mode):
+        return IsADirectoryError(errno.EISDIR, "a folder where the store keeps a file", path)
+    return _refuse(path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a regular file")
+
+
+def _own_folder(base_dir: str, name: str, *, create: bool = True) -> str:
+    """``base_dir/name``, made (0700, with ``base_dir``) if missing and ``create``.
+
+    LinkRefusedError if it is a link or no folder: a file opened through a
+    linked folder would be the link target's. Checked where a file is opened
+    or removed by name; a folder swapped for a link between this check and
+    that call is not seen (only the folder's owner can swap it: it is 0700).
+    """
+    path = os.path.join(base_dir, name)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            raise
+        os.makedirs(base_dir, _FOLDER_MODE, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, _FOLDER_MODE)
+        st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        raise _refuse(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, "not a folder, where the store keeps one", path)
+    return path
+
+
+def _open_own(path: str, flags: int) -> int:
+    """Open a file of the store's folder, never through a link at its last component."""
+    try:
+        return os.open(path, flags | _NOFOLLOW, _FILE_MODE)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK):  # FreeBSD says EMLINK for O_NOFOLLOW
+            raise _refuse(path) from None
+        raise
+
+
+@functools.lru_cache(maxsize=4096)
+def file_stem(thread_id: str) -> str:
+    """The name (without suffix) of a thread's files: distinct ids never share one, whatever the case rules.
+
+    A case-insensitive file system (macOS, Windows) takes ``ABC.jsonl`` and
+    ``abc.jsonl`` for one file. The stem is the id in lower case, and, when the
+    id has capitals, a dot and the hex of a mask of where they are (bit i: the
+    i-th character), so that the id can be told from its stem alone and no two
+    ids' stems differ only in case. An id with no capital keeps its own name
+    (what the store has always called it); ids hold no dot, so the two forms
+    never meet. At most 128 + 1 + 32 characters: under every file system's 255.
+    """
+    lowered = thread_id.lower()
+    if lowered == thread_id:
+        return thread_id
+    mask = 0
+    for index, char in enumerate(thread_id):
+        if char != lowered[index]:
+            mask |= 1 << index
+    return f"{lowered}.{mask:x}"
 
 
 def _load_syncfs() -> Any:
@@ -326,9 +416,11 @@ class _ThreadFiles:
     thread up again.
     """
 
-    def __init__(self, lock_path: Path, timeout: float) -> None:
+    def __init__(self, lock_path: Path, timeout: float, base_dir: str) -> None:
         self.lock = threading.Lock()
         self.closed = False
+        self.base_dir = base_dir  # the store's folder (a str: no reference to the store itself)
+        self.moved_old_files = False  # files under the old names (file_stem) were looked for
         self.lock_path = lock_path
         self.lock_text = str(lock_path)  # os calls take it as is, with no conversion per write
         self.timeout = timeout
@@ -358,8 +450,8 @@ class _ThreadFiles:
         deadline, pause = 0.0, 0.0005
         while True:
             if self.lock_fd < 0:
-                self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-                self.lock_fd = os.open(self.lock_text, os.O_RDWR | os.O_CREAT, 0o644)
+                _own_folder(self.base_dir, "locks")
+                self.lock_fd = _open_own(self.lock_text, os.O_RDWR | os.O_CREAT)
                 self.lock_inode = os.fstat(self.lock_fd).st_ino
             try:
                 fcntl.flock(self.lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -381,20 +473,40 @@ class _ThreadFiles:
                 self.fallback.acquire()
                 return
             try:
-                same = os.stat(self.lock_text).st_ino == self.lock_inode
+                same = os.stat(self.lock_text, follow_symlinks=False).st_ino == self.lock_inode
             except FileNotFoundError:
                 same = False
             if same:
                 return
-            # The lock file was removed or replaced after we opened it: our
-            # lock excludes no one who opens the path now. Start over.
+            # The lock file was removed or replaced after we opened it (a
+            # delete_by_thread removes it, holding it): our lock excludes no
+            # one who opens the path now. Start over.
             self._close_lock()
 
     def unlock_file(self) -> None:
         if self.fallback is not None:
             self.fallback.release()
-        else:
+        elif self.lock_fd >= 0:  # -1: remove_lock_file closed it, which unlocked it
             fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+
+    def remove_lock_file(self) -> None:
+        """Unlink the lock file while holding it, then close it (which unlocks it).
+
+        Safe against the other holders because every one of them checks, once
+        it holds the lock, that the path still names the file it locked, and
+        starts over on a new file otherwise (``lock_file``; filelock checks
+        that the file it locked still has a link): whoever waited on the
+        unlinked file excludes no one with it and knows it. Only the holder
+        ever unlinks, so a file that the path names and that someone holds is
+        never taken away from under them. With filelock's fallback (no flock
+        on this file system, or no fcntl) the file is left: filelock's other
+        lock kinds make no such check.
+        """
+        if self.fallback is not None or self.lock_fd < 0:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.lock_text)
+        self._close_lock()
 
     def append_to(self, path: str, inode: int | None) -> int:
         """A descriptor appending to ``path``, whose inode the caller just saw (None: no file)."""
@@ -403,8 +515,8 @@ class _ThreadFiles:
         if self.append_fd >= 0 and inode is not None and inode == self.append_inode:
             return self.append_fd
         self._close_append()
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self.append_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        _own_folder(self.base_dir, "threads")
+        self.append_fd = _open_own(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         self.append_inode = os.fstat(self.append_fd).st_ino
         return self.append_fd
 
@@ -423,6 +535,36 @@ class _ThreadFiles:
             self._close_lock()
         finally:
             self._close_append()
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Do the names ``a`` and ``b`` (not followed if links) name one file?"""
+    try:
+        return os.path.samestat(os.lstat(a), os.lstat(b))
+    except FileNotFoundError:
+        return False
+
+
+def _line_bytes(raw: bytes) -> bytes:
+    return raw + b"\n"
+
+
+def _line_thread(raw: bytes) -> str | None:
+    """The thread a stored line belongs to; "" for a seq mark (``last_seq``); None if unreadable."""
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if set(obj) == {"last_seq"}:
+        return ""
+    if set(obj) == {"batch"} and isinstance(obj["batch"], list) and obj["batch"]:
+        obj = obj["batch"][0]  # a batch line holds one thread's records
+        if not isinstance(obj, dict):
+            return None
+    owner = obj.get("thread_id")
+    return owner if isinstance(owner, str) else None
 
 
 def _close_all(files: OrderedDict[str, _ThreadFiles]) -> None:
@@ -508,6 +650,13 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     (all at once). It flushes everything dirty on that file system, other programs'
     writes included: choose it only where the store has the file system to itself.
     ``max_cached_threads``: how many threads' parsed records stay in memory.
+    ``max_open_files``: how many descriptors (two per thread written: its lock
+    and thread files) stay open between writes; the least recently used idle
+    threads' are closed past it.
+
+    The folder and its ``threads/`` and ``locks/`` are made 0700, the files in
+    them 0600 (the umask can narrow that, not widen it). No link inside the
+    folder is followed (``LinkRefusedError``).
     """
 
     def __init__(
@@ -518,9 +667,15 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         syncfs: bool = False,
         max_cached_threads: int = 256,
         lock_timeout: float = 30.0,
+        max_open_files: int = DEFAULT_MAX_OPEN_FILES,
     ) -> None:
         if max_cached_threads < 1:
             raise ValueError("max_cached_threads must be >= 1")
+        if isinstance(max_open_files, bool) or not isinstance(max_open_files, int) or max_open_files < 2:
+            raise ValueError(
+                f"max_open_files must be an integer >= 2 (a thread's two files), got {max_open_files!r}"
+            )
+        self._open_threads = max_open_files // 2
         self.base_dir = Path(base_dir)
         self._fsync = fsync
         self._syncfs = syncfs
@@ -528,7 +683,9 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         self._lock_timeout = lock_timeout
         self._caches: OrderedDict[str, _ThreadCache] = OrderedDict()
         self._files: OrderedDict[str, _ThreadFiles] = OrderedDict()
+        self._base_text = os.fspath(self.base_dir)
         self._threads_dir = os.path.join(self.base_dir, "threads", "")
+        self._locks_dir = os.path.join(self.base_dir, "locks", "")
         self._registry_lock = threading.Lock()
         self._warned: set[tuple[str, int | None, int]] = set()
         # One per event loop: a store used from two loops keeps their futures and tasks apart.
@@ -541,10 +698,40 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     # -- paths and locks (all used from worker threads) -------------------
 
     def _path(self, thread_id: str) -> Path:
-        return self.base_dir / "threads" / f"{thread_id}.jsonl"
+        return Path(self._path_text(thread_id))
 
     def _path_text(self, thread_id: str) -> str:
-        return f"{self._threads_dir}{thread_id}.jsonl"
+        return f"{self._threads_dir}{file_stem(thread_id)}.jsonl"
+
+    def _old_path_text(self, thread_id: str) -> str | None:
+        """Where the old mapping (the id as it is) put the thread's file; None: the same place."""
+        return None if file_stem(thread_id) == thread_id else f"{self._threads_dir}{thread_id}.jsonl"
+
+    def _folder(self, name: str, *, create: bool = True) -> str:
+        return _own_folder(self._base_text, name, create=create)
+
+    def _locate(self, thread_id: str, *, old_name: bool = True) -> tuple[str, os.stat_result] | None:
+        """The thread's file and its ``lstat``: under its name, else (``old_name``) the old one; None: no file.
+
+        A thread written under the old mapping is read where it is; its first
+        write or delete moves it (``_move_old_files``), so writers, which
+        append only under the new name, never look at the old one.
+        """
+        path = self._path_text(thread_id)  # a str: no Path built on the way of every write
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            old = self._old_path_text(thread_id) if old_name else None
+            if old is None:
+                return None
+            try:
+                st = os.lstat(old)
+            except FileNotFoundError:
+                return None
+            path = old
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_a_file(path, st)
+        return path, st
 
     def _hold(self, thread_id: str) -> _ThreadFiles:
         """Acquire the thread's threading lock; return what it guards."""
@@ -552,8 +739,10 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             with self._registry_lock:
                 held = self._files.get(thread_id)
                 if held is None:
-                    lock_path = self.base_dir / "locks" / f"{thread_id}.lock"
-                    held = self._files[thread_id] = _ThreadFiles(lock_path, self._lock_timeout)
+                    lock_path = Path(f"{self._locks_dir}{file_stem(thread_id)}.lock")
+                    held = self._files[thread_id] = _ThreadFiles(
+                        lock_path, self._lock_timeout, self._base_text
+                    )
                     self._close_idle()
                 else:
                     self._files.move_to_end(thread_id)
@@ -563,12 +752,14 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             held.lock.release()  # closed while we waited: look it up again
 
     def _close_idle(self) -> None:
-        """Keep at most _OPEN_THREADS threads' files open; caller holds the registry lock.
+        """Keep at most ``max_open_files // 2`` threads' files open; caller holds the registry lock.
 
         Only a thread nobody holds is closed: its lock is free, so no worker
-        is using its descriptors.
+        is using its descriptors. Run when a thread is added, and when one is
+        let go while the store is over its bound (an offload holds up to
+        ``_THREADS_PER_OFFLOAD`` threads at once: they are closed once let go).
         """
-        excess = len(self._files) - _OPEN_THREADS
+        excess = len(self._files) - self._open_threads
         for thread_id in list(itertools.islice(self._files, max(0, excess))):
             held = self._files[thread_id]
             if held.lock.acquire(blocking=False):
@@ -605,27 +796,44 @@ class JsonlRunEventStore(base.StorageRunEventStore):
 
     # -- reading -----------------------------------------------------------
 
+    def _release(self, held: _ThreadFiles) -> None:
+        """Let go of a thread (its threading lock); close idle threads' files past the bound."""
+        held.lock.release()
+        if len(self._files) > self._open_threads:
+            with self._registry_lock:
+                self._close_idle()
+
+    def _drop(self, thread_id: str, held: _ThreadFiles) -> None:
+        """Forget a deleted thread: its files (closed) and its cache; the caller holds it."""
+        held.close()
+        with self._registry_lock:
+            held.closed = True  # whoever waits for its lock looks the thread up again
+            if self._files.get(thread_id) is held:
+                del self._files[thread_id]
+            self._caches.pop(thread_id, None)
+
     def _refresh(self, thread_id: str, *, writing: bool = False) -> _ThreadCache:
         """Bring the cache up to date with the file; caller holds the thread lock.
 
-        ``writing``: the caller holds the file lock too, and will act on the
+        ``writing``: the caller holds the file lock too (and so the thread's
+        files were moved from their old names), and will act on the
         tail after the last newline (cut it off, or rewrite without it). A
         tail recorded by an earlier read may have been read without the file
         lock, while another process was still writing it: it is read again,
         so that what is cut is what is there now, with no writer at work.
         """
         cache = self._cache(thread_id)
-        try:
-            st = os.stat(self._path_text(thread_id))  # a str: no Path built on the way of every write
-        except FileNotFoundError:
+        found = self._locate(thread_id, old_name=not writing)
+        if found is None:
             if cache.inode is not None or cache.entries:
                 cache = self._reset_cache(thread_id)
             return cache
+        path, st = found
         unchanged = st.st_ino == cache.inode and st.st_mtime_ns == cache.mtime_ns and st.st_size == cache.size
         if unchanged and not (writing and cache.size > cache.offset):
             return cache
-        path = self._path(thread_id)
-        with path.open("rb") as f:
+        self._folder("threads", create=False)
+        with os.fdopen(_open_own(path, os.O_RDONLY), "rb") as f:
             st = os.fstat(f.fileno())  # the file actually opened (a replace may have raced the stat)
             rewritten_in_place = (
                 st.st_ino == cache.inode and st.st_size == cache.size and st.st_mtime_ns != cache.mtime_ns
@@ -647,22 +855,22 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 data = pending + chunk if pending else chunk
                 cut = data.rfind(b"\n") + 1  # a torn last line stays unconsumed
                 if cut:
-                    self._ingest(cache, path, data[:cut], st.st_ino)
+                    self._ingest(cache, thread_id, path, data[:cut], st.st_ino)
                 pending = data[cut:]
             # Only what was read counts: a line appended since the last read
             # shows in a stat taken now, not in ``offset``.
             _identify(cache, os.fstat(f.fileno()), cache.offset + len(pending))
         return cache
 
-    def _ingest(self, cache: _ThreadCache, path: Path, complete: bytes, inode: int) -> None:
+    def _ingest(self, cache: _ThreadCache, thread_id: str, path: str, complete: bytes, inode: int) -> None:
         """Parse whole lines and mark them consumed."""
         for raw in complete.split(b"\n")[:-1]:
             cache.line_no += 1
             if raw.strip():
-                self._parse_line(cache, path, raw, inode)
+                self._parse_line(cache, thread_id, path, raw, inode)
         _consume(cache, complete)
 
-    def _parse_line(self, cache: _ThreadCache, path: Path, raw: bytes, inode: int) -> None:
+    def _parse_line(self, cache: _ThreadCache, thread_id: str, path: str, raw: bytes, inode: int) -> None:
         try:
             obj = json.loads(raw)
         except ValueError as exc:
@@ -683,7 +891,6 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             items = obj["batch"]
         else:
             items = [obj]
-        thread_id = path.stem
         checked = []
         expected = cache.last_record_seq
         for item in items:
@@ -716,8 +923,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 return f"{key} is not a string"
         return None
 
-    def _warn_malformed(self, path: Path, line_no: int, inode: int, reason: str) -> None:
-        key = (str(path), inode, line_no)
+    def _warn_malformed(self, path: str, line_no: int, inode: int, reason: str) -> None:
+        key = (path, inode, line_no)
         if key in self._warned:
             return
         self._warned.add(key)
@@ -851,42 +1058,131 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     def _sync_put_if_absent(self, event: base.NewEvent) -> tuple[dict[str, Any], bool]:
         thread_id = event.thread_id
         with self._writing(thread_id) as held:
-            cache = self._refresh(thread_id)
+            cache = self._refresh(thread_id, writing=True)
             for entry in cache.by_run.get(event.run_id, ()):
                 if entry[EVENT_TYPE] == event.event_type:
                     return _decode([entry])[0], False
             return self._append_locked(held, thread_id, [[event]])[0][0], True
 
+    def _replace_file(self, path: str, lines: Iterable[bytes]) -> None:
+        """Write ``lines`` to a new file (0600, fsynced with ``fsync``) and put it at ``path`` at once."""
+        folder = self._folder("threads")
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.writelines(lines)
+                f.flush()
+                if self._fsync:
+                    os.fsync(f.fileno())
+            os.replace(tmp, path)  # a link at ``path`` is replaced, never followed
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
     def _sync_delete_by_run(self, thread_id: str, run_id: str) -> int:
+        if self._locate(thread_id) is None:
+            return 0  # no file, no events: nothing to lock, nothing made (a lock file would stay)
         with self._writing(thread_id):
             cache = self._refresh(thread_id, writing=True)  # the rewrite drops a tail cut short
             removed = len(cache.by_run.get(run_id, ()))
             if removed == 0:
                 return 0
             kept = [e for e in cache.entries if e[RUN_ID] != run_id]
-            path = self._path(thread_id)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{thread_id}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(_line(f'{{"last_seq":{cache.last_seq}}}'))
-                    f.write(b"".join(_line(entry[RAW]) for entry in kept))
-                    f.flush()
-                    if self._fsync:
-                        os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            self._refresh(thread_id)
+            header = _line(f'{{"last_seq":{cache.last_seq}}}')
+            self._replace_file(self._path_text(thread_id), [header, *(_line(entry[RAW]) for entry in kept)])
+            self._refresh(thread_id, writing=True)
             return removed
 
     def _sync_delete_by_thread(self, thread_id: str) -> int:
-        with self._writing(thread_id):
-            cache = self._refresh(thread_id)
+        """Remove the thread's file and its lock file; a thread with neither is left as it is (absent).
+
+        The lock file is unlinked by its holder (``_ThreadFiles.remove_lock_file``
+        says why that is safe for whoever waits on it). A thread with no file
+        is not locked at all: a delete that locked it would make a lock file.
+        Racing its first write, such a delete comes before it (it saw no file),
+        and a lock file with no thread file (that writer's, or one a crash
+        left) makes the delete lock and remove it.
+        """
+        if self._locate(thread_id) is None and not os.path.lexists(
+            f"{self._locks_dir}{file_stem(thread_id)}.lock"
+        ):
+            return 0
+        with self._writing(thread_id) as held:
+            cache = self._refresh(thread_id, writing=True)
             removed = len(cache.entries)
-            self._path(thread_id).unlink(missing_ok=True)
-            self._reset_cache(thread_id)
+            with contextlib.suppress(FileNotFoundError):
+                self._folder("threads", create=False)
+                os.unlink(self._path_text(thread_id))
+            held.remove_lock_file()
+            self._drop(thread_id, held)
             return removed
+
+    # -- the old names (before file_stem) --------------------------------------
+
+    def _move_old_files(self, thread_id: str) -> None:
+        """Move a thread's files from their old names to ``file_stem``'s; the caller holds the thread.
+
+        The old mapping named files after the id as it is: on a
+        case-insensitive file system ``ABC`` and ``abc`` shared one file (each
+        skipping the other's lines). Where the old name is a file of its own,
+        it is renamed. Where it is the file of the id in lower case (one file
+        under both names: the file system ignores case), this thread's lines
+        are split out of it (``_split_shared``). The old lock file, which no
+        process of this version locks, is removed, unless it is that id's.
+        """
+        old = self._old_path_text(thread_id)
+        if old is None:
+            return
+        lowered = thread_id.lower()
+        old_lock = f"{self._locks_dir}{thread_id}.lock"
+        lowered_lock = f"{self._locks_dir}{lowered}.lock"
+        try:
+            old_st = os.lstat(old)
+        except FileNotFoundError:
+            old_st = None
+        if old_st is not None and not os.path.lexists(self._path_text(thread_id)):
+            if not stat.S_ISREG(old_st.st_mode):
+                raise _not_a_file(old, old_st)
+            if _same_file(old, f"{self._threads_dir}{lowered}.jsonl"):
+                self._split_shared(thread_id, old)
+            else:
+                self._folder("threads", create=False)
+                os.rename(old, self._path_text(thread_id))
+        if os.path.lexists(old_lock) and not _same_file(old_lock, lowered_lock):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old_lock)
+
+    def _split_shared(self, thread_id: str, old: str) -> None:
+        """Give ``thread_id`` its lines of the file it shared with its id in lower case.
+
+        Holds that id too, after this one: capitals sort before lower case,
+        so an id sorts before its lower-case form, and every holder takes
+        threads in sorted order (no two wait for each other). Its file keeps
+        its other lines; a seq mark (``last_seq``) is copied to both, so no seq
+        is handed out again. This thread's file is written first: a crash
+        between the two leaves its lines in both files, never in neither.
+        """
+        lowered = thread_id.lower()
+        with self._writing(lowered):
+            shared = f"{self._threads_dir}{lowered}.jsonl"
+            self._folder("threads", create=False)
+            with os.fdopen(_open_own(shared, os.O_RDONLY), "rb") as f:
+                data = f.read()
+            mine: list[bytes] = []
+            others: list[bytes] = []
+            marks: list[bytes] = []
+            for raw in data.split(b"\n")[:-1]:  # a tail cut short was never acknowledged
+                owner = _line_thread(raw)
+                if owner == "":
+                    marks.append(raw)
+                (mine if owner == thread_id else others).append(raw)
+            if not mine:
+                return
+            self._replace_file(self._path_text(thread_id), [_line_bytes(r) for r in [*marks, *mine]])
+            self._replace_file(shared, [_line_bytes(r) for r in others])
+            if not _same_file(old, shared):  # two names of one file that the file system tells apart
+                os.unlink(old)
+            self._reset_cache(lowered)
 
     def _sync_list_messages(
         self, thread_id: str, limit: int, before_seq: int | None, after_seq: int | None
@@ -1222,6 +1518,13 @@ class _Holding:
             except BaseException:
                 held.lock.release()
                 raise
+            if not held.moved_old_files:
+                try:
+                    self._store._move_old_files(self._thread_id)
+                except BaseException:
+                    self.__exit__()
+                    raise
+                held.moved_old_files = True
         return held
 
     def __exit__(self, *exc: object) -> None:
@@ -1230,4 +1533,4 @@ class _Holding:
             if self._file_lock:
                 held.unlock_file()
         finally:
-            held.lock.release()
+            self._store._release(held)

@@ -16,7 +16,7 @@ import os
 import re
 
 from runlog.events.base import RunEventStore
-from runlog.events.jsonl import JsonlRunEventStore
+from runlog.events.jsonl import DEFAULT_MAX_OPEN_FILES, JsonlRunEventStore
 from runlog.events.memory import MemoryRunEventStore
 from runlog.events.sql import DRIVERS, SqlRunEventStore
 
@@ -25,24 +25,28 @@ from runlog.events.sql import DRIVERS, SqlRunEventStore
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 
-def open_store(url: str | os.PathLike[str]) -> RunEventStore:
-    """The store a URL names; ValueError for a scheme no store serves."""
+def open_store(url: str | os.PathLike[str], *, max_open_files: int = DEFAULT_MAX_OPEN_FILES) -> RunEventStore:
+    """The store a URL names; ValueError for a scheme no store serves.
+
+    ``max_open_files``: the JSONL store's bound on the descriptors it keeps
+    open (``JsonlRunEventStore``); the other stores keep no files open.
+    """
     if isinstance(url, os.PathLike):
-        return JsonlRunEventStore(url)
+        return JsonlRunEventStore(url, max_open_files=max_open_files)
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"an event store URL must be a non-empty string, got {url!r}")
     if url == "memory:":
         return MemoryRunEventStore()
     match = _SCHEME.match(url)
     if match is None:
-        return JsonlRunEventStore(url)
+        return JsonlRunEventStore(url, max_open_files=max_open_files)
     scheme = match.group(1).lower()
     if scheme == "jsonl":
         if not url.startswith("jsonl://") or len(url) == len("jsonl://"):
             raise ValueError(
                 f"a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, got {url!r}"
             )
-        return JsonlRunEventStore(url[len("jsonl://") :])
+        return JsonlRunEventStore(url[len("jsonl://") :], max_open_files=max_open_files)
     if scheme in DRIVERS:
         return SqlRunEventStore(url)
     raise ValueError(

@@ -32,7 +32,7 @@ from starlette.routing import Match
 from runlog import __version__
 from runlog.events import RunEventStore, SqlRunEventStore, open_store
 from runlog.gateway.auth import BearerAuth, read_token_file
-from runlog.gateway.limits import BodyLimit, event_size
+from runlog.gateway.limits import BodyLimit, check_threads, event_size
 from runlog.gateway.models import (
     AfterSeq,
     BatchEventIn,
@@ -122,7 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.token_file is not None:
             text = await asyncio.to_thread(read_token_file, str(settings.token_file))
             token[0] = check_token(text).encode()
-        store = open_store(settings.resolved_events_url)  # touches nothing until first use
+        # Touches nothing until first use; max_open_files is the JSONL store's (the others keep no files).
+        store = open_store(settings.resolved_events_url, max_open_files=settings.max_open_files)
         registry = RunRegistry(settings.resolved_sqlite_url)
         try:
             await registry.open()
@@ -250,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def append_batch(request: Request, events: list[BatchEventIn]) -> list[dict[str, Any]]:
         for index, event in enumerate(events):
             check_size(event, f"events[{index}]: ")
+        check_threads((event.thread_id for event in events), settings.max_threads_per_request)
         store = _components(request).store
         with _store_input():
             return await store.put_batch([e.model_dump() for e in events])

@@ -1,14 +1,17 @@
-"""Request limits: a cap on body size (413) and on one event's encoded size (422).
+"""Request limits: a cap on body size (413), on one event's encoded size (422), and on the
+threads one request names (422).
 
-Both protect the event loop and the memory of a server that reads bodies
-whole: a client cannot make the service buffer or encode an unbounded amount
-on its behalf.
+The first two protect the event loop and the memory of a server that reads
+bodies whole: a client cannot make the service buffer or encode an unbounded
+amount on its behalf. The third bounds what one request can make a store
+create: a new thread is two files in the JSONL store (a small body naming
+many threads made tens of thousands of files), rows in a SQL store.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -19,6 +22,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_EVENT_BYTES = 256 * 1024
+# Distinct threads one request may name. Every thread a batch names counts, existing or new:
+# the bound costs no lookup, is the same for every store, and bounds the new ones.
+DEFAULT_MAX_THREADS_PER_REQUEST = 100
 
 
 class BodyLimit:
@@ -90,3 +96,10 @@ def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
 def event_size(content: Any, metadata: Any) -> int:
     """Bytes of the event's content and metadata as JSON: what the store writes per event."""
     return len(json.dumps(content, ensure_ascii=True)) + len(json.dumps(metadata, ensure_ascii=True))
+
+
+def check_threads(thread_ids: Iterable[str], limit: int) -> None:
+    """ValueError (422) if ``thread_ids`` name more than ``limit`` distinct threads."""
+    named = len(set(thread_ids))
+    if named > limit:
+        raise ValueError(f"the batch names {named} threads; a request may name at most {limit}")

@@ -14,7 +14,12 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from runlog.gateway.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
+from runlog.events.jsonl import DEFAULT_MAX_OPEN_FILES
+from runlog.gateway.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_THREADS_PER_REQUEST,
+)
 from runlog.persistence.bootstrap import resolve_sqlite_conn_str
 from runlog.skills.storage import DEFAULT_MAX_EXPANDED_SIZE, DEFAULT_MAX_FILE_BYTES
 
@@ -33,16 +38,29 @@ class Settings:
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # an event's content + metadata as JSON; larger: 422
     max_skill_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a larger SKILL.md is skipped and reported
     max_skill_expanded_size: int = DEFAULT_MAX_EXPANDED_SIZE  # front matter with aliases expanded
+    max_threads_per_request: int = (
+        DEFAULT_MAX_THREADS_PER_REQUEST  # distinct threads a batch names; more: 422
+    )
+    max_open_files: int = DEFAULT_MAX_OPEN_FILES  # descriptors the JSONL store keeps open between writes
     # Bearer-token access (runlog.gateway.auth): the token, or a file holding it (read when the app
     # starts); neither: no token asked. Never shown in the settings' repr.
     token: str | None = field(default=None, repr=False)
     token_file: Path | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_event_bytes", "max_skill_file_bytes", "max_skill_expanded_size"):
+        for name in (
+            "max_body_bytes",
+            "max_event_bytes",
+            "max_skill_file_bytes",
+            "max_skill_expanded_size",
+            "max_threads_per_request",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        value = self.max_open_files
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(f"max_open_files must be an integer >= 2 (a thread's two files), got {value!r}")
         if self.token is not None and self.token_file is not None:
             raise ValueError("set RUNLOG_TOKEN or RUNLOG_TOKEN_FILE (--token-file), not both")
         if self.token is not None:
@@ -62,6 +80,10 @@ class Settings:
             "max_skill_expanded_size": _positive(
                 env, "RUNLOG_MAX_SKILL_EXPANDED_SIZE", DEFAULT_MAX_EXPANDED_SIZE
             ),
+            "max_threads_per_request": _positive(
+                env, "RUNLOG_MAX_THREADS_PER_REQUEST", DEFAULT_MAX_THREADS_PER_REQUEST
+            ),
+            "max_open_files": _positive(env, "RUNLOG_MAX_OPEN_FILES", DEFAULT_MAX_OPEN_FILES),
             "token": env.get("RUNLOG_TOKEN") or None,
             "token_file": Path(env["RUNLOG_TOKEN_FILE"]) if env.get("RUNLOG_TOKEN_FILE") else None,
         }
@@ -75,6 +97,8 @@ class Settings:
             max_event_bytes=values["max_event_bytes"],  # type: ignore[arg-type]
             max_skill_file_bytes=values["max_skill_file_bytes"],  # type: ignore[arg-type]
             max_skill_expanded_size=values["max_skill_expanded_size"],  # type: ignore[arg-type]
+            max_threads_per_request=values["max_threads_per_request"],  # type: ignore[arg-type]
+            max_open_files=values["max_open_files"],  # type: ignore[arg-type]
             token=None if values["token"] is None else str(values["token"]),
             token_file=None if values["token_file"] is None else Path(values["token_file"]),  # type: ignore[arg-type]
         )
@@ -142,6 +166,8 @@ def describe(settings: Settings) -> dict[str, Any]:
             "max_event_bytes": settings.max_event_bytes,
             "max_skill_file_bytes": settings.max_skill_file_bytes,
             "max_skill_expanded_size": settings.max_skill_expanded_size,
+            "max_threads_per_request": settings.max_threads_per_request,
+            "max_open_files": settings.max_open_files,
         },
     }
 
