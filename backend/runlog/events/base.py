@@ -61,6 +61,27 @@ REQUIRED_PUT_FIELDS = ("thread_id", "run_id", "event_type", "category")
 #   is far beyond any we have seen.
 MAX_NESTING = 100
 
+# The range of seq and of every cursor and limit: a signed 64-bit integer, what
+# SQL's BIGINT holds and its drivers bind. A cursor outside it is refused by
+# every store (ValueError), so no store fails on it and none answers apart.
+MAX_SEQ = 2**63 - 1
+MIN_CURSOR = -(2**63)
+
+# What no stored text may hold, in one place for every store and both write
+# paths (put, put_batch, put_if_absent), and for the event_types filter:
+# * event_type, category and created_at hold no NUL character (PostgreSQL's
+#   text cannot store one) and no surrogate code point (U+D800-U+DFFF: not a
+#   Unicode character, with no UTF-8 form, so neither SQLite nor an HTTP
+#   response can carry it; a "pair" of them would read back as the one
+#   character it encodes, not as what was written);
+# * content and metadata, stored as JSON whose strings escape every
+#   non-ASCII character, hold no lone surrogate: JSON's "\ud83d\ude00" is one
+#   character, and is read back (and returned by the write) as that
+#   character, but "\ud800" alone is none, and no UTF-8 response can carry it.
+#   A NUL in them is stored as "\u0000" and is fine.
+_FORBIDDEN_IN_TEXT = re.compile("[\x00\ud800-\udfff]")
+_JSON_ESCAPES = re.compile(r"\\(?:u(d[89a-f][0-9a-f]{2})|.)")  # ENCODER writes lowercase hex
+
 
 class PartialBatchError(Exception):
     """A ``put_batch`` over several threads stored some threads' parts and failed the others.
@@ -107,7 +128,7 @@ def check_id(field: str, value: object) -> str:
 def check_limit(limit: object) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
-    return limit
+    return min(limit, MAX_SEQ)  # no page holds more: a thread has at most MAX_SEQ seqs
 
 
 def check_cursor(name: str, value: object) -> int | None:
@@ -115,6 +136,8 @@ def check_cursor(name: str, value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer or None, got {value!r}")
+    if not MIN_CURSOR <= value <= MAX_SEQ:
+        raise ValueError(f"{name} must be between {MIN_CURSOR} and {MAX_SEQ} (a 64-bit integer), got {value}")
     return value
 
 
@@ -125,7 +148,44 @@ def check_page(limit: object, before_seq: object, after_seq: object) -> tuple[in
 def _check_text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{field} must be a non-empty string, got {value!r}")
+    if not value.isascii() or "\x00" in value:
+        found = _FORBIDDEN_IN_TEXT.search(value)
+        if found is not None:
+            raise ValueError(
+                f"{field} must not hold a NUL character or a surrogate code point (U+D800-U+DFFF), "
+                f"found U+{ord(found.group()):04X} at position {found.start()}"
+            )
     return value
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The index, in JSON text ``ENCODER`` wrote, of an escape of a lone surrogate, else None."""
+    if "\\ud" not in text:  # most texts: no surrogate escape at all
+        return None
+    high_end = -1  # where an unpaired high surrogate's escape ended, or -1
+    high_start = -1
+    for escape in _JSON_ESCAPES.finditer(text):
+        code = escape.group(1)
+        if high_end >= 0:
+            if code is not None and code >= "dc00" and escape.start() == high_end:
+                high_end = -1  # the pair is one character
+                continue
+            return high_start
+        if code is None:
+            continue
+        if code >= "dc00":  # a low surrogate with no high one before it
+            return escape.start()
+        high_start, high_end = escape.start(), escape.end()
+    return high_start if high_end >= 0 else None
+
+
+def _check_surrogates(field: str, text: str) -> None:
+    where = lone_surrogate(text)
+    if where is not None:
+        raise TypeError(
+            f"{field} holds a lone surrogate ({text[where : where + 6]}): a code point of "
+            "U+D800-U+DFFF that is not half of a pair is not a character, and no UTF-8 text can carry it"
+        )
 
 
 # One encoder for every store: ensure_ascii escapes every non-ASCII character
@@ -257,21 +317,31 @@ def build_event(
     ):  # the ABC check is slow: dicts skip it
         raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
     created = created_at if type(created_at) is str and created_at else _created_at(created_at)
+    if not created.isascii() or "\x00" in created:
+        _check_text("created_at", created)
     # This runs for every event written, so the common cases take short cuts
     # (put_batch is measured against a plain append, see tools/bench.py):
     # a str content is encoded by the C string encoder and, being immutable
     # and unchanged by a JSON round trip, is kept as is; flat metadata (str
     # keys, scalar values) round-trips exactly, so a dict() copy is what a
     # reader would get back. Anything else is decoded from its encoding.
+    # A surrogate escape in the text ("\\ud", rare) is checked, and its value is
+    # the one decoded from the text: a pair is returned as the character it
+    # encodes, as every later read returns it.
     if type(content) is str:
         content_json = encode_string(content)
+        if not content.isascii() and "\\ud" in content_json:
+            _check_surrogates("content", content_json)
+            content = DECODER.decode(content_json)
     else:
         content_json = _encode_json(content, "content")
+        _check_surrogates("content", content_json)
         content = DECODER.decode(content_json)
     if metadata:
         metadata = dict(metadata)
         metadata_json = _encode_json(metadata, "metadata")
-        if not _flat_json(metadata):
+        _check_surrogates("metadata", metadata_json)
+        if not _flat_json(metadata) or "\\ud" in metadata_json:
             metadata = DECODER.decode(metadata_json)
     else:
         metadata, metadata_json = {}, "{}"

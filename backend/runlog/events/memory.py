@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-# The nesting limit is a number of the contract, like the record's shape; the check is this model's own.
-from runlog.events.base import MAX_NESTING, RunEventStore
+# The nesting limit and the seq range are numbers of the contract, like the record's shape; the
+# checks are this model's own.
+from runlog.events.base import MAX_NESTING, MAX_SEQ, MIN_CURSOR, RunEventStore
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _FIELDS = ("thread_id", "run_id", "event_type", "category", "content", "metadata", "created_at")
@@ -33,9 +34,23 @@ def _id(name: str, value: object) -> str:
     return value
 
 
+def _unstorable_char(text: str) -> str | None:
+    """A character no stored text may hold: a NUL or a surrogate code point (the contract's rule)."""
+    for char in text:
+        if char == "\x00" or "\ud800" <= char <= "\udfff":
+            return char
+    return None
+
+
 def _text(name: str, value: object) -> str:
     if type(value) is not str or value == "":
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    char = _unstorable_char(value)
+    if char is not None:
+        raise ValueError(
+            f"{name} must not hold a NUL character or a surrogate code point (U+D800-U+DFFF), "
+            f"found U+{ord(char):04X} at position {value.index(char)}"
+        )
     return value
 
 
@@ -53,7 +68,14 @@ def _limit(value: object) -> int:
 
 
 def _cursor(name: str, value: object) -> int | None:
-    return None if value is None else _whole_number(name, value)
+    if value is None:
+        return None
+    cursor = _whole_number(name, value)
+    if cursor < MIN_CURSOR or cursor > MAX_SEQ:
+        raise ValueError(
+            f"{name} must be between {MIN_CURSOR} and {MAX_SEQ} (a 64-bit integer), got {cursor}"
+        )
+    return cursor
 
 
 def _levels(value: object) -> int:
@@ -82,7 +104,25 @@ def _as_json(name: str, value: object) -> Any:
         raise TypeError(
             f"{name} cannot be stored: it nests more than {MAX_NESTING} levels of arrays and objects"
         )
+    # Read back from JSON, a surrogate pair is the one character it encodes: a surrogate left is lone.
+    for text in _strings(stored):
+        if any("\ud800" <= char <= "\udfff" for char in text):
+            raise TypeError(f"{name} holds a lone surrogate (U+D800-U+DFFF), which no UTF-8 text can carry")
     return stored
+
+
+def _strings(value: object) -> Iterable[str]:
+    """Every string in a JSON value, keys included."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
 
 
 def _timestamp(value: object) -> str:
@@ -114,7 +154,7 @@ def _record(
         metadata = {}
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
-    stamp = _timestamp(created_at)
+    stamp = _text("created_at", _timestamp(created_at))
     return {
         "thread_id": checked_thread,
         "run_id": checked_run,

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field
+from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -34,6 +35,7 @@ from runlog.events import RunEventStore, SqlRunEventStore, open_store
 from runlog.gateway.auth import BearerAuth, read_token_file
 from runlog.gateway.limits import BodyLimit, event_size
 from runlog.gateway.models import (
+    NO_NUL,
     AfterSeq,
     BatchEventIn,
     BeforeSeq,
@@ -164,6 +166,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         status = 409 if isinstance(exc, RunExistsError) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    @app.exception_handler(PydanticSerializationError)
+    async def unreturnable(request: Request, exc: Exception) -> JSONResponse:
+        # A ValueError to Python, but not the client's: the answer could not be serialized (a
+        # record stored before the store refused such content, say). A 500 in words; the
+        # serializer's own message goes to the log only.
+        logger.error("%s %s: the answer could not be serialized: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the answer could not be written as JSON (the server's log says why)"}, status_code=500
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_text(exc.errors())}, status_code=422)
@@ -277,7 +289,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         thread_id: ThreadIdPath,
         run_id: RunIdPath,
         # Not nullable: a query cannot carry a null, only an absent parameter (every type).
-        event_types: list[Annotated[str, Field(min_length=1)]] = Query(
+        event_types: list[Annotated[str, Field(min_length=1, json_schema_extra=NO_NUL)]] = Query(
             default_factory=list, description="repeat to ask for several types; absent: every type"
         ),
         task_id: str | None = None,
