@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from runlog.events.base import MAX_SEQ
 from runlog.persistence import RUN_STATUSES
@@ -58,7 +59,7 @@ EventsAfterSeq = Annotated[
 # The texts a store keeps as they are (event_type, category, created_at, the event_types filter)
 # hold no NUL: the store refuses one (runlog.events.base, with its message); the schema says so
 # to clients without enforcing it a second time, so the answer is the store's.
-NO_NUL = {"pattern": "^[^\\x00]+$"}
+NO_NUL: JsonDict = {"pattern": "^[^\\x00]+$"}
 
 
 def page_limit(default: int) -> Any:
