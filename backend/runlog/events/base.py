@@ -429,6 +429,49 @@ def page(
     return records[max(0, hi - limit) : hi]
 
 
+def event_chars(
+    content_json: str, metadata_json: str, event_type: str, category: str, created_at: str
+) -> int:
+    """What an event weighs against ``max_page_bytes``: its content and metadata as the store's
+    JSON (ASCII: one byte a character) and its event type, category and timestamp, in characters.
+
+    The rest of a record (two ids of at most 128 characters, a seq) is bounded anyway. Every
+    store counts the same way, from what it keeps: the SQL store with ``length()`` of its columns.
+    """
+    return len(content_json) + len(metadata_json) + len(event_type) + len(category) + len(created_at)
+
+
+def check_page_bytes(max_page_bytes: object) -> int | None:
+    """None (pages bounded by ``limit`` only) or a positive integer; else ValueError."""
+    if max_page_bytes is None:
+        return None
+    if isinstance(max_page_bytes, bool) or not isinstance(max_page_bytes, int) or max_page_bytes < 1:
+        raise ValueError(f"max_page_bytes must be a positive integer or None, got {max_page_bytes!r}")
+    return max_page_bytes
+
+
+def fit_page(
+    items: Sequence[T], max_bytes: int | None, size: Callable[[T], int], *, newest: bool
+) -> Sequence[T]:
+    """The part of a page (ascending by seq) that fits in ``max_bytes``, never empty unless the page is.
+
+    ``newest``: keep the newest items (a page read backwards: no cursor or ``before_seq`` alone,
+    continued with ``before_seq`` = its first seq); else the oldest (``after_seq``, continued with
+    ``after_seq`` = its last seq). An item alone over the limit is a page of its own.
+    """
+    if max_bytes is None or not items:
+        return items
+    order = range(len(items) - 1, -1, -1) if newest else range(len(items))
+    total = 0
+    kept = 0
+    for index in order:
+        total += size(items[index])
+        if total > max_bytes and kept:
+            break
+        kept += 1
+    return items[len(items) - kept :] if newest else items[:kept]
+
+
 def check_event_types(event_types: object) -> list[str] | None:
     if event_types is None:
         return None
@@ -534,7 +577,15 @@ class StorageRunEventStore(RunEventStore):
     storage operation: the JSONL store offloads it once to a worker thread, the
     SQL store runs it as one transaction of awaited driver calls. Hooks get
     validated arguments only and never see an empty batch.
+
+    ``max_page_bytes`` (None: no limit) bounds what one page of a list method
+    holds, as ``event_chars`` counts it: a page ends before the event that
+    would take it past the limit (never before its first), so a page may hold
+    fewer than ``limit`` events while more follow. Its hooks apply it before
+    decoding anything.
     """
+
+    max_page_bytes: int | None = None
 
     # -- the storage a store implements ------------------------------------
 

@@ -205,6 +205,28 @@ def _page(
     return ordered[-limit:]
 
 
+def _chars(record: dict[str, Any]) -> int:
+    """What a record weighs against ``max_page_bytes`` (the contract's measure: ``base.event_chars``)."""
+    as_json = [
+        json.dumps(record[key], separators=(",", ":"), ensure_ascii=True) for key in ("content", "metadata")
+    ]
+    return sum(map(len, as_json)) + sum(len(record[key]) for key in ("event_type", "category", "created_at"))
+
+
+def _within(records: list[dict[str, Any]], max_bytes: int | None, *, newest: bool) -> list[dict[str, Any]]:
+    """The newest (else the oldest) records of a page whose sizes add up to at most max_bytes; one at least."""
+    if max_bytes is None:
+        return records
+    kept: list[dict[str, Any]] = []
+    total = 0
+    for record in reversed(records) if newest else records:
+        total += _chars(record)
+        if kept and total > max_bytes:
+            break
+        kept.append(record)
+    return sorted(kept, key=lambda record: record["seq"])
+
+
 def _page_args(limit: object, before_seq: object, after_seq: object) -> tuple[int, int | None, int | None]:
     return _limit(limit), _cursor("before_seq", before_seq), _cursor("after_seq", after_seq)
 
@@ -212,7 +234,10 @@ def _page_args(limit: object, before_seq: object, after_seq: object) -> tuple[in
 class MemoryRunEventStore(RunEventStore):
     """Every record in a list per thread, plus the last seq each thread handed out."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_page_bytes: int | None = None) -> None:
+        if max_page_bytes is not None and (type(max_page_bytes) is not int or max_page_bytes < 1):
+            raise ValueError(f"max_page_bytes must be a positive integer or None, got {max_page_bytes!r}")
+        self.max_page_bytes = max_page_bytes
         self._records: dict[str, list[dict[str, Any]]] = {}
         self._last_seq: dict[str, int] = {}
 
@@ -284,7 +309,8 @@ class MemoryRunEventStore(RunEventStore):
         _id("thread_id", thread_id)
         size, before, after = _page_args(limit, before_seq, after_seq)
         messages = [r for r in self._thread(thread_id) if _is_message(r)]
-        return copy.deepcopy(_page(messages, size, before, after))
+        page = _within(_page(messages, size, before, after), self.max_page_bytes, newest=after is None)
+        return copy.deepcopy(page)
 
     async def list_events(
         self,
@@ -313,7 +339,8 @@ class MemoryRunEventStore(RunEventStore):
             and (task_id is None or r["metadata"].get("task_id") == task_id)
             and (after is None or r["seq"] > after)
         ]
-        return copy.deepcopy(sorted(found, key=lambda r: r["seq"])[:size])
+        page = _within(sorted(found, key=lambda r: r["seq"])[:size], self.max_page_bytes, newest=False)
+        return copy.deepcopy(page)
 
     async def list_messages_by_run(
         self,
@@ -328,7 +355,8 @@ class MemoryRunEventStore(RunEventStore):
         _id("run_id", run_id)
         size, before, after = _page_args(limit, before_seq, after_seq)
         messages = [r for r in self._thread(thread_id) if r["run_id"] == run_id and _is_message(r)]
-        return copy.deepcopy(_page(messages, size, before, after))
+        page = _within(_page(messages, size, before, after), self.max_page_bytes, newest=after is None)
+        return copy.deepcopy(page)
 
     async def count_messages(self, thread_id: str) -> int:
         _id("thread_id", thread_id)

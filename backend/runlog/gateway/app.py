@@ -124,7 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.token_file is not None:
             text = await asyncio.to_thread(read_token_file, str(settings.token_file))
             token[0] = check_token(text).encode()
-        store = open_store(settings.resolved_events_url)  # touches nothing until first use
+        store = open_store(  # touches nothing until first use
+            settings.resolved_events_url,
+            max_page_bytes=settings.max_page_bytes,
+            max_cache_bytes=settings.max_cache_bytes,
+        )
         registry = RunRegistry(settings.resolved_sqlite_url)
         try:
             await registry.open()

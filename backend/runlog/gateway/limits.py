@@ -1,8 +1,10 @@
-"""Request limits: a cap on body size (413) and on one event's encoded size (422).
+"""Request limits: a cap on body size (413), on one event's encoded size (422), on a page's size.
 
-Both protect the event loop and the memory of a server that reads bodies
-whole: a client cannot make the service buffer or encode an unbounded amount
-on its behalf.
+They protect the event loop and the memory of a server that reads bodies
+whole and answers pages whole: a client cannot make the service buffer,
+encode or decode an unbounded amount on its behalf. The page limit is the
+store's (``max_page_bytes``): a page ends early, before reading what would
+pass it, and the client continues from the page's first or last seq.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_EVENT_BYTES = 256 * 1024
+# What one page of events may hold (runlog.events.base.event_chars): about what one request may
+# send, so a page of limit=1000 costs megabytes, not the 250 MiB of 1000 events of 256 KiB.
+DEFAULT_MAX_PAGE_BYTES = 4 * 1024 * 1024
 
 
 class BodyLimit:
