@@ -265,3 +265,26 @@ async def test_http_a_record_the_answer_cannot_carry_is_a_500_in_words_not_a_422
         assert answer.json() == {
             "detail": "the answer could not be written as JSON (the server's log says why)"
         }
+
+
+async def test_http_422_bodies_say_what_was_wrong_in_the_requests_terms(tmp_path):
+    """pydantic's wording of its own workings ("JSON decode error" at a bare index, "unable to
+    parse raw data as a unicode string") is said in the request's terms."""
+    headers = {"content-type": "application/json"}
+    async with serving("memory", tmp_path) as client:
+        not_json = await client.post("/threads/t1/runs/r1/events", content=b"{nope", headers=headers)
+        lone_type = await client.post(
+            "/threads/t1/runs/r1/events", content=raw(body(event_type="\ud800")), headers=headers
+        )
+        lone_in_batch = await client.post(
+            "/events/batch",
+            content=raw([body(thread_id="t1", run_id="r1", category="\udc00")]),
+            headers=headers,
+        )
+    assert [a.status_code for a in (not_json, lone_type, lone_in_batch)] == [422] * 3
+    assert not_json.json() == {
+        "detail": "body: not valid JSON at character 1: Expecting property name enclosed in double quotes"
+    }
+    lone = "holds a lone surrogate (U+D800-U+DFFF), which no UTF-8 text can carry"
+    assert lone_type.json() == {"detail": f"body.event_type: {lone}"}
+    assert lone_in_batch.json() == {"detail": f"body.0.category: {lone}"}

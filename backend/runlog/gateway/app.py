@@ -90,11 +90,24 @@ def _store_input() -> Iterator[None]:
 
 
 def _validation_text(errors: Sequence[Any]) -> str:
-    """pydantic's error list as one readable line: ``body.content: Input should be ...``."""
+    """pydantic's error list as one readable line: ``body.content: Input should be ...``.
+
+    Two of pydantic's messages name its own workings rather than the request; they are said in
+    the request's terms: a body that is not JSON (its loc ends with a character's index), and
+    a text holding a lone surrogate, in the words of the stores' own refusal.
+    """
     parts = []
     for error in errors:
-        where = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+        loc = tuple(error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid" and loc[-1:] and isinstance(loc[-1], int):
+            reason = (error.get("ctx") or {}).get("error")
+            message = f"not valid JSON at character {loc[-1]}" + (f": {reason}" if reason else "")
+            loc = loc[:-1]
+        elif error.get("type") == "string_unicode":
+            message = "holds a lone surrogate (U+D800-U+DFFF), which no UTF-8 text can carry"
+        where = ".".join(str(part) for part in loc)
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
 
 
