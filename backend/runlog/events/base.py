@@ -489,6 +489,9 @@ class RunEventStore(abc.ABC):
     ``seq`` starts at 1 per thread and grows by one across all runs of that
     thread; it is never reused while the thread exists (a deleted run leaves a
     gap). Unknown threads and runs read as empty.
+
+    Every store takes ``max_page_bytes`` (None by default): pages bounded in
+    bytes as well as by ``limit`` (``StorageRunEventStore`` says how).
     """
 
     @abc.abstractmethod
