@@ -138,6 +138,43 @@ async def test_limits_refuse_on_the_loop_without_blocking(tmp_path):
             assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}
 
 
+def _plant_unreturnable_record(thread_file):
+    """A record with a lone surrogate, as a store written before the stores refused one left it."""
+    with thread_file.open("a") as f:
+        f.write(
+            '{"thread_id":"t1","run_id":"r1","seq":2,"event_type":"u","category":"message",'
+            '"content":"\\ud800","metadata":{},"created_at":"2026-12-06T10:00:00+00:00"}\n'
+        )
+
+
+async def test_a_page_the_answer_cannot_carry_is_a_plain_500_on_the_loop_without_blocking(tmp_path):
+    """Writes refused by the content rule (422), then a page holding an old unreturnable record:
+    the serialization handler answers 500 in words."""
+    app = create_app(Settings(data_dir=tmp_path / "data", max_page_bytes=10_000))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            r = await client.post(
+                "/threads/t1/runs/r1/events",
+                content='{"event_type": "u", "category": "message", "content": "\\ud800"}',
+                headers={"content-type": "application/json"},
+            )
+            assert r.status_code == 422 and "lone surrogate" in r.json()["detail"]
+            r = await client.get("/threads/t1/messages", params={"after_seq": 2**63})
+            assert r.status_code == 422 and "after_seq" in r.json()["detail"]
+            r = await client.post(
+                "/threads/t1/runs/r1/events", json={"event_type": "u", "category": "message"}
+            )
+            assert r.status_code == 201
+            thread_file = tmp_path / "data" / "events" / "threads" / "t1.jsonl"
+            await asyncio.to_thread(_plant_unreturnable_record, thread_file)
+            r = await client.get("/threads/t1/messages")
+            assert (r.status_code, r.json()) == (
+                500,
+                {"detail": "the answer could not be written as JSON (the server's log says why)"},
+            )
+
+
 async def test_an_unreachable_store_answers_503_on_the_loop_without_blocking(tmp_path):
     """/ready and a write with nothing behind the store's port: the 503 path (handler, log) runs."""
     with socket.socket() as s:
