@@ -126,6 +126,7 @@ def test_startup_logs_one_json_line_with_what_it_serves(tmp_path):
         assert start["limits"] == {
             "max_body_bytes": 4194304,
             "max_event_bytes": 262144,
+            "max_page_bytes": 4194304,
             "max_skill_file_bytes": 262144,
             "max_skill_expanded_size": 1048576,
             "max_threads_per_request": 100,

@@ -161,7 +161,8 @@ async def test_concurrent_puts_get_unique_consecutive_seqs(store):
 
 
 async def test_unicode_round_trips(store):
-    text = "line\u2028sep\u2029para\x85nel\r\n\x00nul \ud83d lone surrogate \U0001f600 \u00e9"
+    # A lone surrogate is refused (tests/test_events_content.py): no response could carry it.
+    text = "line\u2028sep\u2029para\x85nel\r\n\x00nul \U0001f600 \u00e9"
     await store.put(**event(content=text, metadata={"k\u2028": ["\u2029"]}))
     [got] = await store.list_messages("t1")
     assert got["content"] == text

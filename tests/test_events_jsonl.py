@@ -157,7 +157,7 @@ async def test_unicode_separators_on_disk_stay_inside_one_line(tmp_path):
 
 
 async def test_cache_eviction_keeps_results_correct(tmp_path):
-    store = JsonlRunEventStore(tmp_path, max_cached_threads=2)
+    store = JsonlRunEventStore(tmp_path, max_cache_bytes=1)  # every other thread evicted at each read
     for i in range(5):
         await store.put(**event(thread_id=f"t{i}", content=i))
     for i in range(5):
@@ -165,9 +165,9 @@ async def test_cache_eviction_keeps_results_correct(tmp_path):
     assert (await store.put(**event(thread_id="t0")))["seq"] == 2
 
 
-def test_max_cached_threads_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="max_cached_threads"):
-        JsonlRunEventStore(tmp_path, max_cached_threads=0)
+def test_max_cache_bytes_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="max_cache_bytes"):
+        JsonlRunEventStore(tmp_path, max_cache_bytes=0)
 
 
 def _write_many(base_dir: str, worker: int, count: int) -> None:

@@ -333,9 +333,10 @@ async def test_writes_reach_stable_storage_unless_told_not_to(tmp_path, fsyncs, 
     assert await contents(JsonlRunEventStore(tmp_path)) == ["", ""]
 
 
-def test_a_cache_of_no_thread_is_refused(tmp_path):
-    with pytest.raises(ValueError, match=r"^max_cached_threads must be >= 1$"):
-        JsonlRunEventStore(tmp_path, max_cached_threads=0)
+@pytest.mark.parametrize("bad", [0, -1, None, True, 1.5])
+def test_a_cache_of_no_bytes_is_refused(tmp_path, bad):
+    with pytest.raises(ValueError, match=r"^max_cache_bytes must be a positive integer, got "):
+        JsonlRunEventStore(tmp_path, max_cache_bytes=bad)
 
 
 # -- malformed lines --------------------------------------------------------------
@@ -405,7 +406,7 @@ async def test_line_numbers_count_the_stores_own_appends(tmp_path, caplog):
 
 
 async def test_a_malformed_line_is_logged_once_per_file_not_once_per_parse(tmp_path, caplog):
-    store = JsonlRunEventStore(tmp_path, max_cached_threads=1)
+    store = JsonlRunEventStore(tmp_path, max_cache_bytes=1)  # one thread at a time: the one in use
     await store.put(**event(content="one"))
     path = thread_file(tmp_path)
     with path.open("a") as f:
@@ -467,10 +468,12 @@ async def test_after_another_writer_appends_only_the_tail_is_parsed(tmp_path):
 
 
 async def test_the_least_recently_read_thread_is_evicted(tmp_path):
-    store = JsonlRunEventStore(tmp_path, max_cached_threads=2)
+    store = JsonlRunEventStore(tmp_path)
     for thread_id in ("t0", "t1", "t2"):
         await store.put(**event(thread_id=thread_id, content=f"{thread_id}-original"))
-    fresh = JsonlRunEventStore(tmp_path, max_cached_threads=2)
+    # Room for two of the three threads (one record each, of the same length).
+    line = thread_file(tmp_path, "t0").read_text().strip()
+    fresh = JsonlRunEventStore(tmp_path, max_cache_bytes=2 * (len(line) + jsonl._ENTRY_BYTES))
     for thread_id in ("t0", "t1", "t0", "t2"):  # t1 is now the least recently read: evicted
         assert await contents(fresh, thread_id) == [f"{thread_id}-original"]
     for thread_id in ("t0", "t1", "t2"):

@@ -384,7 +384,7 @@ async def test_put_if_absent_is_atomic_against_the_groups_writes(storage):
 async def test_a_text_the_database_cannot_store_fails_its_caller_not_its_group(storage):
     store = await storage.open()
     await store.count_messages("t1")
-    bad = ["user\ud800"] + (["user\x00"] if storage.kind == "postgresql" else [])
+    bad = ["user\ud800", "user\x00"]
     outcomes = await asyncio.wait_for(
         asyncio.gather(
             store.put(**event(content="before")),
@@ -396,11 +396,8 @@ async def test_a_text_the_database_cannot_store_fails_its_caller_not_its_group(s
         BOUND,
     )
     assert all(isinstance(o, ValueError) for o in outcomes[1:-1])
-    assert "cannot" in str(outcomes[1])
+    assert "must not hold" in str(outcomes[1])
     assert [outcomes[0]["seq"], outcomes[-1]["seq"]] == [1, 2]
-    if storage.kind == "sqlite":  # SQLite stores a NUL in a text as it is
-        record = await store.put(**event(event_type="user\x00x"))
-        assert (await store.list_events("t1", "r1"))[-1] == record
 
 
 async def test_many_producers_on_a_few_threads(storage, monkeypatch):

@@ -138,6 +138,77 @@ async def test_limits_refuse_on_the_loop_without_blocking(tmp_path):
             assert (await client.get("/threads/t1/messages/count")).json() == {"count": 0}
 
 
+@pytest.mark.parametrize("kind", kind_params())
+async def test_pages_bounded_in_bytes_on_the_loop_without_blocking(kind, tmp_path):
+    """max_page_bytes on every store: the JSONL cut in its worker thread, the SQL one in the query."""
+    storage = StoreUnderTest(kind, tmp_path)
+    if kind == "postgresql":
+        await storage.open()  # creates the test's schema; the app's store is its own
+    events_url = None if kind == "jsonl" else storage.url
+    app = create_app(Settings(data_dir=tmp_path / "data", events_url=events_url, max_page_bytes=300))
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(storage.close)
+        await stack.enter_async_context(app.router.lifespan_context(app))
+        transport = httpx.ASGITransport(app=app)
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://runlog")
+        )
+        batch = [
+            {
+                "thread_id": "t1",
+                "run_id": "r1",
+                "event_type": "u",
+                "category": "message",
+                "content": "x" * 100,
+            }
+            for _ in range(5)
+        ]
+        assert (await client.post("/events/batch", json=batch)).status_code == 201
+        newest = await client.get("/threads/t1/messages", params={"limit": 10})
+        assert [e["seq"] for e in newest.json()] == [4, 5]
+        older = await client.get("/threads/t1/runs/r1/messages", params={"before_seq": 4})
+        assert [e["seq"] for e in older.json()] == [2, 3]
+        first = await client.get("/threads/t1/runs/r1/events", params={"after_seq": 0})
+        assert [e["seq"] for e in first.json()] == [1, 2]
+
+
+def _plant_unreturnable_record(thread_file):
+    """A record with a lone surrogate, as a store written before the stores refused one left it."""
+    with thread_file.open("a") as f:
+        f.write(
+            '{"thread_id":"t1","run_id":"r1","seq":2,"event_type":"u","category":"message",'
+            '"content":"\\ud800","metadata":{},"created_at":"2026-12-06T10:00:00+00:00"}\n'
+        )
+
+
+async def test_a_page_the_answer_cannot_carry_is_a_plain_500_on_the_loop_without_blocking(tmp_path):
+    """Writes refused by the content rule (422), then a page holding an old unreturnable record:
+    the serialization handler answers 500 in words."""
+    app = create_app(Settings(data_dir=tmp_path / "data", max_page_bytes=10_000))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+            r = await client.post(
+                "/threads/t1/runs/r1/events",
+                content='{"event_type": "u", "category": "message", "content": "\\ud800"}',
+                headers={"content-type": "application/json"},
+            )
+            assert r.status_code == 422 and "lone surrogate" in r.json()["detail"]
+            r = await client.get("/threads/t1/messages", params={"after_seq": 2**63})
+            assert r.status_code == 422 and "after_seq" in r.json()["detail"]
+            r = await client.post(
+                "/threads/t1/runs/r1/events", json={"event_type": "u", "category": "message"}
+            )
+            assert r.status_code == 201
+            thread_file = tmp_path / "data" / "events" / "threads" / "t1.jsonl"
+            await asyncio.to_thread(_plant_unreturnable_record, thread_file)
+            r = await client.get("/threads/t1/messages")
+            assert (r.status_code, r.json()) == (
+                500,
+                {"detail": "the answer could not be written as JSON (the server's log says why)"},
+            )
+
+
 async def test_an_unreachable_store_answers_503_on_the_loop_without_blocking(tmp_path):
     """/ready and a write with nothing behind the store's port: the 503 path (handler, log) runs."""
     with socket.socket() as s:

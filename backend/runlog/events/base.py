@@ -61,6 +61,27 @@ REQUIRED_PUT_FIELDS = ("thread_id", "run_id", "event_type", "category")
 #   is far beyond any we have seen.
 MAX_NESTING = 100
 
+# The range of seq and of every cursor and limit: a signed 64-bit integer, what
+# SQL's BIGINT holds and its drivers bind. A cursor outside it is refused by
+# every store (ValueError), so no store fails on it and none answers apart.
+MAX_SEQ = 2**63 - 1
+MIN_CURSOR = -(2**63)
+
+# What no stored text may hold, in one place for every store and both write
+# paths (put, put_batch, put_if_absent), and for the event_types filter:
+# * event_type, category and created_at hold no NUL character (PostgreSQL's
+#   text cannot store one) and no surrogate code point (U+D800-U+DFFF: not a
+#   Unicode character, with no UTF-8 form, so neither SQLite nor an HTTP
+#   response can carry it; a "pair" of them would read back as the one
+#   character it encodes, not as what was written);
+# * content and metadata, stored as JSON whose strings escape every
+#   non-ASCII character, hold no lone surrogate: JSON's "\ud83d\ude00" is one
+#   character, and is read back (and returned by the write) as that
+#   character, but "\ud800" alone is none, and no UTF-8 response can carry it.
+#   A NUL in them is stored as "\u0000" and is fine.
+_FORBIDDEN_IN_TEXT = re.compile("[\x00\ud800-\udfff]")
+_JSON_ESCAPES = re.compile(r"\\(?:u(d[89a-f][0-9a-f]{2})|.)")  # ENCODER writes lowercase hex
+
 
 class PartialBatchError(Exception):
     """A ``put_batch`` over several threads stored some threads' parts and failed the others.
@@ -107,7 +128,7 @@ def check_id(field: str, value: object) -> str:
 def check_limit(limit: object) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
-    return limit
+    return min(limit, MAX_SEQ)  # no page holds more: a thread has at most MAX_SEQ seqs
 
 
 def check_cursor(name: str, value: object) -> int | None:
@@ -115,6 +136,8 @@ def check_cursor(name: str, value: object) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer or None, got {value!r}")
+    if not MIN_CURSOR <= value <= MAX_SEQ:
+        raise ValueError(f"{name} must be between {MIN_CURSOR} and {MAX_SEQ} (a 64-bit integer), got {value}")
     return value
 
 
@@ -125,7 +148,44 @@ def check_page(limit: object, before_seq: object, after_seq: object) -> tuple[in
 def _check_text(field: str, value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{field} must be a non-empty string, got {value!r}")
+    if not value.isascii() or "\x00" in value:
+        found = _FORBIDDEN_IN_TEXT.search(value)
+        if found is not None:
+            raise ValueError(
+                f"{field} must not hold a NUL character or a surrogate code point (U+D800-U+DFFF), "
+                f"found U+{ord(found.group()):04X} at position {found.start()}"
+            )
     return value
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The index, in JSON text ``ENCODER`` wrote, of an escape of a lone surrogate, else None."""
+    if "\\ud" not in text:  # most texts: no surrogate escape at all
+        return None
+    high_end = -1  # where an unpaired high surrogate's escape ended, or -1
+    high_start = -1
+    for escape in _JSON_ESCAPES.finditer(text):
+        code = escape.group(1)
+        if high_end >= 0:
+            if code is not None and code >= "dc00" and escape.start() == high_end:
+                high_end = -1  # the pair is one character
+                continue
+            return high_start
+        if code is None:
+            continue
+        if code >= "dc00":  # a low surrogate with no high one before it
+            return escape.start()
+        high_start, high_end = escape.start(), escape.end()
+    return high_start if high_end >= 0 else None
+
+
+def _check_surrogates(field: str, text: str) -> None:
+    where = lone_surrogate(text)
+    if where is not None:
+        raise TypeError(
+            f"{field} holds a lone surrogate ({text[where : where + 6]}): a code point of "
+            "U+D800-U+DFFF that is not half of a pair is not a character, and no UTF-8 text can carry it"
+        )
 
 
 # One encoder for every store: ensure_ascii escapes every non-ASCII character
@@ -257,21 +317,31 @@ def build_event(
     ):  # the ABC check is slow: dicts skip it
         raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
     created = created_at if type(created_at) is str and created_at else _created_at(created_at)
+    if not created.isascii() or "\x00" in created:
+        _check_text("created_at", created)
     # This runs for every event written, so the common cases take short cuts
     # (put_batch is measured against a plain append, see tools/bench.py):
     # a str content is encoded by the C string encoder and, being immutable
     # and unchanged by a JSON round trip, is kept as is; flat metadata (str
     # keys, scalar values) round-trips exactly, so a dict() copy is what a
     # reader would get back. Anything else is decoded from its encoding.
+    # A surrogate escape in the text ("\\ud", rare) is checked, and its value is
+    # the one decoded from the text: a pair is returned as the character it
+    # encodes, as every later read returns it.
     if type(content) is str:
         content_json = encode_string(content)
+        if not content.isascii() and "\\ud" in content_json:
+            _check_surrogates("content", content_json)
+            content = DECODER.decode(content_json)
     else:
         content_json = _encode_json(content, "content")
+        _check_surrogates("content", content_json)
         content = DECODER.decode(content_json)
     if metadata:
         metadata = dict(metadata)
         metadata_json = _encode_json(metadata, "metadata")
-        if not _flat_json(metadata):
+        _check_surrogates("metadata", metadata_json)
+        if not _flat_json(metadata) or "\\ud" in metadata_json:
             metadata = DECODER.decode(metadata_json)
     else:
         metadata, metadata_json = {}, "{}"
@@ -359,6 +429,49 @@ def page(
     return records[max(0, hi - limit) : hi]
 
 
+def event_chars(
+    content_json: str, metadata_json: str, event_type: str, category: str, created_at: str
+) -> int:
+    """What an event weighs against ``max_page_bytes``: its content and metadata as the store's
+    JSON (ASCII: one byte a character) and its event type, category and timestamp, in characters.
+
+    The rest of a record (two ids of at most 128 characters, a seq) is bounded anyway. Every
+    store counts the same way, from what it keeps: the SQL store with ``length()`` of its columns.
+    """
+    return len(content_json) + len(metadata_json) + len(event_type) + len(category) + len(created_at)
+
+
+def check_page_bytes(max_page_bytes: object) -> int | None:
+    """None (pages bounded by ``limit`` only) or a positive integer; else ValueError."""
+    if max_page_bytes is None:
+        return None
+    if isinstance(max_page_bytes, bool) or not isinstance(max_page_bytes, int) or max_page_bytes < 1:
+        raise ValueError(f"max_page_bytes must be a positive integer or None, got {max_page_bytes!r}")
+    return max_page_bytes
+
+
+def fit_page(
+    items: Sequence[T], max_bytes: int | None, size: Callable[[T], int], *, newest: bool
+) -> Sequence[T]:
+    """The part of a page (ascending by seq) that fits in ``max_bytes``, never empty unless the page is.
+
+    ``newest``: keep the newest items (a page read backwards: no cursor or ``before_seq`` alone,
+    continued with ``before_seq`` = its first seq); else the oldest (``after_seq``, continued with
+    ``after_seq`` = its last seq). An item alone over the limit is a page of its own.
+    """
+    if max_bytes is None or not items:
+        return items
+    order = range(len(items) - 1, -1, -1) if newest else range(len(items))
+    total = 0
+    kept = 0
+    for index in order:
+        total += size(items[index])
+        if total > max_bytes and kept:
+            break
+        kept += 1
+    return items[len(items) - kept :] if newest else items[:kept]
+
+
 def check_event_types(event_types: object) -> list[str] | None:
     if event_types is None:
         return None
@@ -376,6 +489,9 @@ class RunEventStore(abc.ABC):
     ``seq`` starts at 1 per thread and grows by one across all runs of that
     thread; it is never reused while the thread exists (a deleted run leaves a
     gap). Unknown threads and runs read as empty.
+
+    Every store takes ``max_page_bytes`` (None by default): pages bounded in
+    bytes as well as by ``limit`` (``StorageRunEventStore`` says how).
     """
 
     @abc.abstractmethod
@@ -464,7 +580,15 @@ class StorageRunEventStore(RunEventStore):
     storage operation: the JSONL store offloads it once to a worker thread, the
     SQL store runs it as one transaction of awaited driver calls. Hooks get
     validated arguments only and never see an empty batch.
+
+    ``max_page_bytes`` (None: no limit) bounds what one page of a list method
+    holds, as ``event_chars`` counts it: a page ends before the event that
+    would take it past the limit (never before its first), so a page may hold
+    fewer than ``limit`` events while more follow. Its hooks apply it before
+    decoding anything.
     """
+
+    max_page_bytes: int | None = None
 
     # -- the storage a store implements ------------------------------------
 

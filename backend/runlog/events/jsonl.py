@@ -121,6 +121,11 @@ _HELD = frozenset((errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES))  # some file 
 _NO_FLOCK = frozenset((errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP))
 _THREADS_PER_OFFLOAD = 64  # threads one leader's offload writes, one after the other
 _CHUNK = 1 << 20
+# The read cache's default bound: the JSON text of the records it holds, plus _ENTRY_BYTES each.
+DEFAULT_MAX_CACHE_BYTES = 64 * 1024 * 1024
+# What the objects around one cached record's text cost (its tuple, seq, type, category, the
+# lists' references), about: counted with the text, so many small records weigh what they hold.
+_ENTRY_BYTES = 256
 _SEQ_KEY = re.compile(rb'"seq":(\d{1,18})')  # every seq a line may hold, and maybe a few more
 _GIVEN_UP = "the event loop ended before a worker thread started this write: nothing of it was written"
 _RECORD_KEYS = frozenset(
@@ -334,12 +339,30 @@ def _record_json(event: base.NewEvent, seq: int) -> str:
     )
 
 
-# One cached record: (seq, run_id, event_type, category, task_id, raw JSON text).
-# A plain tuple: it is built for every event written or read, and a tuple
-# literal costs a fraction of a NamedTuple's constructor.
+def _frame_chars(item: dict[str, Any]) -> int:
+    """The characters of a record's JSON (as ``_record_json`` writes it) that are not its content or
+    metadata: its text less this is what its content and metadata take."""
+    enc = base.encode_string
+    return (
+        len(item["thread_id"])
+        + len(item["run_id"])
+        + len(str(item["seq"]))
+        + len(enc(item["event_type"]))
+        + len(enc(item["category"]))
+        + len(enc(item["created_at"]))
+        + len(
+            '{"thread_id":"","run_id":"","seq":,"event_type":,"category":,"content":,"metadata":,"created_at":}'
+        )
+    )
+
+
+# One cached record: (seq, run_id, event_type, category, task_id, raw JSON text, size), size
+# as base.event_chars counts it (for max_page_bytes). A plain tuple: it is built for every
+# event written or read, and a tuple literal costs a fraction of a NamedTuple's constructor.
 _Entry = tuple[Any, ...]
-SEQ, RUN_ID, EVENT_TYPE, CATEGORY, TASK_ID, RAW = range(6)
+SEQ, RUN_ID, EVENT_TYPE, CATEGORY, TASK_ID, RAW, SIZE = range(7)
 _seq = itemgetter(SEQ)
+_size = itemgetter(SIZE)
 
 
 def _decode(entries: Iterable[_Entry]) -> list[dict[str, Any]]:
@@ -373,10 +396,13 @@ class _ThreadCache:
     inode: int | None = None
     mtime_ns: int | None = None
     fingerprint: bytes = b""  # the last bytes before offset
+    nbytes: int = 0  # what it holds, as max_cache_bytes counts it
+    counted: int = 0  # how much of nbytes the store's total holds
 
     def add(self, entries: Iterable[_Entry]) -> None:
         by_run, messages_by_run, message = self.by_run, self.messages_by_run, base.MESSAGE_CATEGORY
         for entry in entries:
+            self.nbytes += len(entry[RAW]) + _ENTRY_BYTES
             self.entries.append(entry)
             run = by_run.get(entry[RUN_ID])
             if run is None:
@@ -649,7 +675,6 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     ``syncfs`` of their file system (Linux) instead of an fsync of each thread file
     (all at once). It flushes everything dirty on that file system, other programs'
     writes included: choose it only where the store has the file system to itself.
-    ``max_cached_threads``: how many threads' parsed records stay in memory.
     ``max_open_files``: how many descriptors (two per thread written: its lock
     and thread files) stay open between writes; the least recently used idle
     threads' are closed past it.
@@ -657,6 +682,11 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     The folder and its ``threads/`` and ``locks/`` are made 0700, the files in
     them 0600 (the umask can narrow that, not widen it). No link inside the
     folder is followed (``LinkRefusedError``).
+    ``max_cache_bytes``: how much of the threads' records the read cache keeps in memory, as
+    their JSON text plus a few hundred bytes each (``_ENTRY_BYTES``): past it, the threads read
+    longest ago are dropped (and read again from their files when next used). The thread in use
+    stays, whatever its size.
+    ``max_page_bytes``: see ``base.StorageRunEventStore`` (None: pages bounded by ``limit`` only).
     """
 
     def __init__(
@@ -665,21 +695,24 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         *,
         fsync: bool = True,
         syncfs: bool = False,
-        max_cached_threads: int = 256,
+        max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
+        max_page_bytes: int | None = None,
         lock_timeout: float = 30.0,
         max_open_files: int = DEFAULT_MAX_OPEN_FILES,
     ) -> None:
-        if max_cached_threads < 1:
-            raise ValueError("max_cached_threads must be >= 1")
         if isinstance(max_open_files, bool) or not isinstance(max_open_files, int) or max_open_files < 2:
             raise ValueError(
                 f"max_open_files must be an integer >= 2 (a thread's two files), got {max_open_files!r}"
             )
         self._open_threads = max_open_files // 2
+        if isinstance(max_cache_bytes, bool) or not isinstance(max_cache_bytes, int) or max_cache_bytes < 1:
+            raise ValueError(f"max_cache_bytes must be a positive integer, got {max_cache_bytes!r}")
+        self.max_page_bytes = base.check_page_bytes(max_page_bytes)
         self.base_dir = Path(base_dir)
         self._fsync = fsync
         self._syncfs = syncfs
-        self._max_cached = max_cached_threads
+        self._max_cache_bytes = max_cache_bytes
+        self._cached_bytes = 0  # the caches' counted bytes, all threads
         self._lock_timeout = lock_timeout
         self._caches: OrderedDict[str, _ThreadCache] = OrderedDict()
         self._files: OrderedDict[str, _ThreadFiles] = OrderedDict()
@@ -783,16 +816,32 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             cache = self._caches.get(thread_id)
             if cache is None:
                 cache = self._caches[thread_id] = _ThreadCache()
-                while len(self._caches) > self._max_cached:
-                    self._caches.popitem(last=False)
             else:
                 self._caches.move_to_end(thread_id)
             return cache
 
     def _reset_cache(self, thread_id: str) -> _ThreadCache:
         with self._registry_lock:
+            old = self._caches.get(thread_id)
+            if old is not None:
+                self._cached_bytes -= old.counted
             cache = self._caches[thread_id] = _ThreadCache()
             return cache
+
+    def _account(self, thread_id: str, cache: _ThreadCache) -> None:
+        """Count what ``cache`` grew by, then drop the threads used longest ago while the caches
+        hold more than ``max_cache_bytes``; the thread just used stays."""
+        with self._registry_lock:
+            if self._caches.get(thread_id) is not cache:
+                return  # dropped or replaced meanwhile: no longer counted
+            self._cached_bytes += cache.nbytes - cache.counted
+            cache.counted = cache.nbytes
+            while self._cached_bytes > self._max_cache_bytes and len(self._caches) > 1:
+                oldest = next(iter(self._caches))
+                if oldest == thread_id:
+                    self._caches.move_to_end(thread_id)
+                    continue
+                self._cached_bytes -= self._caches.pop(oldest).counted
 
     # -- reading -----------------------------------------------------------
 
@@ -810,9 +859,17 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             held.closed = True  # whoever waits for its lock looks the thread up again
             if self._files.get(thread_id) is held:
                 del self._files[thread_id]
-            self._caches.pop(thread_id, None)
+            cache = self._caches.pop(thread_id, None)
+            if cache is not None:
+                self._cached_bytes -= cache.counted  # no longer held: no longer counted
 
     def _refresh(self, thread_id: str, *, writing: bool = False) -> _ThreadCache:
+        """``_read_tail``, then the cache's growth counted against ``max_cache_bytes``."""
+        cache = self._read_tail(thread_id, writing=writing)
+        self._account(thread_id, cache)
+        return cache
+
+    def _read_tail(self, thread_id: str, *, writing: bool = False) -> _ThreadCache:
         """Bring the cache up to date with the file; caller holds the thread lock.
 
         ``writing``: the caller holds the file lock too (and so the thread's
@@ -904,7 +961,11 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             # so each of its records, one level less deep, encodes).
             text = raw.decode("utf-8") if item is obj else base.ENCODER.encode(item)
             task_id = item["metadata"].get("task_id")
-            checked.append((item["seq"], item["run_id"], item["event_type"], item["category"], task_id, text))
+            json_chars = len(text) - _frame_chars(item)  # its content and metadata
+            size = json_chars + len(item["event_type"]) + len(item["category"]) + len(item["created_at"])
+            checked.append(
+                (item["seq"], item["run_id"], item["event_type"], item["category"], task_id, text, size)
+            )
         cache.add(checked)
 
     @staticmethod
@@ -960,8 +1021,23 @@ class JsonlRunEventStore(base.StorageRunEventStore):
             for event in events:
                 text = _record_json(event, seq)
                 texts.append(text)
+                size = base.event_chars(
+                    event.content_json,
+                    event.metadata_json,
+                    event.event_type,
+                    event.category,
+                    event.created_at,
+                )
                 entries.append(
-                    (seq, event.run_id, event.event_type, event.category, event.metadata.get("task_id"), text)
+                    (
+                        seq,
+                        event.run_id,
+                        event.event_type,
+                        event.category,
+                        event.metadata.get("task_id"),
+                        text,
+                        size,
+                    )
                 )
                 records.append(base.with_seq(event, seq))
                 seq += 1
@@ -1001,6 +1077,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         cache.line_no += len(parts)
         _consume(cache, payload)
         _identify(cache, st, cache.offset)  # the file as this write left it: up to its last newline
+        self._account(thread_id, cache)
         return out
 
     def _sync_append(
@@ -1189,7 +1266,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
     ) -> list[dict[str, Any]]:
         with self._reading(thread_id):
             cache = self._refresh(thread_id)
-            return _decode(base.page(cache.messages, limit, before_seq, after_seq, key=_seq))
+            found = base.page(cache.messages, limit, before_seq, after_seq, key=_seq)
+            return _decode(base.fit_page(found, self.max_page_bytes, _size, newest=after_seq is None))
 
     def _sync_list_messages_by_run(
         self,
@@ -1202,7 +1280,8 @@ class JsonlRunEventStore(base.StorageRunEventStore):
         with self._reading(thread_id):
             cache = self._refresh(thread_id)
             messages = cache.messages_by_run.get(run_id, [])
-            return _decode(base.page(messages, limit, before_seq, after_seq, key=_seq))
+            found = base.page(messages, limit, before_seq, after_seq, key=_seq)
+            return _decode(base.fit_page(found, self.max_page_bytes, _size, newest=after_seq is None))
 
     def _sync_list_events(
         self,
@@ -1227,7 +1306,7 @@ class JsonlRunEventStore(base.StorageRunEventStore):
                 found.append(entry)
                 if len(found) == limit:
                     break
-            return _decode(found)
+            return _decode(base.fit_page(found, self.max_page_bytes, _size, newest=False))
 
     def _sync_count_messages(self, thread_id: str) -> int:
         with self._reading(thread_id):

@@ -19,8 +19,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-# The nesting limit is a number of the contract, like the record's shape; the check is this model's own.
-from runlog.events.base import MAX_NESTING, RunEventStore
+# The nesting limit and the seq range are numbers of the contract, like the record's shape; the
+# checks are this model's own.
+from runlog.events.base import MAX_NESTING, MAX_SEQ, MIN_CURSOR, RunEventStore
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _FIELDS = ("thread_id", "run_id", "event_type", "category", "content", "metadata", "created_at")
@@ -33,9 +34,23 @@ def _id(name: str, value: object) -> str:
     return value
 
 
+def _unstorable_char(text: str) -> str | None:
+    """A character no stored text may hold: a NUL or a surrogate code point (the contract's rule)."""
+    for char in text:
+        if char == "\x00" or "\ud800" <= char <= "\udfff":
+            return char
+    return None
+
+
 def _text(name: str, value: object) -> str:
     if type(value) is not str or value == "":
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    char = _unstorable_char(value)
+    if char is not None:
+        raise ValueError(
+            f"{name} must not hold a NUL character or a surrogate code point (U+D800-U+DFFF), "
+            f"found U+{ord(char):04X} at position {value.index(char)}"
+        )
     return value
 
 
@@ -53,7 +68,14 @@ def _limit(value: object) -> int:
 
 
 def _cursor(name: str, value: object) -> int | None:
-    return None if value is None else _whole_number(name, value)
+    if value is None:
+        return None
+    cursor = _whole_number(name, value)
+    if cursor < MIN_CURSOR or cursor > MAX_SEQ:
+        raise ValueError(
+            f"{name} must be between {MIN_CURSOR} and {MAX_SEQ} (a 64-bit integer), got {cursor}"
+        )
+    return cursor
 
 
 def _levels(value: object) -> int:
@@ -82,7 +104,25 @@ def _as_json(name: str, value: object) -> Any:
         raise TypeError(
             f"{name} cannot be stored: it nests more than {MAX_NESTING} levels of arrays and objects"
         )
+    # Read back from JSON, a surrogate pair is the one character it encodes: a surrogate left is lone.
+    for text in _strings(stored):
+        if any("\ud800" <= char <= "\udfff" for char in text):
+            raise TypeError(f"{name} holds a lone surrogate (U+D800-U+DFFF), which no UTF-8 text can carry")
     return stored
+
+
+def _strings(value: object) -> Iterable[str]:
+    """Every string in a JSON value, keys included."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
 
 
 def _timestamp(value: object) -> str:
@@ -114,7 +154,7 @@ def _record(
         metadata = {}
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping or None, got {type(metadata).__name__}")
-    stamp = _timestamp(created_at)
+    stamp = _text("created_at", _timestamp(created_at))
     return {
         "thread_id": checked_thread,
         "run_id": checked_run,
@@ -165,6 +205,28 @@ def _page(
     return ordered[-limit:]
 
 
+def _chars(record: dict[str, Any]) -> int:
+    """What a record weighs against ``max_page_bytes`` (the contract's measure: ``base.event_chars``)."""
+    as_json = [
+        json.dumps(record[key], separators=(",", ":"), ensure_ascii=True) for key in ("content", "metadata")
+    ]
+    return sum(map(len, as_json)) + sum(len(record[key]) for key in ("event_type", "category", "created_at"))
+
+
+def _within(records: list[dict[str, Any]], max_bytes: int | None, *, newest: bool) -> list[dict[str, Any]]:
+    """The newest (else the oldest) records of a page whose sizes add up to at most max_bytes; one at least."""
+    if max_bytes is None:
+        return records
+    kept: list[dict[str, Any]] = []
+    total = 0
+    for record in reversed(records) if newest else records:
+        total += _chars(record)
+        if kept and total > max_bytes:
+            break
+        kept.append(record)
+    return sorted(kept, key=lambda record: record["seq"])
+
+
 def _page_args(limit: object, before_seq: object, after_seq: object) -> tuple[int, int | None, int | None]:
     return _limit(limit), _cursor("before_seq", before_seq), _cursor("after_seq", after_seq)
 
@@ -172,7 +234,10 @@ def _page_args(limit: object, before_seq: object, after_seq: object) -> tuple[in
 class MemoryRunEventStore(RunEventStore):
     """Every record in a list per thread, plus the last seq each thread handed out."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_page_bytes: int | None = None) -> None:
+        if max_page_bytes is not None and (type(max_page_bytes) is not int or max_page_bytes < 1):
+            raise ValueError(f"max_page_bytes must be a positive integer or None, got {max_page_bytes!r}")
+        self.max_page_bytes = max_page_bytes
         self._records: dict[str, list[dict[str, Any]]] = {}
         self._last_seq: dict[str, int] = {}
 
@@ -244,7 +309,8 @@ class MemoryRunEventStore(RunEventStore):
         _id("thread_id", thread_id)
         size, before, after = _page_args(limit, before_seq, after_seq)
         messages = [r for r in self._thread(thread_id) if _is_message(r)]
-        return copy.deepcopy(_page(messages, size, before, after))
+        page = _within(_page(messages, size, before, after), self.max_page_bytes, newest=after is None)
+        return copy.deepcopy(page)
 
     async def list_events(
         self,
@@ -273,7 +339,8 @@ class MemoryRunEventStore(RunEventStore):
             and (task_id is None or r["metadata"].get("task_id") == task_id)
             and (after is None or r["seq"] > after)
         ]
-        return copy.deepcopy(sorted(found, key=lambda r: r["seq"])[:size])
+        page = _within(sorted(found, key=lambda r: r["seq"])[:size], self.max_page_bytes, newest=False)
+        return copy.deepcopy(page)
 
     async def list_messages_by_run(
         self,
@@ -288,7 +355,8 @@ class MemoryRunEventStore(RunEventStore):
         _id("run_id", run_id)
         size, before, after = _page_args(limit, before_seq, after_seq)
         messages = [r for r in self._thread(thread_id) if r["run_id"] == run_id and _is_message(r)]
-        return copy.deepcopy(_page(messages, size, before, after))
+        page = _within(_page(messages, size, before, after), self.max_page_bytes, newest=after is None)
+        return copy.deepcopy(page)
 
     async def count_messages(self, thread_id: str) -> int:
         _id("thread_id", thread_id)

@@ -16,7 +16,7 @@ import os
 import re
 
 from runlog.events.base import RunEventStore
-from runlog.events.jsonl import DEFAULT_MAX_OPEN_FILES, JsonlRunEventStore
+from runlog.events.jsonl import DEFAULT_MAX_CACHE_BYTES, DEFAULT_MAX_OPEN_FILES, JsonlRunEventStore
 from runlog.events.memory import MemoryRunEventStore
 from runlog.events.sql import DRIVERS, SqlRunEventStore
 
@@ -25,30 +25,38 @@ from runlog.events.sql import DRIVERS, SqlRunEventStore
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 
-def open_store(url: str | os.PathLike[str], *, max_open_files: int = DEFAULT_MAX_OPEN_FILES) -> RunEventStore:
+def open_store(
+    url: str | os.PathLike[str],
+    *,
+    max_page_bytes: int | None = None,
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
+    max_open_files: int = DEFAULT_MAX_OPEN_FILES,
+) -> RunEventStore:
     """The store a URL names; ValueError for a scheme no store serves.
 
-    ``max_open_files``: the JSONL store's bound on the descriptors it keeps
-    open (``JsonlRunEventStore``); the other stores keep no files open.
+    ``max_page_bytes``: every store's page limit (None: none); ``max_cache_bytes``: the JSONL
+    store's read cache (the other stores keep no records between calls); ``max_open_files``:
+    the JSONL store's bound on the descriptors it keeps open (the others keep no files open).
     """
+    jsonl_options = {"max_cache_bytes": max_cache_bytes, "max_open_files": max_open_files}
     if isinstance(url, os.PathLike):
-        return JsonlRunEventStore(url, max_open_files=max_open_files)
+        return JsonlRunEventStore(url, max_page_bytes=max_page_bytes, **jsonl_options)
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"an event store URL must be a non-empty string, got {url!r}")
     if url == "memory:":
-        return MemoryRunEventStore()
+        return MemoryRunEventStore(max_page_bytes=max_page_bytes)
     match = _SCHEME.match(url)
     if match is None:
-        return JsonlRunEventStore(url, max_open_files=max_open_files)
+        return JsonlRunEventStore(url, max_page_bytes=max_page_bytes, **jsonl_options)
     scheme = match.group(1).lower()
     if scheme == "jsonl":
         if not url.startswith("jsonl://") or len(url) == len("jsonl://"):
             raise ValueError(
                 f"a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, got {url!r}"
             )
-        return JsonlRunEventStore(url[len("jsonl://") :], max_open_files=max_open_files)
+        return JsonlRunEventStore(url[len("jsonl://") :], max_page_bytes=max_page_bytes, **jsonl_options)
     if scheme in DRIVERS:
-        return SqlRunEventStore(url)
+        return SqlRunEventStore(url, max_page_bytes=max_page_bytes)
     raise ValueError(
         f"unknown event store URL {url!r}: use a directory path, jsonl:///dir, memory:, "
         "sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"

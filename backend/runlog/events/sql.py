@@ -158,6 +158,14 @@ events_table = sa.Table(
 
 _E = events_table.c
 _T = threads_table.c
+# base.event_chars in SQL: content and metadata are ASCII JSON text, length() counts characters.
+_EVENT_CHARS = (
+    sa.func.length(_E.content)
+    + sa.func.length(_E.metadata)
+    + sa.func.length(_E.event_type)
+    + sa.func.length(_E.category)
+    + sa.func.length(_E.created_at)
+)
 _RECORD_COLUMNS = (
     _E.thread_id,
     _E.run_id,
@@ -577,8 +585,16 @@ class SqlRunEventStore(base.StorageRunEventStore):
     ``pool_timeout`` (30 s) for one.
     """
 
-    def __init__(self, url: str | URL, *, synchronous: str | None = None, **engine_options: Any) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        synchronous: str | None = None,
+        max_page_bytes: int | None = None,
+        **engine_options: Any,
+    ) -> None:
         self.url = check_url(url)
+        self.max_page_bytes = base.check_page_bytes(max_page_bytes)
         self.dialect = self.url.get_backend_name()  # "sqlite" or "postgresql"
         self.synchronous = check_synchronous(self.url, synchronous)  # None for PostgreSQL
         self._engine_url = self.url.difference_update_query(["synchronous"])
@@ -1087,7 +1103,7 @@ class SqlRunEventStore(base.StorageRunEventStore):
         else:
             query = query.order_by(_E.seq.desc()).limit(limit)
         async with self._transaction(write=False) as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(self._fitted(query, newest=after_seq is None))).all()
         records = [_record(row) for row in rows]
         if after_seq is None:
             records.reverse()  # fetched newest first
@@ -1125,9 +1141,30 @@ class SqlRunEventStore(base.StorageRunEventStore):
             except (TypeError, ValueError):
                 return []  # no stored task_id (JSON) can equal a value JSON cannot encode
             query = query.where(_E.task_id == wanted)
+        query = self._fitted(query.order_by(_E.seq).limit(limit), newest=False)
         async with self._transaction(write=False) as conn:
-            rows = (await conn.execute(query.order_by(_E.seq).limit(limit))).all()
+            rows = (await conn.execute(query)).all()
         return [_record(row) for row in rows]
+
+    def _fitted(self, page: sa.Select[Any], *, newest: bool) -> sa.Select[Any]:
+        """``page`` (a select of the record columns, ordered and limited) cut to ``max_page_bytes``,
+        as ``base.fit_page`` cuts it, by the database: only the rows kept are sent.
+
+        The running total is taken over the page's rows only (its LIMIT applies first), in the
+        page's order (newest first for ``newest``), so a page costs what it holds.
+        """
+        if self.max_page_bytes is None:
+            return page
+        rows = page.add_columns(_EVENT_CHARS.label("chars")).subquery("page")
+        order = rows.c.seq.desc() if newest else rows.c.seq
+        total = sa.func.sum(rows.c.chars).over(order_by=order)
+        ranked = sa.select(rows, total.label("total")).subquery("ranked")
+        return (
+            sa.select(*(ranked.c[column.name] for column in _RECORD_COLUMNS))
+            # The first row's total is its own size: it is kept whatever its size.
+            .where(sa.or_(ranked.c.total <= self.max_page_bytes, ranked.c.total == ranked.c.chars))
+            .order_by(ranked.c.seq.desc() if newest else ranked.c.seq)
+        )
 
     async def _count_messages(self, thread_id: str) -> int:
         query = sa.select(sa.func.count()).where(

@@ -26,6 +26,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field
+from pydantic_core import PydanticSerializationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -34,6 +35,7 @@ from runlog.events import RunEventStore, SqlRunEventStore, open_store
 from runlog.gateway.auth import BearerAuth, read_token_file
 from runlog.gateway.limits import BodyLimit, check_threads, event_size
 from runlog.gateway.models import (
+    NO_NUL,
     AfterSeq,
     BatchEventIn,
     BeforeSeq,
@@ -88,11 +90,24 @@ def _store_input() -> Iterator[None]:
 
 
 def _validation_text(errors: Sequence[Any]) -> str:
-    """pydantic's error list as one readable line: ``body.content: Input should be ...``."""
+    """pydantic's error list as one readable line: ``body.content: Input should be ...``.
+
+    Two of pydantic's messages name its own workings rather than the request; they are said in
+    the request's terms: a body that is not JSON (its loc ends with a character's index), and
+    a text holding a lone surrogate, in the words of the stores' own refusal.
+    """
     parts = []
     for error in errors:
-        where = ".".join(str(part) for part in error.get("loc", ()))
-        parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg", "invalid")))
+        loc = tuple(error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        if error.get("type") == "json_invalid" and loc[-1:] and isinstance(loc[-1], int):
+            reason = (error.get("ctx") or {}).get("error")
+            message = f"not valid JSON at character {loc[-1]}" + (f": {reason}" if reason else "")
+            loc = loc[:-1]
+        elif error.get("type") == "string_unicode":
+            message = "holds a lone surrogate (U+D800-U+DFFF), which no UTF-8 text can carry"
+        where = ".".join(str(part) for part in loc)
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts) or "invalid request"
 
 
@@ -122,8 +137,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.token_file is not None:
             text = await asyncio.to_thread(read_token_file, str(settings.token_file))
             token[0] = check_token(text).encode()
-        # Touches nothing until first use; max_open_files is the JSONL store's (the others keep no files).
-        store = open_store(settings.resolved_events_url, max_open_files=settings.max_open_files)
+        # Touches nothing until first use; the cache and open-file bounds are the JSONL store's.
+        store = open_store(
+            settings.resolved_events_url,
+            max_page_bytes=settings.max_page_bytes,
+            max_cache_bytes=settings.max_cache_bytes,
+            max_open_files=settings.max_open_files,
+        )
         registry = RunRegistry(settings.resolved_sqlite_url)
         try:
             await registry.open()
@@ -164,6 +184,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def bad_input(request: Request, exc: Exception) -> JSONResponse:
         status = 409 if isinstance(exc, RunExistsError) else 422
         return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(PydanticSerializationError)
+    async def unreturnable(request: Request, exc: Exception) -> JSONResponse:
+        # A ValueError to Python, but not the client's: the answer could not be serialized (a
+        # record stored before the store refused such content, say). A 500 in words; the
+        # serializer's own message goes to the log only.
+        logger.error("%s %s: the answer could not be serialized: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": "the answer could not be written as JSON (the server's log says why)"}, status_code=500
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -279,7 +309,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         thread_id: ThreadIdPath,
         run_id: RunIdPath,
         # Not nullable: a query cannot carry a null, only an absent parameter (every type).
-        event_types: list[Annotated[str, Field(min_length=1)]] = Query(
+        event_types: list[Annotated[str, Field(min_length=1, json_schema_extra=NO_NUL)]] = Query(
             default_factory=list, description="repeat to ask for several types; absent: every type"
         ),
         task_id: str | None = None,

@@ -1,11 +1,14 @@
-"""Request limits: a cap on body size (413), on one event's encoded size (422), and on the
-threads one request names (422).
+"""Request limits: a cap on body size (413), on one event's encoded size (422), on the
+threads one request names (422), on a page's size.
 
-The first two protect the event loop and the memory of a server that reads
-bodies whole: a client cannot make the service buffer or encode an unbounded
-amount on its behalf. The third bounds what one request can make a store
-create: a new thread is two files in the JSONL store (a small body naming
-many threads made tens of thousands of files), rows in a SQL store.
+They protect the event loop and the memory of a server that reads bodies
+whole and answers pages whole: a client cannot make the service buffer,
+encode or decode an unbounded amount on its behalf. The threads cap bounds
+what one request can make a store create: a new thread is two files in the
+JSONL store (a small body naming many threads made tens of thousands of
+files), rows in a SQL store. The page limit is the store's
+(``max_page_bytes``): a page ends early, before reading what would pass it,
+and the client continues from the page's first or last seq.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ DEFAULT_MAX_EVENT_BYTES = 256 * 1024
 # Distinct threads one request may name. Every thread a batch names counts, existing or new:
 # the bound costs no lookup, is the same for every store, and bounds the new ones.
 DEFAULT_MAX_THREADS_PER_REQUEST = 100
+# What one page of events may hold (runlog.events.base.event_chars): about what one request may
+# send, so a page of limit=1000 costs megabytes, not the 250 MiB of 1000 events of 256 KiB.
+DEFAULT_MAX_PAGE_BYTES = 4 * 1024 * 1024
 
 
 class BodyLimit:

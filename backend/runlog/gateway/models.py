@@ -12,7 +12,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
+from runlog.events.base import MAX_SEQ
 from runlog.persistence import RUN_STATUSES
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
@@ -40,15 +42,24 @@ _window = (
     "With both before_seq and after_seq: the first `limit` messages with after_seq < seq < before_seq "
     "(none when no seq lies between them)."
 )
+# Cursors are seqs: 0 to 2^63-1 (a 64-bit integer, what every store holds); outside: 422.
 BeforeSeq = Annotated[
-    int | None, Query(ge=0, description=f"The last `limit` messages with a seq below this one. {_window}")
+    int | None,
+    Query(ge=0, le=MAX_SEQ, description=f"The last `limit` messages with a seq below this one. {_window}"),
 ]
 AfterSeq = Annotated[
-    int | None, Query(ge=0, description=f"The first `limit` items with a seq above this one. {_window}")
+    int | None,
+    Query(ge=0, le=MAX_SEQ, description=f"The first `limit` items with a seq above this one. {_window}"),
 ]
 EventsAfterSeq = Annotated[
-    int | None, Query(ge=0, description="The first `limit` events with a seq above this one.")
+    int | None, Query(ge=0, le=MAX_SEQ, description="The first `limit` events with a seq above this one.")
 ]
+
+
+# The texts a store keeps as they are (event_type, category, created_at, the event_types filter)
+# hold no NUL: the store refuses one (runlog.events.base, with its message); the schema says so
+# to clients without enforcing it a second time, so the answer is the store's.
+NO_NUL: JsonDict = {"pattern": "^[^\\x00]+$"}
 
 
 def page_limit(default: int) -> Any:
@@ -62,14 +73,18 @@ class _Closed(BaseModel):
 class EventBody(_Closed):
     """An event for the run named by the path; its type is in the path too (PUT)."""
 
-    category: str = Field(min_length=1, description="'message' makes it part of the conversation")
+    category: str = Field(
+        min_length=1, description="'message' makes it part of the conversation", json_schema_extra=NO_NUL
+    )
     content: Any = Field("", description="any JSON value (NaN and Infinity are not JSON: 422)")
     metadata: dict[str, Any] | None = Field(None, description="'task_id' is a filter of list_events")
-    created_at: str | None = Field(None, min_length=1, description="ISO-8601; default: now, UTC")
+    created_at: str | None = Field(
+        None, min_length=1, description="ISO-8601; default: now, UTC", json_schema_extra=NO_NUL
+    )
 
 
 class EventIn(EventBody):
-    event_type: str = Field(min_length=1)
+    event_type: str = Field(min_length=1, json_schema_extra=NO_NUL)
 
 
 class BatchEventIn(EventIn):

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from runlog.events.jsonl import DEFAULT_MAX_OPEN_FILES
+from runlog.events.jsonl import DEFAULT_MAX_CACHE_BYTES, DEFAULT_MAX_OPEN_FILES
 from runlog.gateway.limits import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_EVENT_BYTES,
+    DEFAULT_MAX_PAGE_BYTES,
     DEFAULT_MAX_THREADS_PER_REQUEST,
 )
 from runlog.persistence.bootstrap import resolve_sqlite_conn_str
@@ -36,6 +37,8 @@ class Settings:
     )
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # larger request bodies: 413
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES  # an event's content + metadata as JSON; larger: 422
+    max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES  # one page of events; past it the page ends early
+    max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES  # the JSONL store's read cache
     max_skill_file_bytes: int = DEFAULT_MAX_FILE_BYTES  # a larger SKILL.md is skipped and reported
     max_skill_expanded_size: int = DEFAULT_MAX_EXPANDED_SIZE  # front matter with aliases expanded
     max_threads_per_request: int = (
@@ -51,6 +54,8 @@ class Settings:
         for name in (
             "max_body_bytes",
             "max_event_bytes",
+            "max_page_bytes",
+            "max_cache_bytes",
             "max_skill_file_bytes",
             "max_skill_expanded_size",
             "max_threads_per_request",
@@ -76,6 +81,8 @@ class Settings:
             "events_url": env.get("RUNLOG_EVENTS_URL") or None,
             "max_body_bytes": _positive(env, "RUNLOG_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             "max_event_bytes": _positive(env, "RUNLOG_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES),
+            "max_page_bytes": _positive(env, "RUNLOG_MAX_PAGE_BYTES", DEFAULT_MAX_PAGE_BYTES),
+            "max_cache_bytes": _positive(env, "RUNLOG_MAX_CACHE_BYTES", DEFAULT_MAX_CACHE_BYTES),
             "max_skill_file_bytes": _positive(env, "RUNLOG_MAX_SKILL_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
             "max_skill_expanded_size": _positive(
                 env, "RUNLOG_MAX_SKILL_EXPANDED_SIZE", DEFAULT_MAX_EXPANDED_SIZE
@@ -95,6 +102,8 @@ class Settings:
             events_url=None if values["events_url"] is None else str(values["events_url"]),
             max_body_bytes=values["max_body_bytes"],  # type: ignore[arg-type]
             max_event_bytes=values["max_event_bytes"],  # type: ignore[arg-type]
+            max_page_bytes=values["max_page_bytes"],  # type: ignore[arg-type]
+            max_cache_bytes=values["max_cache_bytes"],  # type: ignore[arg-type]
             max_skill_file_bytes=values["max_skill_file_bytes"],  # type: ignore[arg-type]
             max_skill_expanded_size=values["max_skill_expanded_size"],  # type: ignore[arg-type]
             max_threads_per_request=values["max_threads_per_request"],  # type: ignore[arg-type]
@@ -164,6 +173,8 @@ def describe(settings: Settings) -> dict[str, Any]:
         "limits": {
             "max_body_bytes": settings.max_body_bytes,
             "max_event_bytes": settings.max_event_bytes,
+            "max_page_bytes": settings.max_page_bytes,
+            **({"max_cache_bytes": settings.max_cache_bytes} if kind == "jsonl" else {}),
             "max_skill_file_bytes": settings.max_skill_file_bytes,
             "max_skill_expanded_size": settings.max_skill_expanded_size,
             "max_threads_per_request": settings.max_threads_per_request,
