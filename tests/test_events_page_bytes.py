@@ -180,3 +180,22 @@ async def test_the_jsonl_cache_keeps_what_its_bytes_allow_and_reads_the_rest_aga
     seen = {i: (await reader.list_messages(f"t{i}"))[0]["content"][:11] for i in (5, 6, 7)}
     assert seen == {5: "5-original-", 6: "6-original-", 7: "7-original-"}
     assert (await reader.list_messages("t0"))[0]["content"].startswith("0-EDITED!!-")
+
+
+async def test_a_deleted_thread_leaves_the_jsonl_cache_with_its_bytes(tmp_path):
+    """A delete forgets the thread's cache and its bytes: three threads of 100 KB each, deleted,
+    then two more read into a cache of 250 KB, which must keep both (it would drop the first if the
+    deleted threads were still counted)."""
+    store = JsonlRunEventStore(tmp_path, max_cache_bytes=250_000)
+    for i in range(3):
+        await store.put(**event(thread_id=f"gone{i}", content="g" * 100_000))
+        await store.list_messages(f"gone{i}")
+        assert await store.delete_by_thread(f"gone{i}") == 1
+    for name in ("kept0", "kept1"):
+        await store.put(**event(thread_id=name, content=f"{name}-original-" + "k" * 100_000))
+        await store.list_messages(name)
+    path = tmp_path / "threads" / "kept0.jsonl"
+    text, stat = path.read_text(), os.stat(path)
+    path.write_text(text.replace("kept0-original-", "kept0-EDITED!!-"))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # only a kept cache misses the edit
+    assert (await store.list_messages("kept0"))[0]["content"].startswith("kept0-original-")
