@@ -19,6 +19,7 @@ from runlog.events.base import RunEventStore
 from runlog.events.jsonl import JsonlRunEventStore
 from runlog.events.memory import MemoryRunEventStore
 from runlog.events.sql import DRIVERS, SqlRunEventStore
+from runlog.redact import hide_password, shows_password
 
 # A scheme is letters, digits, '+', '-', '.' before ':'; a Windows drive
 # letter (C:\x) is one letter, so it reads as a path.
@@ -26,7 +27,7 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
 
 
 def open_store(url: str | os.PathLike[str]) -> RunEventStore:
-    """The store a URL names; ValueError for a scheme no store serves."""
+    """The store a URL names; ValueError for a scheme no store serves (quoting the URL, password hidden)."""
     if isinstance(url, os.PathLike):
         return JsonlRunEventStore(url)
     if not isinstance(url, str) or not url.strip():
@@ -35,17 +36,23 @@ def open_store(url: str | os.PathLike[str]) -> RunEventStore:
         return MemoryRunEventStore()
     match = _SCHEME.match(url)
     if match is None:
+        if shows_password(url):  # a URL with its ':' missing (postgresql+asyncpg//user:secret@host)
+            raise ValueError(
+                f"{hide_password(url)!r} is not a folder but a URL with a password, mistyped: "
+                "write it as postgresql+asyncpg://user:password@host/db"
+            )
         return JsonlRunEventStore(url)
     scheme = match.group(1).lower()
     if scheme == "jsonl":
-        if not url.startswith("jsonl://") or len(url) == len("jsonl://"):
+        if not url.startswith("jsonl://") or len(url) == len("jsonl://") or shows_password(url):
             raise ValueError(
-                f"a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, got {url!r}"
+                "a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, "
+                f"got {hide_password(url)!r}"
             )
         return JsonlRunEventStore(url[len("jsonl://") :])
     if scheme in DRIVERS:
         return SqlRunEventStore(url)
     raise ValueError(
-        f"unknown event store URL {url!r}: use a directory path, jsonl:///dir, memory:, "
+        f"unknown event store URL {hide_password(url)!r}: use a directory path, jsonl:///dir, memory:, "
         "sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"
     )

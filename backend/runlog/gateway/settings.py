@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from runlog.gateway.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES
 from runlog.persistence.bootstrap import resolve_sqlite_conn_str
+from runlog.redact import hide_password
 from runlog.skills.storage import DEFAULT_MAX_EXPANDED_SIZE, DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_DATA_DIR = "./.runlog"
@@ -130,7 +131,7 @@ def describe(settings: Settings) -> dict[str, Any]:
     elif kind == "memory":
         location = "memory (nothing kept)"
     else:
-        location = make_url(url).render_as_string(hide_password=True)
+        location = hide_password(make_url(url).render_as_string(hide_password=True))  # and ?password=
     return {
         "store": kind,
         "location": location,
