@@ -89,7 +89,8 @@ def test_a_non_loopback_bind_refuses_to_start_without_a_token(tmp_path):
 
 def test_a_non_loopback_bind_with_a_token_serves_with_it(tmp_path):
     (tmp_path / "token").write_text(TOKEN)
-    server = Server(["--host", "0.0.0.0", "--token-file", "token", "--data-dir", "d"], tmp_path)
+    args = ["--host", "0.0.0.0", "--token-file", "token", "--data-dir", "d", "--allowed-host", "runlog.example"]
+    server = Server(args, tmp_path)
     try:
         line = server.line("serving on")
         assert "(bearer token)" in line and TOKEN not in line
@@ -98,5 +99,7 @@ def test_a_non_loopback_bind_with_a_token_serves_with_it(tmp_path):
         url = f"http://127.0.0.1:{port}/threads/t/messages"
         assert httpx.get(url, timeout=10).status_code == 401
         assert httpx.get(url, headers=bearer(TOKEN), timeout=10).json() == []
+        named = bearer(TOKEN) | {"host": "runlog.example"}
+        assert httpx.get(url, headers=named, timeout=10).json() == []
     finally:
         server.stop()

@@ -32,6 +32,7 @@ from starlette.routing import Match
 from runlog import __version__
 from runlog.events import RunEventStore, SqlRunEventStore, open_store
 from runlog.gateway.auth import BearerAuth, read_token_file
+from runlog.gateway.hosts import HostCheck
 from runlog.gateway.limits import BodyLimit, event_size
 from runlog.gateway.models import (
     AfterSeq,
@@ -149,8 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(BearerAuth, expected=lambda: token[0])  # outermost: before a body is read
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    app.add_middleware(BearerAuth, expected=lambda: token[0])  # before a body is read
+    app.add_middleware(HostCheck, hosts=settings.allowed_hosts)  # outermost: a foreign Host gets nothing
 
     def check_size(event: EventBody, where: str = "") -> None:
         size = event_size(event.content, event.metadata)
