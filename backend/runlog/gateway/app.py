@@ -148,6 +148,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description='Event streams of agent runs. Every 4xx answers `{"detail": "..."}`.',
         lifespan=lifespan,
+        # A JSON body must say it is JSON (application/json, or a +json type): an HTML form cannot
+        # send that across sites without the page asking first (CORS), so a form cannot post events.
+        strict_content_type=True,
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
