@@ -103,3 +103,35 @@ def test_a_non_loopback_bind_with_a_token_serves_with_it(tmp_path):
         assert httpx.get(url, headers=named, timeout=10).json() == []
     finally:
         server.stop()
+
+
+async def test_the_openapi_document_declares_the_token_and_every_401(settings):
+    async with running(settings) as client:
+        spec = (await client.get("/openapi.json", headers=bearer(TOKEN))).json()
+    assert spec["components"]["securitySchemes"] == {
+        "bearerToken": {"type": "http", "scheme": "bearer", "description": spec_description(spec)}
+    }
+    assert spec["security"] == [{"bearerToken": []}]
+    error_ref = {"$ref": "#/components/schemas/ErrorOut"}
+    operations = [(path, method, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+    assert len(operations) > 10
+    for path, method, op in operations:
+        if path == "/health":
+            assert op["security"] == [] and "401" not in op["responses"]
+        else:
+            unauthorized = op["responses"]["401"]
+            assert unauthorized["content"]["application/json"]["schema"] == error_ref, (path, method)
+            assert "WWW-Authenticate" in unauthorized["headers"]
+            assert "security" not in op  # the document's own
+
+
+def spec_description(spec: dict) -> str:
+    description = spec["components"]["securitySchemes"]["bearerToken"]["description"]
+    assert "RUNLOG_TOKEN" in description
+    return description
+
+
+def test_without_a_token_the_document_asks_for_none(tmp_path):
+    spec = create_app(Settings(data_dir=tmp_path)).openapi()
+    assert "securitySchemes" not in spec.get("components", {}) and "security" not in spec
+    assert not any("401" in op["responses"] for ops in spec["paths"].values() for op in ops.values())

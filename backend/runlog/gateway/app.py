@@ -31,7 +31,7 @@ from starlette.routing import Match
 
 from runlog import __version__
 from runlog.events import RunEventStore, SqlRunEventStore, open_store
-from runlog.gateway.auth import BearerAuth, read_token_file
+from runlog.gateway.auth import BearerAuth, document_bearer, read_token_file
 from runlog.gateway.hosts import HostCheck
 from runlog.gateway.limits import BodyLimit, event_size
 from runlog.gateway.models import (
@@ -146,7 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="runlog",
         version=__version__,
-        description='Event streams of agent runs. Every 4xx answers `{"detail": "..."}`.',
+        description='Event streams of agent runs. Every 4xx answers `{"detail": "..."}`; a request '
+        "naming a Host the service does not serve answers 400.",
         lifespan=lifespan,
         # A JSON body must say it is JSON (application/json, or a +json type): an HTML form cannot
         # send that across sites without the page asking first (CORS), so a form cannot post events.
@@ -357,6 +358,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/threads/{thread_id}/runs", response_model=list[RunOut], responses=errors(422, 503))
     async def thread_runs(request: Request, thread_id: ThreadIdPath) -> list[dict[str, Any]]:
         return await _components(request).registry.list_runs(thread_id)
+
+    if settings.needs_token:
+        plain_openapi = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                app.openapi_schema = document_bearer(plain_openapi())
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
 
     return app
 
