@@ -89,8 +89,8 @@ def test_a_non_loopback_bind_refuses_to_start_without_a_token(tmp_path):
 
 def test_a_non_loopback_bind_with_a_token_serves_with_it(tmp_path):
     (tmp_path / "token").write_text(TOKEN)
-    args = ["--host", "0.0.0.0", "--token-file", "token", "--data-dir", "d", "--allowed-host", "runlog.example"]
-    server = Server(args, tmp_path)
+    named = ["--allowed-host", "runlog.example"]
+    server = Server(["--host", "0.0.0.0", "--token-file", "token", "--data-dir", "d", *named], tmp_path)
     try:
         line = server.line("serving on")
         assert "(bearer token)" in line and TOKEN not in line

@@ -48,7 +48,10 @@ def test_a_body_a_form_can_send_is_refused(base, content_type):
     with httpx.Client(base_url=base, timeout=10) as client:
         for url, body in [
             ("/threads/form/runs/r/events", EVENT),
-            ("/events/batch", json.dumps([{**json.loads(EVENT), "thread_id": "form", "run_id": "r"}]).encode()),
+            (
+                "/events/batch",
+                json.dumps([{**json.loads(EVENT), "thread_id": "form", "run_id": "r"}]).encode(),
+            ),
             ("/runs", json.dumps({"run_id": "form-run", "thread_id": "form"}).encode()),
         ]:
             request = client.build_request("POST", url, content=body, headers=headers)

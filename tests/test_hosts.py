@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 
-import httpx
 import pytest
 
 from runlog.gateway import Settings, create_app
@@ -181,7 +180,9 @@ def test_the_allowed_host_option_and_a_wildcard_bind(tmp_path):
     one_line_error(run(["--allowed-host", "runlog.example:80"], tmp_path), 2, "runlog.example:80")
     one_line_error(run([], tmp_path, env={"RUNLOG_ALLOWED_HOSTS": "*"}), 2, "'*'")
     token = {"RUNLOG_TOKEN": "0123456789abcdef-token"}
-    one_line_error(run(["--host", "0.0.0.0"], tmp_path, env=token), 2, "--allowed-host", "RUNLOG_ALLOWED_HOSTS")
+    one_line_error(
+        run(["--host", "0.0.0.0"], tmp_path, env=token), 2, "--allowed-host", "RUNLOG_ALLOWED_HOSTS"
+    )
     one_line_error(run(["--host", "::"], tmp_path, env=token), 2, "--allowed-host")
     server = Server(["--data-dir", "d", "--allowed-host", "runlog.example"], tmp_path)
     try:

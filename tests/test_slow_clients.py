@@ -176,7 +176,12 @@ def test_the_options_set_the_limits_and_past_the_connection_limit_is_503(tmp_pat
     server = Server([*args, "--max-connections", "3"], tmp_path)
     try:
         line = server.line("serving on")
-        for shown in ("header_timeout 3.0", "body_timeout 2.0", "keep_alive_timeout 1.0", "max_connections 3"):
+        for shown in (
+            "header_timeout 3.0",
+            "body_timeout 2.0",
+            "keep_alive_timeout 1.0",
+            "max_connections 3",
+        ):
             assert shown in line, line
         bound = int(line.split("127.0.0.1:")[1].split(" ")[0])
         assert wait_for_health(bound).status_code == 200

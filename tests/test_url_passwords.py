@@ -90,7 +90,10 @@ def test_a_refused_sqlite_url_hides_its_password(url):
         ("postgresql://[::1]/db", "postgresql://[::1]/db"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
         ("user:pw@h/db", "user:***@h/db"),
-        ("postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        (
+            "postgresql://u@h/db?password=pw&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
         ("/data/events", "/data/events"),
         ("data//events", "data//events"),
         ("C:\\data\\me@home", "C:\\data\\me@home"),

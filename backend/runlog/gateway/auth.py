@@ -98,7 +98,10 @@ def document_bearer(schema: dict[str, Any]) -> dict[str, Any]:
     unauthorized = {
         "description": "no bearer token, or not the service's",
         "headers": {
-            "WWW-Authenticate": {"description": 'Bearer realm="runlog" (RFC 6750)', "schema": {"type": "string"}}
+            "WWW-Authenticate": {
+                "description": 'Bearer realm="runlog" (RFC 6750)',
+                "schema": {"type": "string"},
+            }
         },
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
     }

@@ -95,7 +95,8 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),  # the rest of the body is never read: the connection cannot serve another
+                # The rest of the body is never read: the connection cannot serve another request.
+                (b"connection", b"close"),
             ],
         }
     )

@@ -76,7 +76,9 @@ class Settings:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
         if isinstance(self.allowed_hosts, str):
             raise ValueError("allowed_hosts is a tuple of host names, not one string")
-        object.__setattr__(self, "allowed_hosts", tuple(dict.fromkeys(host_name(h) for h in self.allowed_hosts)))
+        object.__setattr__(
+            self, "allowed_hosts", tuple(dict.fromkeys(host_name(h) for h in self.allowed_hosts))
+        )
         if self.token is not None and self.token_file is not None:
             raise ValueError("set RUNLOG_TOKEN or RUNLOG_TOKEN_FILE (--token-file), not both")
         if self.token is not None:
@@ -117,7 +119,7 @@ class Settings:
             max_skill_expanded_size=values["max_skill_expanded_size"],  # type: ignore[arg-type]
             token=None if values["token"] is None else str(values["token"]),
             token_file=None if values["token_file"] is None else Path(values["token_file"]),  # type: ignore[arg-type]
-            allowed_hosts=tuple(values["allowed_hosts"]),  # type: ignore[call-overload]
+            allowed_hosts=tuple(values["allowed_hosts"]),  # type: ignore[arg-type]
             header_timeout=values["header_timeout"],  # type: ignore[arg-type]
             body_timeout=values["body_timeout"],  # type: ignore[arg-type]
             keep_alive_timeout=values["keep_alive_timeout"],  # type: ignore[arg-type]
