@@ -89,7 +89,8 @@ def test_a_non_loopback_bind_refuses_to_start_without_a_token(tmp_path):
 
 def test_a_non_loopback_bind_with_a_token_serves_with_it(tmp_path):
     (tmp_path / "token").write_text(TOKEN)
-    server = Server(["--host", "0.0.0.0", "--token-file", "token", "--data-dir", "d"], tmp_path)
+    named = ["--allowed-host", "runlog.example"]
+    server = Server(["--host", "0.0.0.0", "--token-file", "token", "--data-dir", "d", *named], tmp_path)
     try:
         line = server.line("serving on")
         assert "(bearer token)" in line and TOKEN not in line
@@ -98,5 +99,39 @@ def test_a_non_loopback_bind_with_a_token_serves_with_it(tmp_path):
         url = f"http://127.0.0.1:{port}/threads/t/messages"
         assert httpx.get(url, timeout=10).status_code == 401
         assert httpx.get(url, headers=bearer(TOKEN), timeout=10).json() == []
+        named = bearer(TOKEN) | {"host": "runlog.example"}
+        assert httpx.get(url, headers=named, timeout=10).json() == []
     finally:
         server.stop()
+
+
+async def test_the_openapi_document_declares_the_token_and_every_401(settings):
+    async with running(settings) as client:
+        spec = (await client.get("/openapi.json", headers=bearer(TOKEN))).json()
+    assert spec["components"]["securitySchemes"] == {
+        "bearerToken": {"type": "http", "scheme": "bearer", "description": spec_description(spec)}
+    }
+    assert spec["security"] == [{"bearerToken": []}]
+    error_ref = {"$ref": "#/components/schemas/ErrorOut"}
+    operations = [(path, method, op) for path, ops in spec["paths"].items() for method, op in ops.items()]
+    assert len(operations) > 10
+    for path, method, op in operations:
+        if path == "/health":
+            assert op["security"] == [] and "401" not in op["responses"]
+        else:
+            unauthorized = op["responses"]["401"]
+            assert unauthorized["content"]["application/json"]["schema"] == error_ref, (path, method)
+            assert "WWW-Authenticate" in unauthorized["headers"]
+            assert "security" not in op  # the document's own
+
+
+def spec_description(spec: dict) -> str:
+    description = spec["components"]["securitySchemes"]["bearerToken"]["description"]
+    assert "RUNLOG_TOKEN" in description
+    return description
+
+
+def test_without_a_token_the_document_asks_for_none(tmp_path):
+    spec = create_app(Settings(data_dir=tmp_path)).openapi()
+    assert "securitySchemes" not in spec.get("components", {}) and "security" not in spec
+    assert not any("401" in op["responses"] for ops in spec["paths"].values() for op in ops.values())

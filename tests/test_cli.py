@@ -131,7 +131,13 @@ def test_startup_logs_one_json_line_with_what_it_serves(tmp_path):
             "max_skill_expanded_size": 1048576,
             "max_threads_per_request": 100,
             "max_open_files": 32,
+            "header_timeout": 10.0,
+            "body_timeout": 30.0,
+            "keep_alive_timeout": 5.0,
+            "max_connections": 100,
+            "max_header_bytes": 16384,
         }
+        assert start["hosts"] == ["localhost", "127.0.0.1", "::1"]
         host, port = start["bind"].rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0
         assert wait_for_health(int(port)).json() == {"status": "ok"}

@@ -144,7 +144,7 @@ async def test_a_page_of_limit_1000_with_large_events_is_bounded_by_the_default(
     big = "z" * (250 * 1024)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             for _ in range(4):
                 batch = [{**event(), "content": big} for _ in range(6)]
                 assert (await client.post("/events/batch", json=batch)).status_code == 201

@@ -197,7 +197,7 @@ async def serving(tmp_path, **settings):
     app = create_app(Settings(data_dir=tmp_path / "data", skills_dir=tmp_path / "skills", **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             yield client
 
 

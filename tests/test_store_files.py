@@ -170,7 +170,7 @@ async def post_batch(settings, threads):
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             body = [event(thread_id=f"t{i}") for i in range(threads)]
             return await client.post("/events/batch", json=body)
 

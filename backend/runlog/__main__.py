@@ -60,6 +60,42 @@ def _parser() -> argparse.ArgumentParser:
         "(default: $RUNLOG_TOKEN_FILE, or the token in $RUNLOG_TOKEN; required unless --host is loopback)",
     )
     serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a host name (or address) clients use to reach the service; repeat for several. Requests "
+        "naming another Host get 400. localhost, 127.0.0.1 and [::1] are always served, and so is --host "
+        "unless it is 0.0.0.0 or :: (then at least one is required) (default: $RUNLOG_ALLOWED_HOSTS, "
+        "comma-separated)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a connection whose request head is not in this long after it connected, or after "
+        "the request's first byte (default: $RUNLOG_HEADER_TIMEOUT or 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="answer 408 to a request whose body is not all in this long after its head "
+        "(default: $RUNLOG_BODY_TIMEOUT or 30)",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close an idle connection this long after its last answer (default: $RUNLOG_KEEP_ALIVE_TIMEOUT or 5)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="serve N connections at once: a request arriving on one more, or while N others are in "
+        "progress, gets 503 (default: $RUNLOG_MAX_CONNECTIONS or 100)",
+    )
+    serve.add_argument(
         "--log-format",
         choices=LOG_FORMATS,
         default="text",
@@ -85,14 +121,16 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     _check_paths(settings, skills_dir_given=args.skills_dir is not None)
     _check_access(settings, args.host)
+    settings = _hosts(settings, args.host)
     sock = _bind(args.host, args.port)
 
     import uvicorn
 
     from runlog.gateway import create_app
+    from runlog.gateway.serving import uvicorn_config
 
     _log_start(settings, args.host, sock.getsockname()[1])  # the port bound (--port 0: a free one)
-    config = uvicorn.Config(create_app(settings), log_config=log_config)
+    config = uvicorn_config(create_app(settings), settings, log_config=log_config)
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
@@ -113,6 +151,11 @@ def _settings(args: argparse.Namespace) -> Any:
             skills_dir=args.skills_dir,
             events_url=args.events_url,
             token_file=args.token_file,
+            allowed_hosts=args.allowed_host,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            keep_alive_timeout=args.keep_alive_timeout,
+            max_connections=args.max_connections,
         )
         open_store(settings.resolved_events_url)  # refuses a URL no store serves; touches nothing
         resolve_sqlite_conn_str(settings.resolved_sqlite_url)
@@ -161,6 +204,33 @@ def _check_access(settings: Any, host: str) -> None:
             "RUNLOG_TOKEN=<token> or RUNLOG_TOKEN_FILE=<file> (or --token-file <file>)",
             status=2,
         )
+
+
+def _hosts(settings: Any, host: str) -> Any:
+    """The settings serving the bound name too; a usage error for a wildcard bind with no name given.
+
+    A request names the host its client used: on a wildcard bind (every
+    interface) the service cannot know which names those are, and with only the
+    loopback names served every other machine's request would be refused.
+    """
+    from dataclasses import replace
+
+    from runlog.gateway.hosts import host_name
+
+    if host.strip("[]") in ("0.0.0.0", "::", ""):
+        if not settings.allowed_hosts:
+            raise CommandLineError(
+                f"--host {host} answers on every interface: name the host names clients will use, "
+                "--allowed-host <name> (repeatable) or RUNLOG_ALLOWED_HOSTS=<name>,<name>; "
+                "requests naming any other host are refused",
+                status=2,
+            )
+        return settings
+    try:
+        name = host_name(host)
+    except ValueError:  # not a name a Host header can carry: binding it reports the problem
+        return settings
+    return replace(settings, allowed_hosts=(*settings.allowed_hosts, name))
 
 
 def _loopback(host: str) -> bool:

@@ -38,7 +38,8 @@ def build(max_examples: int, *, derandomize: bool) -> tuple[Any, Settings]:
     root = Path(tempfile.mkdtemp(prefix="runlog-api-fuzz-"))
     (root / "skills" / "hello").mkdir(parents=True)
     (root / "skills" / "hello" / "SKILL.md").write_text("---\nname: hello\ndescription: greets\n---\nHi\n")
-    settings = Settings(data_dir=root / "data", skills_dir=root / "skills")
+    # schemathesis's in-process client names itself "testserver" in Host: served like a configured name.
+    settings = Settings(data_dir=root / "data", skills_dir=root / "skills", allowed_hosts=("testserver",))
     app = create_app(settings)
     schema = schemathesis.openapi.from_dict(app.openapi())
     schema.app = app  # requests go to the app over ASGI, not over a network

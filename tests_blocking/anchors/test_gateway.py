@@ -34,7 +34,7 @@ async def client(request, tmp_path):
         await stack.enter_async_context(app.router.lifespan_context(app))  # startup and, on exit, shutdown
         transport = httpx.ASGITransport(app=app)
         yield await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url="http://runlog")
+            httpx.AsyncClient(transport=transport, base_url="http://localhost")
         )
 
 
@@ -117,7 +117,7 @@ async def test_limits_refuse_on_the_loop_without_blocking(tmp_path):
     app = create_app(Settings(data_dir=tmp_path / "data", max_body_bytes=1000, max_event_bytes=200))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             r = await client.post(
                 "/threads/t1/runs/r1/events", json={"event_type": "u", "category": "m", "content": "x" * 2000}
             )
@@ -151,7 +151,7 @@ async def test_pages_bounded_in_bytes_on_the_loop_without_blocking(kind, tmp_pat
         await stack.enter_async_context(app.router.lifespan_context(app))
         transport = httpx.ASGITransport(app=app)
         client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=transport, base_url="http://runlog")
+            httpx.AsyncClient(transport=transport, base_url="http://localhost")
         )
         batch = [
             {
@@ -187,7 +187,7 @@ async def test_a_page_the_answer_cannot_carry_is_a_plain_500_on_the_loop_without
     app = create_app(Settings(data_dir=tmp_path / "data", max_page_bytes=10_000))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             r = await client.post(
                 "/threads/t1/runs/r1/events",
                 content='{"event_type": "u", "category": "message", "content": "\\ud800"}',
@@ -221,7 +221,7 @@ async def test_an_unreachable_store_answers_503_on_the_loop_without_blocking(tmp
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             r = await client.get("/ready")
             assert r.status_code == 503 and "event store" in r.json()["detail"]
             r = await client.post("/threads/t1/runs/r1/events", json={"event_type": "u", "category": "m"})
@@ -234,7 +234,7 @@ async def test_bearer_token_from_a_file_on_the_loop_without_blocking(tmp_path):
     app = create_app(Settings(data_dir=tmp_path / "data", token_file=tmp_path / "token"))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://runlog") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             assert (await client.get("/health")).status_code == 200
             r = await client.get("/threads/t1/messages")
             assert r.status_code == 401 and r.headers["www-authenticate"] == 'Bearer realm="runlog"'

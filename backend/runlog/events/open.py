@@ -19,6 +19,7 @@ from runlog.events.base import RunEventStore
 from runlog.events.jsonl import DEFAULT_MAX_CACHE_BYTES, DEFAULT_MAX_OPEN_FILES, JsonlRunEventStore
 from runlog.events.memory import MemoryRunEventStore
 from runlog.events.sql import DRIVERS, SqlRunEventStore
+from runlog.redact import hide_password, shows_password
 
 # A scheme is letters, digits, '+', '-', '.' before ':'; a Windows drive
 # letter (C:\x) is one letter, so it reads as a path.
@@ -32,7 +33,7 @@ def open_store(
     max_cache_bytes: int = DEFAULT_MAX_CACHE_BYTES,
     max_open_files: int = DEFAULT_MAX_OPEN_FILES,
 ) -> RunEventStore:
-    """The store a URL names; ValueError for a scheme no store serves.
+    """The store a URL names; ValueError for a scheme no store serves (quoting the URL, password hidden).
 
     ``max_page_bytes``: every store's page limit (None: none); ``max_cache_bytes``: the JSONL
     store's read cache (the other stores keep no records between calls); ``max_open_files``:
@@ -47,17 +48,23 @@ def open_store(
         return MemoryRunEventStore(max_page_bytes=max_page_bytes)
     match = _SCHEME.match(url)
     if match is None:
+        if shows_password(url):  # a URL with its ':' missing (postgresql+asyncpg//user:secret@host)
+            raise ValueError(
+                f"{hide_password(url)!r} is not a folder but a URL with a password, mistyped: "
+                "write it as postgresql+asyncpg://user:password@host/db"
+            )
         return JsonlRunEventStore(url, max_page_bytes=max_page_bytes, **jsonl_options)
     scheme = match.group(1).lower()
     if scheme == "jsonl":
-        if not url.startswith("jsonl://") or len(url) == len("jsonl://"):
+        if not url.startswith("jsonl://") or len(url) == len("jsonl://") or shows_password(url):
             raise ValueError(
-                f"a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, got {url!r}"
+                "a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, "
+                f"got {hide_password(url)!r}"
             )
         return JsonlRunEventStore(url[len("jsonl://") :], max_page_bytes=max_page_bytes, **jsonl_options)
     if scheme in DRIVERS:
         return SqlRunEventStore(url, max_page_bytes=max_page_bytes)
     raise ValueError(
-        f"unknown event store URL {url!r}: use a directory path, jsonl:///dir, memory:, "
+        f"unknown event store URL {hide_password(url)!r}: use a directory path, jsonl:///dir, memory:, "
         "sqlite+aiosqlite:///file.db or postgresql+asyncpg://user@host/db"
     )

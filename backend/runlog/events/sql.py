@@ -98,6 +98,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from runlog.events import base
+from runlog.redact import hide_password
 
 T = TypeVar("T")
 
@@ -183,11 +184,14 @@ class SchemaVersionError(RuntimeError):
 
 
 def check_url(url: str | URL) -> URL:
-    """Parse a SQL store URL; ValueError unless it names a supported async driver."""
+    """Parse a SQL store URL; ValueError unless it names a supported async driver (never showing a password)."""
     try:
         parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise ValueError(f"not a SQLAlchemy URL: {url!r}") from exc
+    except (sa.exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        # Not chained: SQLAlchemy's message quotes the URL, password and all.
+        shown = hide_password(url) if isinstance(url, str) else url.render_as_string(hide_password=True)
+        reason = "" if isinstance(exc, sa.exc.ArgumentError) else f" ({exc})"
+        raise ValueError(f"not a SQLAlchemy URL: {shown!r}{reason}") from None
     if parsed.drivername not in DRIVERS:
         raise ValueError(
             f"SqlRunEventStore supports {' and '.join(d + '://' for d in DRIVERS)} URLs, "

@@ -32,7 +32,8 @@ from starlette.routing import Match
 
 from runlog import __version__
 from runlog.events import RunEventStore, SqlRunEventStore, open_store
-from runlog.gateway.auth import BearerAuth, read_token_file
+from runlog.gateway.auth import BearerAuth, document_bearer, read_token_file
+from runlog.gateway.hosts import HostCheck
 from runlog.gateway.limits import BodyLimit, check_threads, event_size
 from runlog.gateway.models import (
     NO_NUL,
@@ -166,12 +167,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="runlog",
         version=__version__,
-        description='Event streams of agent runs. Every 4xx answers `{"detail": "..."}`.',
+        description='Event streams of agent runs. Every 4xx answers `{"detail": "..."}`; a request '
+        "naming a Host the service does not serve answers 400.",
         lifespan=lifespan,
+        # A JSON body must say it is JSON (application/json, or a +json type): an HTML form cannot
+        # send that across sites without the page asking first (CORS), so a form cannot post events.
+        strict_content_type=True,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(BearerAuth, expected=lambda: token[0])  # outermost: before a body is read
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
+    app.add_middleware(BearerAuth, expected=lambda: token[0])  # before a body is read
+    app.add_middleware(HostCheck, hosts=settings.allowed_hosts)  # outermost: a foreign Host gets nothing
 
     def check_size(event: EventBody, where: str = "") -> None:
         size = event_size(event.content, event.metadata)
@@ -384,6 +390,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/threads/{thread_id}/runs", response_model=list[RunOut], responses=errors(422, 503))
     async def thread_runs(request: Request, thread_id: ThreadIdPath) -> list[dict[str, Any]]:
         return await _components(request).registry.list_runs(thread_id)
+
+    if settings.needs_token:
+        plain_openapi = app.openapi
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema is None:
+                app.openapi_schema = document_bearer(plain_openapi())
+            return app.openapi_schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
 
     return app
 

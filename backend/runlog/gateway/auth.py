@@ -6,7 +6,8 @@ which ``python -m runlog serve`` allows on a loopback address only. The
 comparison takes the same time whatever the guess (``hmac.compare_digest``), so
 timing tells nothing about the token. Refusals answer 401 in the one error
 shape with ``WWW-Authenticate: Bearer`` (RFC 6750), before a byte of the body
-is read.
+is read. The OpenAPI document then declares the scheme and every 401
+(``document_bearer``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
+from typing import Any
 
 from runlog.gateway.limits import ASGIApp, Receive, Scope, Send
 
@@ -75,6 +77,41 @@ async def _refuse(send: Send, detail: str, challenge: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+SECURITY_SCHEME = "bearerToken"
+
+
+def document_bearer(schema: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI document with the bearer scheme required by every operation but the open paths'.
+
+    Each protected operation also lists its 401 (``ErrorOut``, with the
+    ``WWW-Authenticate`` challenge); the open ones say ``security: []``.
+    """
+    components = schema.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "the service's token (RUNLOG_TOKEN or RUNLOG_TOKEN_FILE): Authorization: Bearer <token>",
+    }
+    schema["security"] = [{SECURITY_SCHEME: []}]
+    unauthorized = {
+        "description": "no bearer token, or not the service's",
+        "headers": {
+            "WWW-Authenticate": {
+                "description": 'Bearer realm="runlog" (RFC 6750)',
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            if path in OPEN_PATHS:
+                operation["security"] = []
+            else:
+                operation.setdefault("responses", {})["401"] = unauthorized
+    return schema
 
 
 def read_token_file(path: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from runlog.redact import hide_password, shows_password
+
 MEMORY = ":memory:"
 ACCEPTED_FORMS = (
     "sqlite:///relative/path.db",
@@ -22,7 +24,8 @@ ACCEPTED_FORMS = (
 def resolve_sqlite_conn_str(conn_str: str | os.PathLike[str]) -> str:
     """Return an absolute database path, or ``":memory:"``.
 
-    Raises ValueError for an empty string or a URL scheme other than sqlite.
+    Raises ValueError for an empty string or a URL scheme other than sqlite; the
+    message quotes the string with any password hidden.
     """
     text = os.fspath(conn_str)
     if not isinstance(text, str) or not text.strip():
@@ -33,16 +36,22 @@ def resolve_sqlite_conn_str(conn_str: str | os.PathLike[str]) -> str:
         scheme, _, rest = text.partition("://")
         if scheme.lower() not in ("sqlite", "sqlite+aiosqlite"):
             raise ValueError(
-                f"unsupported connection string scheme {scheme!r} in {text!r}; "
+                f"unsupported connection string scheme {scheme!r} in {hide_password(text)!r}; "
                 f"accepted forms: {', '.join(ACCEPTED_FORMS)}"
             )
         if not rest.startswith("/") or rest == "/":
-            raise ValueError(f"malformed SQLite URL {text!r}; accepted forms: {', '.join(ACCEPTED_FORMS)}")
+            raise ValueError(
+                f"malformed SQLite URL {hide_password(text)!r}; accepted forms: {', '.join(ACCEPTED_FORMS)}"
+            )
         # sqlite:///x -> rest "/x" (relative x); sqlite:////x -> rest "//x" (absolute /x)
         path = rest[1:]
         if path == MEMORY:
             return MEMORY
         text = path
+    elif shows_password(text):  # a mistyped URL (postgresql//user:secret@host), not a file name
+        raise ValueError(
+            f"malformed SQLite URL {hide_password(text)!r}; accepted forms: {', '.join(ACCEPTED_FORMS)}"
+        )
     return str(Path(text).expanduser().resolve())
 
 
