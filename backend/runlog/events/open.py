@@ -39,9 +39,17 @@ def open_store(
     store's read cache (the other stores keep no records between calls); ``max_open_files``:
     the JSONL store's bound on the descriptors it keeps open (the others keep no files open).
     """
-    jsonl_options = {"max_cache_bytes": max_cache_bytes, "max_open_files": max_open_files}
+
+    def jsonl(base_dir: str | os.PathLike[str]) -> JsonlRunEventStore:
+        return JsonlRunEventStore(
+            base_dir,
+            max_page_bytes=max_page_bytes,
+            max_cache_bytes=max_cache_bytes,
+            max_open_files=max_open_files,
+        )
+
     if isinstance(url, os.PathLike):
-        return JsonlRunEventStore(url, max_page_bytes=max_page_bytes, **jsonl_options)
+        return jsonl(url)
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"an event store URL must be a non-empty string, got {url!r}")
     if url == "memory:":
@@ -53,7 +61,7 @@ def open_store(
                 f"{hide_password(url)!r} is not a folder but a URL with a password, mistyped: "
                 "write it as postgresql+asyncpg://user:password@host/db"
             )
-        return JsonlRunEventStore(url, max_page_bytes=max_page_bytes, **jsonl_options)
+        return jsonl(url)
     scheme = match.group(1).lower()
     if scheme == "jsonl":
         if not url.startswith("jsonl://") or len(url) == len("jsonl://") or shows_password(url):
@@ -61,7 +69,7 @@ def open_store(
                 "a JSONL store URL reads jsonl:///absolute/dir or jsonl://relative/dir, "
                 f"got {hide_password(url)!r}"
             )
-        return JsonlRunEventStore(url[len("jsonl://") :], max_page_bytes=max_page_bytes, **jsonl_options)
+        return jsonl(url[len("jsonl://") :])
     if scheme in DRIVERS:
         return SqlRunEventStore(url, max_page_bytes=max_page_bytes)
     raise ValueError(
