@@ -98,10 +98,13 @@ def test_sigkill_at_random_moments_loses_nothing_acknowledged(tmp_path):
             )
             for n in range(WRITERS)
         ]
-        started = time.monotonic()
         for proc in procs:
             assert proc.stdout is not None
             assert proc.stdout.readline() == b"ready\n", proc.stderr.read() if proc.stderr else ""
+        # From the writers' readiness on, not from their start: starting Python and importing
+        # the store takes what the machine gives it (seconds under load), and is not the kill.
+        # What is bounded is the kill itself: it lands at the random moment drawn below.
+        started = time.monotonic()
         time.sleep(rng.uniform(0.02, 0.25))
         for proc in procs:
             proc.send_signal(signal.SIGKILL)
