@@ -71,7 +71,7 @@ def every_line(root: Path) -> list[int]:
     return sorted({s.statement_line for s in sites} | {f.body_line for f in functions})
 
 
-def run_review(root: Path, data_file: Path, capsys) -> tuple[int, str, dict]:
+def run_review(root: Path, data_file: Path, capsys, *extra: str) -> tuple[int, str, dict]:
     code = offload_review.main(
         [
             "--data",
@@ -82,6 +82,7 @@ def run_review(root: Path, data_file: Path, capsys) -> tuple[int, str, dict]:
             str(root / "src"),
             "--root",
             str(root),
+            *extra,
         ]
     )
     out = capsys.readouterr().out

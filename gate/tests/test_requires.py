@@ -9,7 +9,6 @@ is an error, so the table cannot hide a coroutine that nothing runs.
 
 from __future__ import annotations
 
-import json
 import textwrap
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from blockgate import review as offload_review
 from blockgate.accepted import Requirement, requirements, waived_sites
 from tests.test_offload_review import every_line, package, write_data  # noqa: F401 - package is a fixture
+from tests.test_offload_review import run_review as review_with
 from tests.test_teeth import by_function, demo, run_teeth  # noqa: F401 - demo is a fixture
 from tests.test_teeth_fallbacks import gate_coverage
 
@@ -33,23 +33,7 @@ def accepted(
 
 
 def run_review(root: Path, data_file: Path, accepted_file: Path, capsys) -> tuple[int, str, dict]:
-    code = offload_review.main(
-        [
-            "--data",
-            str(data_file),
-            "--out",
-            str(root / "out"),
-            "--source",
-            str(root / "src"),
-            "--root",
-            str(root),
-            "--accepted",
-            str(accepted_file),
-        ]
-    )
-    out = capsys.readouterr().out
-    report = root / "out" / "offload-review.json"
-    return code, out, json.loads(report.read_text()) if report.exists() else {}
+    return review_with(root, data_file, capsys, "--accepted", str(accepted_file))
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ is read. The OpenAPI document then declares the scheme and every 401
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable
 from typing import Any
 
-from runlog.gateway.limits import ASGIApp, Receive, Scope, Send
+from runlog.gateway.limits import ASGIApp, Receive, Scope, Send, send_detail
 
 OPEN_PATHS = frozenset({"/health"})  # liveness: a probe that sends no credentials
 
@@ -64,19 +63,7 @@ def _bearer(scope: Scope) -> bytes | None:
 
 
 async def _refuse(send: Send, detail: str, challenge: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", challenge.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_detail(send, 401, detail, (b"www-authenticate", challenge.encode()))
 
 
 SECURITY_SCHEME = "bearerToken"

@@ -17,10 +17,9 @@ usual ``{"detail": ...}`` shape, before any other middleware or route runs.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 
-from runlog.gateway.limits import ASGIApp, Receive, Scope, Send
+from runlog.gateway.limits import ASGIApp, Receive, Scope, Send, send_detail
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -102,15 +101,4 @@ class HostCheck:
                 f"this service does not answer to the host {shown!r}; its operator can add the name "
                 "with --allowed-host or RUNLOG_ALLOWED_HOSTS"
             )
-        body = json.dumps({"detail": detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_detail(send, 400, detail)

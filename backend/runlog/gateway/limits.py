@@ -97,7 +97,8 @@ class BodyLimit:
                 return chunks
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+async def send_detail(send: Send, status: int, detail: str, *headers: tuple[bytes, bytes]) -> None:
+    """Answer ``status`` with the usual ``{"detail": ...}`` body, from ASGI middleware; ``headers`` added."""
     body = json.dumps({"detail": detail}).encode()
     await send(
         {
@@ -106,12 +107,16 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                # The rest of the body is never read: the connection cannot serve another request.
-                (b"connection", b"close"),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    # The rest of the body is never read: the connection cannot serve another request.
+    await send_detail(send, status, detail, (b"connection", b"close"))
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
