@@ -303,14 +303,15 @@ def measure_throughput(rounds: int, batch: int, singles: int) -> dict[str, Any]:
         """Inter-process lock and unlock per second: a filelock.FileLock, and the store's kept flock."""
         from runlog.events.jsonl import _ThreadFiles
 
-        path = base / "cycle.lock"
+        (base / "locks").mkdir()
+        path = base / "locks" / "cycle.lock"
         lock = filelock.FileLock(path, timeout=30)
         started = time.perf_counter()
         for _ in range(LOCK_CYCLES):
             lock.acquire()
             lock.release()
         results["filelock_cycles"].append(LOCK_CYCLES / (time.perf_counter() - started))
-        kept = _ThreadFiles(path, timeout=30)
+        kept = _ThreadFiles(path, timeout=30, base_dir=str(base))
         started = time.perf_counter()
         for _ in range(LOCK_CYCLES):
             kept.lock_file()
