@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from runlog.events import JsonlRunEventStore
 
 # The race lost 3 of 91,076 acknowledged events in 60 s with both cores busy (issue 26):
@@ -65,6 +67,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.stress
 def test_a_writer_and_a_reader_writer_process_lose_nothing_and_share_no_seq(tmp_path):
     base, script = tmp_path / "store", tmp_path / "child.py"
     script.write_text(CHILD)
