@@ -71,6 +71,31 @@ def test_the_gate_run_is_measured_as_tox_runs_it(tmp_path):
     assert own[1:4] == ["-m", "pytest", "tests"] and folder == bench.REPO / "gate"
 
 
+def test_the_commands_alternate_and_the_own_tests_run_once(monkeypatch, tmp_path):
+    """Warm-up by collection, then the armed and disarmed runs in alternating order each round, the
+    gate's own tests once between the first two rounds; the overhead is the median of the ratios."""
+    ran = []
+    seconds = {"gate_run_armed": [80.0, 90.0, 85.0], "gate_run_disarmed": [70.0, 75.0, 85.0]}
+    named = {tuple(cmd): name for name, (cmd, _, _) in bench.gate_commands(tmp_path).items()}
+
+    def timed(command, cwd, env):
+        if "--collect-only" in command:
+            assert command[-3:] == ["-q", "-n", "0"] and command.count("-n") == 1
+            ran.append("collect")
+            return 1.0
+        name = named[tuple(command)]
+        ran.append(name)
+        return seconds[name].pop(0) if name in seconds else 120.0
+
+    monkeypatch.setattr(bench, "_timed", timed)
+    measured = bench.measure_commands(3)
+    armed, disarmed, own = "gate_run_armed", "gate_run_disarmed", "gate_own_tests"
+    assert ran == ["collect"] * 3 + [armed, disarmed, own, disarmed, armed, armed, disarmed]
+    assert measured["samples_s"][own] == [120.0]
+    assert measured["gate_run_s"] == 85.0
+    assert measured["gate_overhead"] == pytest.approx(80.0 / 70.0)  # the median of 1.14, 1.2, 1.0
+
+
 PAGE = """# Performance
 
 intro

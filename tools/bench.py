@@ -6,10 +6,11 @@ shared and noisy.
 
 * the gate's whole commands: runlog's gate run (the pytest phase of ``tox -e
   blocking``, as it runs there: under coverage, two workers) armed and with
-  ``--gate=off`` (the gate's overhead), beside a run of the gate's own tests
-  (``gate/tests``, as ``tox -e gate`` runs them) and teeth's offload half
-  (``python -m blockgate.teeth --only offloads``); the armed run's time has a
-  goal of its own (``GATE_RUN_GOAL_S``);
+  ``--gate=off`` (the gate's overhead), in alternating rounds, beside one run
+  of the gate's own tests (``gate/tests``, as ``tox -e gate`` runs them)
+  between the first two rounds; the armed run's time has a goal of its own
+  (``GATE_RUN_GOAL_S``). Teeth's time is not measured here: ``tox -e teeth``
+  prints it;
 * store throughput: ``put`` and ``put_batch(1000)`` events/s vs the floor, a
   plain synchronous append of the same JSON lines (``json.dumps`` per event,
   one ``write`` per call) to the same file; and group commit: 64 concurrent
@@ -77,8 +78,9 @@ CPU_FIGURES = ("put_batch_fsync", "concurrent_puts_one_thread_fsync", "concurren
 SYNCED_FILES = 16  # files made durable at once, by an fsync each or one syncfs
 SYNC_REPEATS = 9  # per round
 PARTS = ("throughput", "scaling", "sync", "service", "sql", "commands")
-# Rounds of the whole commands: each round runs four commands of a minute or so, and the whole
-# bench has a goal of 15 minutes on the project's 2-core machines; 3 rounds still give medians.
+# Rounds of the whole commands: each round runs the gate run armed and disarmed (a minute and a
+# half each), and the whole bench has a goal of 15 minutes on the project's 2-core machines;
+# 3 rounds still give medians.
 COMMAND_ROUNDS = 3
 GATE_RUN_GOAL_S = 90.0  # the pytest phase of tox -e blocking, warm env, 2 cores
 
@@ -94,7 +96,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("TOX_", "COVERAGE_")) and k != "VIRTUAL_ENV"
     }
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = ""  # as tox.ini sets it: bytecode (and pytest's rewrites) cached
     env.update(extra)
     return env
 
@@ -135,28 +137,37 @@ def gate_commands(scratch: Path) -> dict[str, tuple[list[str], Path, dict[str, s
     covered = _clean_env(COVERAGE_CORE="ctrace", COVERAGE_FILE=str(data / ".coverage"))
     gate_run = tox_command("blocking{,-py310,-py311,-py312,-py313}", "coverage run -m pytest")
     own = tox_command("gate", "pytest tests")
-    teeth = [sys.executable, "-m", "blockgate.teeth", "--only", "offloads", "--source", "backend"]
-    teeth += ["--all-tests", "--out", str(scratch / "teeth"), "--", "tests_blocking"]
     return {
         "gate_run_armed": (gate_run, REPO, covered),
         "gate_run_disarmed": ([*gate_run, "--gate=off"], REPO, covered),
         "gate_own_tests": (own, REPO / "gate", _clean_env()),
-        "teeth_offloads": (teeth, REPO, _clean_env()),
     }
 
 
+def _collect_only(command: list[str]) -> list[str]:
+    """The pytest command as a collection in one process: it imports and reads what the run does."""
+    words = list(command)
+    if "-n" in words:
+        del words[words.index("-n") : words.index("-n") + 2]
+    return [*words, "--collect-only", "-q", "-n", "0"]
+
+
 def measure_commands(rounds: int) -> dict[str, Any]:
+    """The gate run armed and disarmed in ``rounds`` alternating rounds (the order swapped each
+    round), and the gate's own tests once, between the first two rounds."""
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
         commands = gate_commands(Path(tmp))
-        say("warming up: each command once")
+        # A collection of each warms the file cache and the imports at a small part of a run's cost.
+        say("warming up: each command collects its tests")
         for command, cwd, env in commands.values():
-            _timed(command, cwd, env)
+            _timed(_collect_only(command), cwd, env)
+        pair = ["gate_run_armed", "gate_run_disarmed"]
         samples: dict[str, list[float]] = {name: [] for name in commands}
-        order = list(commands)
         for n in range(rounds):
-            # Rotate the order each round so no command always runs first or last.
-            for name in order[n % len(order) :] + order[: n % len(order)]:
+            for name in pair if n % 2 == 0 else pair[::-1]:
                 samples[name].append(_timed(*commands[name]))
+            if n == 0:
+                samples["gate_own_tests"].append(_timed(*commands["gate_own_tests"]))
             say(f"round {n + 1}/{rounds}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in samples.items()))
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratios = [
@@ -779,8 +790,7 @@ def render(result: dict[str, Any]) -> str:
         lines += [
             f"| runlog's gate run (tox -e blocking's pytest phase), s ({cmd['rounds']} rounds) | {m['gate_run_armed']:.1f} | {_goal('gate_run_s')} |",
             f"| gate overhead: that run armed / disarmed (median of per-round ratios) | {cmd['gate_overhead']:.2f} ({m['gate_run_armed']:.1f} s / {m['gate_run_disarmed']:.1f} s) | {_goal('gate_overhead')} |",
-            f"| the gate's own tests (tox -e gate's pytest), s | {m['gate_own_tests']:.1f} | - |",
-            f"| teeth, offload half (every offload reverted, every gate test), s | {m['teeth_offloads']:.1f} | - |",
+            f"| the gate's own tests (tox -e gate's pytest, one run between the first two rounds), s | {m['gate_own_tests']:.1f} | - |",
         ]
     if "sql" in result and not any(part in result for part in ("throughput", "scaling", "sync", "commands")):
         return "\n".join(lines[:1]) + "\n\n" + bench_sql.render(result["sql"])  # --sql-only
@@ -878,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"alternating rounds of the whole commands (default {COMMAND_ROUNDS})",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="skip the whole-command figures (the gate's runs, teeth)"
+        "--quick", action="store_true", help="skip the whole-command figures (the gate's runs)"
     )
     parser.add_argument("--sizes", default="1000,10000,100000", help="thread sizes for the scaling figures")
     parser.add_argument("--batch", type=int, default=1000)
@@ -939,9 +949,7 @@ def main(argv: list[str] | None = None) -> int:
     if "sql" in parts:
         result["sql"] = bench_sql.measure(args.rounds, sizes, args.batch, args.postgres_url)
     if "commands" in parts:
-        say(
-            "whole commands: runlog's gate run armed and disarmed, the gate's own tests, teeth's offload half"
-        )
+        say("whole commands: runlog's gate run armed and disarmed, the gate's own tests")
         result["commands"] = measure_commands(args.command_rounds)
     result["seconds"] = time.perf_counter() - started
     result["date"] = time.strftime("%Y-%m-%d")
