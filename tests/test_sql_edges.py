@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests_blocking.anchors.stores import SKIP_POSTGRES, StoreUnderTest, kind_params, postgres_url
+from tests_blocking.anchors.stores import SKIP_POSTGRES, StoreUnderTest, driver_dsn, kind_params, postgres_url
 
 from runlog.events import SchemaVersionError, SqlRunEventStore
 from runlog.events import sql as sql_store
@@ -131,7 +131,7 @@ async def test_postgresql_schema_creation_waits_for_the_schema_lock(tmp_path):
 
     storage = StoreUnderTest("postgresql", tmp_path)
     name = f"runlog-schema-lock-{uuid.uuid4().hex[:12]}"
-    holder = await asyncpg.connect(postgres_url().replace("postgresql+asyncpg://", "postgresql://", 1))
+    holder = await asyncpg.connect(driver_dsn(postgres_url()))
     counting = None
     try:
         await storage.open()  # the test's own schema, no tables yet

@@ -15,7 +15,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from tests_blocking.anchors.stores import SKIP_POSTGRES, StoreUnderTest, kind_params, postgres_url
+from tests_blocking.anchors.stores import SKIP_POSTGRES, StoreUnderTest, driver_dsn, kind_params, postgres_url
 
 from runlog.events import SqlRunEventStore, base, open_store
 from runlog.events import sql as sql_store
@@ -566,7 +566,7 @@ async def until_backend_gone(pid: int) -> None:
     """Wait (bounded) until the PostgreSQL server process ``pid`` has ended."""
     import asyncpg
 
-    watcher = await asyncpg.connect(postgres_url().replace("postgresql+asyncpg://", "postgresql://", 1))
+    watcher = await asyncpg.connect(driver_dsn(postgres_url()))
     try:
         deadline = asyncio.get_running_loop().time() + BOUND
         while await watcher.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):

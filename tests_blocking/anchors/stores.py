@@ -44,7 +44,7 @@ def kind_params(kinds: tuple[str, ...] = KINDS) -> list[Any]:
     ]
 
 
-def _driver_dsn(url: str) -> str:
+def driver_dsn(url: str) -> str:
     """The URL asyncpg itself takes (no SQLAlchemy driver suffix)."""
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -116,7 +116,7 @@ class StoreUnderTest:
         import asyncpg
 
         settings = {"search_path": search_path} if search_path else None
-        conn = await asyncpg.connect(_driver_dsn(postgres_url() or ""), server_settings=settings)
+        conn = await asyncpg.connect(driver_dsn(postgres_url() or ""), server_settings=settings)
         try:
             await conn.execute(statement)
         finally:

@@ -177,7 +177,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout)
     app.add_middleware(BearerAuth, expected=lambda: token[0])  # before a body is read
-    app.add_middleware(HostCheck, hosts=settings.allowed_hosts)  # outermost: a foreign Host gets nothing
+    app.add_middleware(HostCheck, hosts=settings.served_hosts)  # outermost: a foreign Host gets nothing
 
     def check_size(event: EventBody, where: str = "") -> None:
         size = event_size(event.content, event.metadata)

@@ -74,11 +74,12 @@ def requested_host(header: bytes) -> str | None:
 
 
 class HostCheck:
-    """ASGI middleware: 400 for an HTTP or WebSocket request whose Host is not one of ``hosts``."""
+    """ASGI middleware: 400 for an HTTP or WebSocket request whose Host is not one of ``hosts``
+    (the app gives its settings' ``served_hosts``: the loopback names and the configured ones)."""
 
     def __init__(self, app: ASGIApp, hosts: tuple[str, ...]) -> None:
         self.app = app
-        self.hosts = frozenset(host_name(h) for h in (*LOOPBACK_HOSTS, *hosts))
+        self.hosts = frozenset(host_name(h) for h in hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

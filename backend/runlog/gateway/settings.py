@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
@@ -29,6 +29,8 @@ from runlog.redact import hide_password
 from runlog.skills.storage import DEFAULT_MAX_EXPANDED_SIZE, DEFAULT_MAX_FILE_BYTES
 
 DEFAULT_DATA_DIR = "./.runlog"
+
+T = TypeVar("T")
 
 # How long a connection may take, and how many the server holds (runlog.gateway.serving).
 DEFAULT_HEADER_TIMEOUT = 10.0  # seconds from connecting (or from the last answer) to a request's full head
@@ -189,24 +191,23 @@ def check_token(token: str) -> str:
     return token
 
 
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], what: str) -> T:
+    """The variable ``name`` parsed, ``default`` when unset or empty; ValueError naming it if not a number."""
     text = env.get(name)
     if not text:
         return default
     try:
-        return int(text)
+        return parse(text)
     except ValueError:
-        raise ValueError(f"{name} must be a positive integer, got {text!r}") from None
+        raise ValueError(f"{name} must be {what}, got {text!r}") from None
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, int, "a positive integer")
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if not text:
-        return default
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}") from None
+    return _number(env, name, default, float, "a positive number of seconds")
 
 
 def describe(settings: Settings) -> dict[str, Any]:

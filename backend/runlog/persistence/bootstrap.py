@@ -21,6 +21,12 @@ ACCEPTED_FORMS = (
 )
 
 
+def _malformed(text: str) -> ValueError:
+    return ValueError(
+        f"malformed SQLite URL {hide_password(text)!r}; accepted forms: {', '.join(ACCEPTED_FORMS)}"
+    )
+
+
 def resolve_sqlite_conn_str(conn_str: str | os.PathLike[str]) -> str:
     """Return an absolute database path, or ``":memory:"``.
 
@@ -40,18 +46,14 @@ def resolve_sqlite_conn_str(conn_str: str | os.PathLike[str]) -> str:
                 f"accepted forms: {', '.join(ACCEPTED_FORMS)}"
             )
         if not rest.startswith("/") or rest == "/":
-            raise ValueError(
-                f"malformed SQLite URL {hide_password(text)!r}; accepted forms: {', '.join(ACCEPTED_FORMS)}"
-            )
+            raise _malformed(text)
         # sqlite:///x -> rest "/x" (relative x); sqlite:////x -> rest "//x" (absolute /x)
         path = rest[1:]
         if path == MEMORY:
             return MEMORY
         text = path
     elif shows_password(text):  # a mistyped URL (postgresql//user:secret@host), not a file name
-        raise ValueError(
-            f"malformed SQLite URL {hide_password(text)!r}; accepted forms: {', '.join(ACCEPTED_FORMS)}"
-        )
+        raise _malformed(text)
     return str(Path(text).expanduser().resolve())
 
 
