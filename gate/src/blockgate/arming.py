@@ -259,8 +259,24 @@ class _Plan:
     not_applicable: tuple[str, ...]
 
 
+# The last plan made, with the rule tuple it was made for: a suite arms the same tuple (RULES)
+# at every test phase, and hashing its several hundred rules (``_resolve``'s cache) each time
+# costs more than the rest of arming.
+_last_plan: list[tuple[tuple[Any, ...], bool, _Plan]] = []
+
+
+def _plan(rules: Iterable[Any], blockbuster_defaults: bool) -> _Plan:
+    """What arming ``rules`` means here; raise GateSetupError if one cannot be installed."""
+    rules = rules if isinstance(rules, tuple) else tuple(rules)
+    if _last_plan and _last_plan[0][0] is rules and _last_plan[0][1] == blockbuster_defaults:
+        return _last_plan[0][2]
+    plan = _resolve(rules, blockbuster_defaults)
+    _last_plan[:] = [(rules, blockbuster_defaults, plan)]
+    return plan
+
+
 @functools.cache
-def _plan(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
+def _resolve(rules: tuple[Any, ...], blockbuster_defaults: bool) -> _Plan:
     """Resolve every rule's target; raise GateSetupError if one cannot be installed here."""
     patches: list[RuleSpec] = []
     audits: list[tuple[Any, ExemptionTable]] = []
@@ -338,16 +354,27 @@ def _release(key: str) -> None:
 
 @contextmanager
 def _holding(patches: Iterable[RuleSpec]) -> Iterator[None]:
+    # One lock for the whole set: a gate armed inside ``installed()`` only counts references.
     held: list[str] = []
     try:
-        for spec in patches:
-            _acquire(spec)
-            held.append(spec.key)
+        with _patch_lock:
+            for spec in patches:
+                item = _patches.get(spec.key)
+                if item is None:
+                    _acquire(spec)
+                else:
+                    item.refs += 1
+                held.append(spec.key)
         _ensure_audit_hook()
         yield
     finally:
-        for key in reversed(held):
-            _release(key)
+        with _patch_lock:
+            for key in reversed(held):
+                item = _patches[key]
+                if item.refs > 1:
+                    item.refs -= 1
+                else:
+                    _release(key)
 
 
 @contextmanager
@@ -361,7 +388,7 @@ def installed(rules: Iterable[Any] = RULES, *, blockbuster_defaults: bool = True
     gate an installed checker only tests an empty list before calling the
     original.
     """
-    with _holding(_plan(tuple(rules), blockbuster_defaults).patches):
+    with _holding(_plan(rules, blockbuster_defaults).patches):
         yield
 
 
@@ -448,7 +475,7 @@ def armed_gate(
     if import_policy not in IMPORT_POLICIES:
         raise GateSetupError(f"import policy {import_policy!r}: expected one of {', '.join(IMPORT_POLICIES)}")
     excluded = _module_names(excluded_modules)
-    plan = _plan(tuple(rules), blockbuster_defaults)
+    plan = _plan(rules, blockbuster_defaults)
     patches = [*plan.patches, *added]
     gate = ArmedGate(
         modules,

@@ -65,7 +65,7 @@ def _under_import(frame: FrameType | None) -> bool:
     return False
 
 
-@dataclass
+@dataclass(eq=False)  # one gate is one listener: compared by identity (``_active.remove``)
 class ArmedGate:
     """What ``strict_gate`` yields: the armed detector, what it has seen, and blockbuster's handle.
 
@@ -119,6 +119,11 @@ class ArmedGate:
         for entry in self._audit_entries:
             _audit_rules.setdefault(entry[0].event, []).append(entry)
         _active.append(self)
+        me = frozenset((id(self),))
+        for key in self.rule_keys:
+            listeners = _listeners_of(key)
+            listeners.gates += (self,)
+            listeners.ids = listeners.ids | me if listeners.ids else me
         self.active = True
 
     def deactivate(self) -> None:
@@ -127,6 +132,13 @@ class ArmedGate:
             return
         self.active = False
         _active.remove(self)
+        for key in self.rule_keys:
+            listeners = _listeners[key]
+            if len(listeners.gates) == 1:
+                listeners.gates, listeners.ids = (), frozenset()
+            else:
+                listeners.gates = tuple(gate for gate in listeners.gates if gate is not self)
+                listeners.ids = frozenset(map(id, listeners.gates))
         for entry in self._audit_entries:
             _audit_rules[entry[0].event].remove(entry)
             if not _audit_rules[entry[0].event]:
@@ -248,6 +260,31 @@ _state = _State()
 _active: list[ArmedGate] = []  # armed gates, innermost last
 
 
+class _Listeners:
+    """The armed gates that listen to one rule key, innermost last: what its checker reads first.
+
+    Kept by ``activate``/``deactivate``, so that a call on the loop finds its
+    listeners (and their ids, to compare with the gates that already cleared
+    the call running) without filtering every armed gate each time.
+    """
+
+    __slots__ = ("gates", "ids")
+
+    def __init__(self) -> None:
+        self.gates: tuple[ArmedGate, ...] = ()
+        self.ids: frozenset[int] = frozenset()
+
+
+_listeners: dict[str, _Listeners] = {}
+
+
+def _listeners_of(key: str) -> _Listeners:
+    found = _listeners.get(key)
+    if found is None:
+        found = _listeners.setdefault(key, _Listeners())
+    return found
+
+
 def _make_checker(
     key: str,
     primitive: str,
@@ -255,26 +292,36 @@ def _make_checker(
     nonblocking_if: Callable[..., bool] | None,
     exempt: ExemptionTable,
 ) -> Callable[..., Any]:
+    listeners = _listeners_of(key)
+    state = _state
+
     def checker(*args: Any, **kwargs: Any) -> Any:
-        if not _active or _state.checking or _get_running_loop() is None:
+        # The common cases first, cheapest test first: nobody listens, not on a loop's thread,
+        # a check running, the gates listening have cleared the call this one runs inside.
+        gates = listeners.gates
+        if not gates or _get_running_loop() is None or state.checking:
             return original(*args, **kwargs)
-        cleared = _state.cleared
-        listening = [g for g in _active if key in g.rule_keys and id(g) not in cleared]
-        if not listening:
+        cleared = state.cleared
+        if not cleared:
+            now_cleared = listeners.ids
+        elif listeners.ids <= cleared:
             return original(*args, **kwargs)
-        _state.checking = True
+        else:
+            gates = tuple(gate for gate in gates if id(gate) not in cleared)
+            now_cleared = cleared.union(map(id, gates))
+        state.checking = True
         try:
             if nonblocking_if is None or not nonblocking_if(*args, **kwargs):
                 frame = sys._getframe(1)
-                for gate in reversed(listening):
+                for gate in reversed(gates):
                     gate.check(primitive, frame, exempt, key)
         finally:
-            _state.checking = False
-        _state.cleared = cleared.union(map(id, listening))
+            state.checking = False
+        state.cleared = now_cleared
         try:
             return original(*args, **kwargs)
         finally:
-            _state.cleared = cleared
+            state.cleared = cleared
 
     checker.__name__ = getattr(original, "__name__", primitive.rsplit(".", 1)[-1])
     checker.__qualname__ = getattr(original, "__qualname__", checker.__name__)
@@ -290,7 +337,23 @@ _hook_installed = False
 _hook_lock = threading.Lock()
 
 
+class DefaultsAssigned:
+    """How many times a function's defaults were assigned since the audit hook was added.
+
+    Functions announce it (the ``object.__setattr__`` audit event): the
+    rebinding scan reads this instead of every function's defaults, reading
+    which is itself an audit event.
+    """
+
+    count = 0
+
+
+_DEFAULTS_NAMES = ("__defaults__", "__kwdefaults__")
+
+
 def _audit_hook(event: str, args: tuple[Any, ...]) -> None:
+    if event == "object.__setattr__" and len(args) > 1 and args[1] in _DEFAULTS_NAMES:
+        DefaultsAssigned.count += 1
     if not _audit_rules:
         return
     rules = _audit_rules.get(event)
@@ -311,6 +374,8 @@ def _ensure_audit_hook() -> None:
     # Audit hooks cannot be removed; one hook is added per process and does
     # nothing while no gate is armed.
     global _hook_installed
+    if _hook_installed:
+        return
     with _hook_lock:
         if not _hook_installed:
             sys.addaudithook(_audit_hook)
@@ -319,5 +384,19 @@ def _ensure_audit_hook() -> None:
 
 # Installed checkers by rule key (``arming`` keeps them); shared by every gate
 # that arms the rule, removed when the last one disarms.
-_patches: dict[str, Any] = {}
+class _Installed(dict[str, Any]):
+    """The installed checkers by rule key; ``version`` changes whenever one is installed or removed."""
+
+    version = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.version += 1
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        self.version += 1
+
+
+_patches = _Installed()
 _patch_lock = threading.RLock()

@@ -29,12 +29,14 @@ references deeper than one container (a dict inside a list inside a dict).
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import sys
 import types
 from collections.abc import Callable
 from typing import Any
 
-from blockgate.detector import _patch_lock, _patches
+from blockgate.detector import DefaultsAssigned, _ensure_audit_hook, _patch_lock, _patches
 
 Undo = Callable[[], None]
 
@@ -46,6 +48,7 @@ class _Table:
     """The installed checkers, by the original they stand in for and by (type, method name)."""
 
     def __init__(self) -> None:
+        self.version = _patches.version  # the installed set it was read from
         self.by_original: dict[int, tuple[Any, Any]] = {}  # id(original) -> (original, checker)
         self.by_method: dict[tuple[type, str], Any] = {}
         with _patch_lock:
@@ -76,6 +79,17 @@ class _Table:
         return None
 
 
+_tables: list[_Table] = []  # the last one read, while the installed set stays as it was
+
+
+def _table() -> _Table:
+    with _patch_lock:
+        if not _tables or _tables[0].version != _patches.version:
+            _tables[:] = [_Table()]
+            _seen.clear()  # what was judged against the old checkers is judged again
+        return _tables[0]
+
+
 # Values that are never a reference to a callable: most of a module's and a class's attributes.
 _PLAIN = (type(None), bool, int, float, str, bytes, tuple, frozenset, types.ModuleType)
 
@@ -99,6 +113,91 @@ def _scanned(paths: tuple[str, ...], excluded: tuple[str, ...]) -> list[types.Mo
     return modules
 
 
+# Types whose == can be True only against their own kind, where the scan judges alike any two
+# of that kind that compare equal: constants and containers it never looks into (a str, a
+# tuple, a list), a bound method bound to the same object and function, a builtin function or
+# a partial (equal only to itself). An old item of another type (a dict, whose contents the scan
+# reads; a class with its own __eq__) is compared by identity.
+_IDENTITY_LIKE: frozenset[Any] = frozenset(
+    {
+        object.__eq__,
+        *(
+            kind.__eq__
+            for kind in (
+                str,
+                bytes,
+                int,
+                float,
+                complex,
+                bool,
+                tuple,
+                frozenset,
+                list,
+                set,
+                *_BOUND,
+                types.BuiltinFunctionType,
+                functools.partial,
+            )
+        ),
+    }
+)
+
+
+class _Seen:
+    """A container that a scan found holding no reference of its own, and what it held then.
+
+    While it holds the same objects (``held``: its keys, then its values), it
+    holds nothing new, and only what it contains that can change inside
+    (``nested``: functions, classes, dicts) is looked at again.
+    """
+
+    __slots__ = ("bare", "container", "functions", "held", "others", "watched")
+
+    def __init__(self, container: Any, held: tuple[Any, ...], nested: list[Any]) -> None:
+        self.container = container
+        self.held = held
+        functions = [value for value in nested if isinstance(value, types.FunctionType)]
+        # Functions with no defaults and no closure: only an assignment to their defaults
+        # could give them a reference (a closure is fixed when the function is made).
+        self.bare = [f for f in functions if not (f.__defaults__ or f.__kwdefaults__ or f.__closure__)]
+        self.functions = [f for f in functions if f.__defaults__ or f.__kwdefaults__ or f.__closure__]
+        self.others = [value for value in nested if not isinstance(value, types.FunctionType)]
+        # Where == could call a new item equal to an old one that is not the same object
+        # (a dict with equal contents, a matcher that equals anything): compared by identity.
+        self.watched = tuple(i for i, item in enumerate(held) if type(item).__eq__ not in _IDENTITY_LIKE)
+
+
+_DEFAULTS = operator.attrgetter("__defaults__")
+_KWDEFAULTS = operator.attrgetter("__kwdefaults__")
+
+# Containers judged against the current table (``_table`` empties it), by id.
+_seen: dict[int, _Seen] = {}
+
+
+def _contents(mapping: Any) -> tuple[Any, ...]:
+    return (*mapping, *mapping.values())
+
+
+def _unchanged(container: Any, mapping: Any) -> _Seen | None:
+    seen = _seen.get(id(container))
+    if seen is None or seen.container is not container:
+        return None
+    # Tuples compare item by item, and an item that is the same object compares equal without
+    # running its __eq__: unchanged contents cost one pass in C. An old item whose __eq__
+    # could equal a new object of another kind is compared by identity instead (``watched``).
+    current = _contents(mapping)
+    try:
+        if current != seen.held:
+            return None
+    except Exception:  # a replaced item's __eq__ raised: it changed
+        return None
+    held = seen.held
+    for i in seen.watched:
+        if current[i] is not held[i]:
+            return None
+    return seen
+
+
 class _Rebinding:
     """The changes one arming made, each with what undoes it."""
 
@@ -106,25 +205,27 @@ class _Rebinding:
         self.table = table
         self.undo: list[Undo] = []
 
-    def attribute(self, owner: Any, name: str, value: Any) -> None:
+    def attribute(self, owner: Any, name: str, value: Any) -> bool:
+        """Rebind ``owner.name`` if ``value`` is a reference; True when it is one."""
         new = self.table.replacement(value)
         if new is None:
-            return
+            return False
         try:
             setattr(owner, name, new)
         except (AttributeError, TypeError):  # a read-only attribute: nothing to rebind there
-            return
+            return True
 
         def undo() -> None:
             if vars(owner).get(name) is new:
                 setattr(owner, name, value)
 
         self.undo.append(undo)
+        return True
 
-    def item(self, mapping: dict[Any, Any], key: Any, value: Any) -> None:
+    def item(self, mapping: dict[Any, Any], key: Any, value: Any) -> bool:
         new = self.table.replacement(value)
         if new is None:
-            return
+            return False
         mapping[key] = new
 
         def undo() -> None:
@@ -132,6 +233,7 @@ class _Rebinding:
                 mapping[key] = value
 
         self.undo.append(undo)
+        return True
 
     def function(self, function: types.FunctionType) -> None:
         defaults = function.__defaults__
@@ -162,46 +264,181 @@ class _Rebinding:
         if cell.cell_contents is new:
             cell.cell_contents = old
 
+    def _again(self, seen: _Seen) -> None:
+        """Look again inside what an unchanged container holds."""
+        if any(map(_DEFAULTS, seen.bare)) or any(map(_KWDEFAULTS, seen.bare)):
+            del _seen[id(seen.container)]  # given defaults since: sorted again at the next scan
+            self._nested(seen.bare)
+        for function in seen.functions:
+            self.function(function)
+        self._nested(seen.others)
+
+    def _nested(self, nested: list[Any]) -> None:
+        for value in nested:
+            if isinstance(value, types.FunctionType):
+                self.function(value)
+            elif isinstance(value, type):
+                self.klass(value)
+            else:
+                self._dict(value)
+
     def _dict(self, mapping: dict[Any, Any]) -> None:
+        if _unchanged(mapping, mapping) is not None:
+            return
+        held = _contents(mapping)
+        found = False
         for key, value in list(mapping.items()):
-            self.item(mapping, key, value)
+            found = self.item(mapping, key, value) or found
+        if not found:
+            _seen[id(mapping)] = _Seen(mapping, held, [])
 
     def klass(self, cls: type) -> None:
-        for name, value in list(vars(cls).items()):
+        namespace = vars(cls)
+        seen = _unchanged(cls, namespace)
+        if seen is not None:
+            self._again(seen)
+            return
+        held = _contents(namespace)
+        found = False
+        nested: list[Any] = []
+        for name, value in list(namespace.items()):
             if isinstance(value, _PLAIN) or (name.startswith("__") and name.endswith("__")):
                 continue
             if isinstance(value, staticmethod):
                 new = self.table.replacement(value.__func__)
                 if new is not None:
+                    found = True
                     setattr(cls, name, staticmethod(new))
                     self.undo.append(functools.partial(setattr, cls, name, value))
             elif isinstance(value, types.FunctionType):
-                self.function(value)
+                nested.append(value)
             else:
-                self.attribute(cls, name, value)
+                found = self.attribute(cls, name, value) or found
+        self._nested(nested)
+        if not found:
+            _seen[id(cls)] = _Seen(cls, held, nested)
 
     def module(self, module: types.ModuleType) -> None:
-        for name, value in list(vars(module).items()):
+        namespace = vars(module)
+        seen = _unchanged(module, namespace)
+        if seen is not None:
+            self._again(seen)
+            return
+        held = _contents(namespace)
+        found = False
+        nested: list[Any] = []
+        for name, value in list(namespace.items()):
             if isinstance(value, _PLAIN) or (name.startswith("__") and name.endswith("__")):
                 continue  # constants; the module's own machinery (__builtins__ is the builtins' dict)
-            if isinstance(value, types.FunctionType):
+            if isinstance(value, (types.FunctionType, type)):
                 if value.__module__ == module.__name__:
-                    self.function(value)
-            elif isinstance(value, type):
-                if value.__module__ == module.__name__:
-                    self.klass(value)
+                    nested.append(value)
             elif isinstance(value, dict):
-                self._dict(value)
+                nested.append(value)
             else:
-                self.attribute(module, name, value)
+                found = self.attribute(module, name, value) or found
+        self._nested(nested)
+        if not found:
+            _seen[id(module)] = _Seen(module, held, nested)
+
+
+class _World:
+    """All that a scan of some modules looked at, when it found no reference anywhere.
+
+    An arming that finds every container holding the same objects (one pass
+    in C over live views of their keys and values), every closure cell the
+    same object, and no function's defaults assigned since (the audit hook
+    counts those: a function's defaults are otherwise immutable tuples, and
+    its keyword defaults are among the containers) has nothing to rebind.
+    Any change sends it through the container-by-container scan.
+    """
+
+    __slots__ = ("assigned", "cells", "contents", "held", "modules", "version", "views", "watched")
+
+    def __init__(
+        self, modules: list[types.ModuleType], version: int, assigned: int, seen: list[_Seen]
+    ) -> None:
+        self.modules = modules
+        self.version = version
+        self.assigned = assigned  # the count before the scan began
+        functions = [f for entry in seen for f in (*entry.bare, *entry.functions)]
+        seen = seen + [
+            _Seen(f.__kwdefaults__, _contents(f.__kwdefaults__), []) for f in functions if f.__kwdefaults__
+        ]
+        views: list[Any] = []
+        watched: list[int] = []
+        offset = 0
+        for entry in seen:
+            mapping = entry.container if isinstance(entry.container, dict) else vars(entry.container)
+            watched.extend(offset + i for i in entry.watched)
+            offset += len(entry.held)
+            views += (mapping.keys(), mapping.values())
+        self.views = views
+        self.held = tuple(itertools.chain.from_iterable(views))
+        self.watched = operator.itemgetter(*watched) if watched else None
+        self.cells = [cell for f in functions for cell in f.__closure__ or ()]
+        self.contents = tuple(map(_CELL, self.cells))  # ValueError for an empty cell: no world
+
+    def same(self, modules: list[types.ModuleType], version: int) -> bool:
+        """The same modules, judged against the same checkers, and nothing in them changed."""
+        if modules is not self.modules or version != self.version or DefaultsAssigned.count != self.assigned:
+            return False
+        current = tuple(itertools.chain.from_iterable(self.views))
+        try:
+            if current != self.held:
+                return False
+            contents = tuple(map(_CELL, self.cells))
+        except Exception:  # a replaced item's __eq__ raised, or a cell was emptied: it changed
+            return False
+        if not all(map(operator.is_, contents, self.contents)):
+            return False
+        if self.watched is not None:
+            now, then = self.watched(current), self.watched(self.held)
+            if not isinstance(now, tuple):
+                now, then = (now,), (then,)
+            if not all(map(operator.is_, now, then)):
+                return False
+        return True
+
+
+_CELL = operator.attrgetter("cell_contents")
+
+
+def _world_of(modules: list[types.ModuleType], version: int, assigned: int) -> _World | None:
+    """The world the scan just left, if every container in it was found holding nothing."""
+    seen: list[_Seen] = []
+    pending: list[Any] = list(modules)
+    while pending:
+        container = pending.pop()
+        entry = _seen.get(id(container))
+        if entry is None or entry.container is not container:
+            return None
+        seen.append(entry)
+        pending.extend(entry.others)
+    try:
+        return _World(modules, version, assigned, seen)
+    except ValueError:  # an empty closure cell: checked one function at a time
+        return None
+
+
+_worlds: dict[tuple[tuple[str, ...], tuple[str, ...]], _World] = {}
 
 
 def rebind(paths: tuple[str, ...], excluded: tuple[str, ...] = ()) -> Undo:
     """Point the scanned modules' early references at the installed checkers; return what undoes it."""
-    rebinding = _Rebinding(_Table())
+    _ensure_audit_hook()  # it counts the assignments to defaults that a world relies on
+    assigned = DefaultsAssigned.count
+    rebinding = _Rebinding(_table())
     if rebinding.table.by_original:
-        for module in _scanned(paths, excluded):
-            rebinding.module(module)
+        modules = _scanned(paths, excluded)
+        world = _worlds.pop((paths, excluded), None)
+        if world is None or not world.same(modules, rebinding.table.version):
+            # Something may hold a reference: scan (containers that did not change are passed over).
+            for module in modules:
+                rebinding.module(module)
+            world = _world_of(modules, rebinding.table.version, assigned) if not rebinding.undo else None
+        if world is not None:
+            _worlds[(paths, excluded)] = world
 
     def undo() -> None:
         for step in reversed(rebinding.undo):
