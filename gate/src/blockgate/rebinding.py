@@ -21,6 +21,18 @@ them meanwhile (a test's ``monkeypatch``). A checker that no armed gate
 listens to calls straight through, so a rebound reference behaves as before
 everywhere but on a guarded loop.
 
+A suite arms at every test phase, and most armings find nothing new to
+rebind: a container (a module's, a class's or a dict's namespace) found
+holding no reference is remembered with what it held, and passed over while
+it holds the same objects; when a whole scan found no reference, the next
+arming compares everything it looked at in one pass (``_World``). Equal
+contents are checked by identity where ``==`` could say otherwise, closure
+cells are read again, and an assignment to a function's defaults is counted
+by the audit hook: what Python code can change is seen. Defaults set from C
+(``PyFunction_SetDefaults`` raises no audit event) are not seen until
+something else in the scanned modules changes. A change to the installed
+checkers starts afresh.
+
 What stays out of reach, listed in the blind spots: references held by code
 outside the scanned modules (a library's ``from os import read``), and
 references deeper than one container (a dict inside a list inside a dict).
@@ -147,8 +159,10 @@ class _Seen:
     """A container that a scan found holding no reference of its own, and what it held then.
 
     While it holds the same objects (``held``: its keys, then its values), it
-    holds nothing new, and only what it contains that can change inside
-    (``nested``: functions, classes, dicts) is looked at again.
+    holds nothing new, and only what it contains that can change inside is
+    looked at again: its functions that have defaults or a closure
+    (``functions``), those that have neither if one was given defaults since
+    (``bare``), and its classes and dicts (``others``).
     """
 
     __slots__ = ("bare", "container", "functions", "held", "others", "watched")
