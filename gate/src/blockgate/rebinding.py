@@ -307,53 +307,51 @@ class _Rebinding:
             _seen[id(mapping)] = _Seen(mapping, held, [])
 
     def klass(self, cls: type) -> None:
-        namespace = vars(cls)
-        seen = _unchanged(cls, namespace)
-        if seen is not None:
-            self._again(seen)
-            return
-        held = _contents(namespace)
-        found = False
-        nested: list[Any] = []
-        for name, value in list(namespace.items()):
-            if isinstance(value, _PLAIN) or (name.startswith("__") and name.endswith("__")):
-                continue
-            if isinstance(value, staticmethod):
-                new = self.table.replacement(value.__func__)
-                if new is not None:
-                    found = True
-                    setattr(cls, name, staticmethod(new))
-                    self.undo.append(functools.partial(setattr, cls, name, value))
-            elif isinstance(value, types.FunctionType):
-                nested.append(value)
-            else:
-                found = self.attribute(cls, name, value) or found
-        self._nested(nested)
-        if not found:
-            _seen[id(cls)] = _Seen(cls, held, nested)
+        self._namespace(cls, self._class_item)
 
     def module(self, module: types.ModuleType) -> None:
-        namespace = vars(module)
-        seen = _unchanged(module, namespace)
+        self._namespace(module, self._module_item)
+
+    def _namespace(self, owner: Any, item: Callable[[Any, str, Any, list[Any]], bool]) -> None:
+        """Rebind what ``owner``'s namespace holds (``item`` judges each entry), unless it is unchanged."""
+        namespace = vars(owner)
+        seen = _unchanged(owner, namespace)
         if seen is not None:
             self._again(seen)
             return
         held = _contents(namespace)
         found = False
-        nested: list[Any] = []
+        nested: list[Any] = []  # what to look inside: functions, classes, dicts
         for name, value in list(namespace.items()):
             if isinstance(value, _PLAIN) or (name.startswith("__") and name.endswith("__")):
-                continue  # constants; the module's own machinery (__builtins__ is the builtins' dict)
-            if isinstance(value, (types.FunctionType, type)):
-                if value.__module__ == module.__name__:
-                    nested.append(value)
-            elif isinstance(value, dict):
-                nested.append(value)
-            else:
-                found = self.attribute(module, name, value) or found
+                continue  # constants; the owner's own machinery (a module's __builtins__ is the builtins' dict)
+            found = item(owner, name, value, nested) or found
         self._nested(nested)
         if not found:
-            _seen[id(module)] = _Seen(module, held, nested)
+            _seen[id(owner)] = _Seen(owner, held, nested)
+
+    def _class_item(self, cls: type, name: str, value: Any, nested: list[Any]) -> bool:
+        if isinstance(value, staticmethod):
+            new = self.table.replacement(value.__func__)
+            if new is None:
+                return False
+            setattr(cls, name, staticmethod(new))
+            self.undo.append(functools.partial(setattr, cls, name, value))
+            return True
+        if isinstance(value, types.FunctionType):
+            nested.append(value)
+            return False
+        return self.attribute(cls, name, value)
+
+    def _module_item(self, module: types.ModuleType, name: str, value: Any, nested: list[Any]) -> bool:
+        if isinstance(value, (types.FunctionType, type)):
+            if value.__module__ == module.__name__:  # defined here, not imported
+                nested.append(value)
+            return False
+        if isinstance(value, dict):
+            nested.append(value)
+            return False
+        return self.attribute(module, name, value)
 
 
 class _World:
