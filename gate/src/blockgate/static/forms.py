@@ -23,6 +23,13 @@ is still reported: the primitive is never dropped, only the call site.
   ``httpx.HTTPTransport(...)``/``AsyncHTTPTransport(...)`` on that line, or
   assigned so to the name given, builds one itself, so that call stays a
   finding.
+- archives and compressed files over an in-memory buffer: ``zipfile.ZipFile``,
+  ``tarfile.open``/``TarFile``, ``gzip``, ``bz2`` and ``lzma`` files (and their
+  ``open``) given an ``io.BytesIO``/``StringIO`` as their file, and the methods
+  of such an object (named by a plain assignment or a ``with ... as``): they
+  read and write memory only. The methods that go to the disk by a name
+  (``ZipFile.write``/``extract``/``extractall``, ``TarFile.add``/``extract``/
+  ``extractall``/``gettarinfo``) stay findings.
 - ``pathlib.Path.absolute`` on an absolute path and ``os.path.abspath`` of
   one: CPython 3.10-3.13 return such a path as it is, with no ``getcwd``
   (``posixpath.abspath`` joins the current directory only ``if not
@@ -53,6 +60,25 @@ UNBOUNDED_QUEUES = frozenset({"queue.SimpleQueue"})
 HTTPX_CLIENTS = frozenset({"httpx.Client", "httpx.AsyncClient"})
 # Transports whose construction builds an SSL context (the blocking part of a client's construction).
 HTTPX_NETWORK_TRANSPORTS = frozenset({"HTTPTransport", "AsyncHTTPTransport"})
+
+MEMORY_FILES = frozenset({"io.BytesIO", "io.StringIO"})
+# An archive or compressed file's constructors -> (position, keyword) of the file they work on.
+ARCHIVES: dict[str, tuple[int, str]] = {
+    "zipfile.ZipFile": (0, "file"),
+    "zipfile.PyZipFile": (0, "file"),
+    "tarfile.open": (2, "fileobj"),
+    "tarfile.TarFile": (2, "fileobj"),
+    "tarfile.TarFile.open": (2, "fileobj"),
+    "gzip.GzipFile": (3, "fileobj"),
+    "gzip.open": (0, "filename"),
+    "bz2.BZ2File": (0, "filename"),
+    "bz2.open": (0, "filename"),
+    "lzma.LZMAFile": (0, "filename"),
+    "lzma.open": (0, "filename"),
+}
+ARCHIVE_CLASSES = ("zipfile.", "tarfile.", "gzip.", "bz2.", "lzma.")
+# Their methods that open, stat or write files on the disk by name, whatever the archive's file.
+DISK_METHODS = frozenset({"write", "writepy", "extract", "extractall", "add", "gettarinfo"})
 
 # Calls that return an absolute path whatever their argument.
 ABSOLUTE_RESULTS = frozenset(
@@ -95,6 +121,10 @@ class CallForms:
             return self._put_returns_at_once(call)
         if primitive in HTTPX_CLIENTS:
             return self._client_on_a_given_transport(call)
+        if primitive in ARCHIVES:
+            return self._on_a_memory_file(call)
+        if primitive.startswith(ARCHIVE_CLASSES) and isinstance(func, nodes.Attribute):
+            return func.attrname not in DISK_METHODS and self._memory_archive(func.expr, 0)
         if primitive == "pathlib.Path.absolute" and isinstance(func, nodes.Attribute):
             return self._is_absolute(func.expr, 0)
         if primitive == "os.path.abspath":
@@ -209,6 +239,49 @@ class CallForms:
 
     def _network_transport(self, call: Any) -> bool:
         return any(name.rsplit(".", 1)[-1] in HTTPX_NETWORK_TRANSPORTS for name in self.names(call.func))
+
+    # archives over memory
+    def _on_a_memory_file(self, call: Any) -> bool:
+        """A constructor call whose file is an in-memory buffer built on that line or assigned so."""
+        names = self.names(call.func)
+        if not names or _splatted(call):
+            return False
+        for name in names:
+            if name not in ARCHIVES:
+                return False
+            position, keyword = ARCHIVES[name]
+            given = argument(call, position, keyword)
+            if given is None or not self._memory_file(given):
+                return False
+        return True
+
+    def _memory_file(self, expr: Any) -> bool:
+        built = [expr] if isinstance(expr, nodes.Call) else self.values(expr) or []
+        return bool(built) and all(
+            isinstance(v, nodes.Call) and bool(n := self.names(v.func)) and n <= MEMORY_FILES for v in built
+        )
+
+    def _memory_archive(self, expr: Any, depth: int) -> bool:
+        """Every value the receiver holds is an archive over memory (``with ... as`` included:
+        these classes' ``__enter__`` returns the object itself)."""
+        if isinstance(expr, nodes.Call):
+            return self._on_a_memory_file(expr)
+        if isinstance(expr, nodes.Name):
+            try:
+                scope, _ = expr.lookup(expr.name)
+            except Exception:
+                return False
+            bindings = scope.locals.get(expr.name, [])
+            entered = [
+                item
+                for b in bindings
+                if isinstance(b.parent, nodes.With)
+                for item, bound in b.parent.items
+                if bound is b
+            ]
+            if entered and len(entered) == len(bindings):
+                return all(self._memory_archive(item, depth + 1) for item in entered)
+        return self._every_value(expr, depth, self._memory_archive)
 
     # absolute paths
     def _is_absolute(self, expr: Any, depth: int) -> bool:

@@ -69,6 +69,19 @@ def defining_names(dotted: str) -> list[str]:
     return [f"{module}.{qualname}"] if isinstance(module, str) and isinstance(qualname, str) else []
 
 
+def _own_identities(name: str, identities: list[str]) -> list[str]:
+    """The definitions of a classified name that stand for it alone: not one inherited from a
+    private base of another module (``bz2.BZ2File.flush`` is ``_io._IOBase.flush``, which every
+    stream, ``io.BytesIO`` too, inherits), whose every other spelling would become a finding."""
+    top = name.partition(".")[0]
+    return [
+        identity
+        for identity in identities
+        if public_name(identity).partition(".")[0] == top
+        and not any(part.startswith("_") and part[1:2].isupper() for part in identity.split(".")[1:-1])
+    ]
+
+
 @dataclass(frozen=True)
 class Primitive:
     name: str  # the rule table's spelling, e.g. builtins.open, pathlib.Path.stat
@@ -79,7 +92,11 @@ class PrimitiveTable:
     """Every callable the gate's rules catch, findable by any name its definition goes by."""
 
     def __init__(
-        self, rules: Iterable[Any], blockbuster: Iterable[str], clients: Iterable[ClientRule] = ()
+        self,
+        rules: Iterable[Any],
+        blockbuster: Iterable[str],
+        clients: Iterable[ClientRule] = (),
+        classified: Iterable[tuple[str, str]] = (),
     ) -> None:
         self._by_key: dict[str, str] = {}
         self._rules: dict[str, list[str]] = {}
@@ -91,6 +108,17 @@ class PrimitiveTable:
                 self._add(name, rule.name)
         for name in blockbuster:
             self._add(name, f"blockbuster:{name}")
+        for name, rule in classified:
+            # A name a rule already catches keeps its rules; a new one gets the rule that sees it.
+            if self.lookup(name) is None:
+                identities = defining_names(name)
+                own = _own_identities(name, identities)
+                self._add(name, rule, own)
+                if len(own) < len(identities):
+                    # Inherited from a shared base: found by the receiver's class instead.
+                    receiver = name.rsplit(".", 1)[0]
+                    self.receivers.add(receiver)
+                    self._library.setdefault(receiver, receiver.partition(".")[0])
         for client in clients:
             # Spelled as the library's source defines them: nothing is imported to find them.
             for shown, spellings in client.callables.items():
@@ -102,8 +130,8 @@ class PrimitiveTable:
             for receiver in client.receivers:
                 self._library.setdefault(receiver, client.name)
 
-    def _add(self, name: str, rule: str) -> None:
-        identities = defining_names(name)
+    def _add(self, name: str, rule: str, identities: list[str] | None = None) -> None:
+        identities = defining_names(name) if identities is None else identities
         # Two spellings of one object (io.open, builtins.open) are one primitive: the first named.
         canonical = next((self._identity[i] for i in identities if i in self._identity), None)
         # A rule may name a callable by its defining module (posix.stat, the
@@ -156,9 +184,27 @@ class PrimitiveTable:
         }
 
 
+def classified_names() -> list[tuple[str, str]]:
+    """(name, rule) of every public stdlib callable that the classification says a rule catches
+    through what it calls (``os.path.getsize`` by ``os.stat``, ``zipfile.ZipFile.read`` by
+    ``open`` and reads): the runtime half sees these at the primitive inside; the static half,
+    which does not walk into the standard library, must know them by their own names. The rule is
+    the first one the classification names (``a + b``: the call waits in either)."""
+    from blockgate.classification import CLASSIFICATION, RULE, all_public_callables
+
+    found = []
+    for names in all_public_callables().values():
+        for name in names:
+            entries = CLASSIFICATION.classify(name)
+            if entries and entries[0].verdict == RULE:
+                found.append((name, entries[0].why.split(" + ")[0]))
+    return found
+
+
 def primitive_table() -> PrimitiveTable:
     """The gate's rule table (``blockgate.rules``) and blockbuster's defaults: one list for both
-    halves; and the static half's rules for third-party sync clients (``clients``)."""
+    halves; every stdlib callable the classification says they catch, by its own name; and the
+    static half's rules for third-party sync clients (``clients``)."""
     from blockgate.rules import RULES
 
-    return PrimitiveTable(RULES, blockbuster_names(), CLIENT_RULES)
+    return PrimitiveTable(RULES, blockbuster_names(), CLIENT_RULES, classified_names())

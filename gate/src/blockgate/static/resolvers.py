@@ -177,10 +177,40 @@ class AstroidResolver:
 
     def targets(self, expr: Any) -> list[Target]:
         found = [t for t in map(self._target, self._infer(expr)) if t is not None]
+        if len(found) > 1 and isinstance(expr, nodes.Name):
+            unbound = self._fallbacks_never_bound(expr)
+            if unbound:
+                found = [t for t in found if t not in unbound] or found
         if not found and isinstance(expr, nodes.Attribute):
             for cls in self._annotated_classes(expr.expr):
                 found.extend(self._method(cls, expr.attrname))
         return list(dict.fromkeys(found))
+
+    def _fallbacks_never_bound(self, name: Any) -> set[Target]:
+        """What a name is bound to only in an ``except ImportError`` whose ``try`` imports it
+        from a module that has it here (``try: from os.path import samefile`` / ``except
+        ImportError: from .utils import samefile_simple as samefile``): on this Python the
+        fallback never runs, so a call of the name is never a call of it."""
+        try:
+            _, bindings = name.lookup(name.name)
+        except Exception:
+            return set()
+        unbound: set[Target] = set()
+        for bound in bindings:
+            handler = bound.parent if isinstance(bound, (nodes.Import, nodes.ImportFrom)) else None
+            handler = handler if isinstance(handler, nodes.ExceptHandler) else None
+            if handler is None or not _catches_import_error(handler):
+                continue
+            attempt = handler.parent
+            if not isinstance(attempt, nodes.Try) or not any(
+                _imports_here(statement, name.name) for statement in attempt.body
+            ):
+                continue
+            for value in _imported(bound, name.name):
+                target = self._target(value)
+                if target is not None:
+                    unbound.add(target)
+        return unbound
 
     def _method(self, cls: Any, name: str) -> list[Target]:
         if isinstance(cls, str):
@@ -189,6 +219,8 @@ class AstroidResolver:
             members = cls.getattr(name)
         except (astroid.AttributeInferenceError, astroid.InferenceError):
             return []
+        # A method may be another's alias in the class body (``vrfy = verify``): what it holds.
+        members = [v for m in members for v in (self._infer(m) if isinstance(m, nodes.AssignName) else [m])]
         return [t for t in map(self._target, members) if t is not None]
 
     def instance_classes(self, expr: Any) -> list[Any]:
@@ -312,6 +344,59 @@ class AstroidResolver:
             head, _, rest = spelled.partition(".")
             if head in aliases:
                 return [aliases[head] + (f".{rest}" if rest else "")]
+        return []
+
+
+IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
+
+
+def _catches_import_error(handler: Any) -> bool:
+    caught = handler.type
+    names = caught.elts if isinstance(caught, nodes.Tuple) else [caught] if caught is not None else []
+    return any(dotted(n) in IMPORT_ERRORS for n in names)
+
+
+def _imported_name(statement: Any, local: str) -> tuple[str, str | None] | None:
+    """(module, name in it) that an import statement binds to ``local``; name None: a module."""
+    for original, alias in statement.names:
+        if (alias or original.split(".")[0]) != local:
+            continue
+        if isinstance(statement, nodes.ImportFrom):
+            return statement.modname, original
+        return original if alias else original.split(".")[0], None
+    return None
+
+
+def _imports_here(statement: Any, local: str) -> bool:
+    """An import that binds ``local`` and succeeds on this Python: the module is found (by
+    astroid, without running it) and, for ``from m import n``, defines ``n``."""
+    if not isinstance(statement, (nodes.Import, nodes.ImportFrom)):
+        return False
+    imported = _imported_name(statement, local)
+    if imported is None or (isinstance(statement, nodes.ImportFrom) and statement.level):
+        return False  # a relative import is the package's own: it may fail by design
+    module_name, attribute = imported
+    try:
+        module = statement.do_import_module(module_name)
+        if attribute is not None:
+            module.getattr(attribute)
+    except Exception:  # not found here, or no such name: the fallback is what runs
+        return False
+    return True
+
+
+def _imported(statement: Any, local: str) -> list[Any]:
+    """The definitions an import statement binds to ``local`` (none when astroid cannot say)."""
+    imported = _imported_name(statement, local)
+    if imported is None:
+        return []
+    module_name, attribute = imported
+    try:
+        module = statement.do_import_module(module_name)
+        if attribute is None:
+            return [module]
+        return [v for m in module.getattr(attribute) for v in m.infer()]
+    except Exception:
         return []
 
 
