@@ -571,6 +571,42 @@ def test_calls_made_in_an_async_def_come_first(reach_candidates, tmp_path):
 # -- third-party sync clients ------------------------------------------------------------------
 
 
+def test_calls_behind_an_untaken_branch_are_kept_last_with_why(table, tmp_path, capsys):
+    """A call every chain found reaches only through a branch it leaves untaken (a parameter not
+    passed, whose default is false) is still reported, last, saying which branch and which call;
+    one that another chain can take is not (``branch_pkg``'s ``# untaken`` lines)."""
+    result = scan(FIXTURES, ["branch_pkg"], table)
+    marked = {
+        (f"branch_pkg/{path.name}", number)
+        for path in (FIXTURES / "branch_pkg").glob("*.py")
+        for number, text in enumerate(path.read_text().splitlines(), 1)
+        if "# untaken" in text
+    }
+    assert len(marked) == 4
+    assert {(c.path, c.line) for c in result.candidates if c.behind} == marked
+    assert [bool(c.behind) for c in result.candidates] == sorted(bool(c.behind) for c in result.candidates)
+    [plugins] = [c for c in result.candidates if c.primitive == "glob.glob"]
+    assert plugins.behind == (
+        "`if self.plugins_dir:` (line 10) in branch_pkg.app.Plugins.__init__ is false on this chain: "
+        "the call at branch_pkg/app.py:68 does not pass `plugins_dir` (default None); it sets "
+        "`plugins_dir` again only under `if config_dir and not plugins_dir:` (line 7), and does not "
+        "pass `config_dir` (default None)"
+    )
+    # os.walk is untaken from shallow(), walked first, and taken from deep_listing(): the later
+    # chain, which can take the branch, replaces the first.
+    [walk] = [c for c in result.candidates if c.function == "Walker.walk" and c.primitive == "os.walk"]
+    assert walk.entries == ["branch_pkg.app.shallow", "branch_pkg.app.deep_listing"]
+    assert walk.chain[0] == "branch_pkg.app.deep_listing" and not walk.behind
+    assert main(["--root", str(FIXTURES), "--package", "branch_pkg", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == (
+        "static inventory: 12 blocking calls reachable from the loop "
+        "(4 only behind a branch each chain found leaves untaken)"
+    )
+    assert "behind an untaken branch: branch_pkg/app.py:16 builtins.open: `if self.plugins_dir:`" in out
+    assert "(untaken: `if flag:` (line 63)" in (tmp_path / "static-inventory.md").read_text()
+
+
 def test_client_rules_name_what_the_installed_libraries_define():
     """Every spelling of a client rule is a definition of the installed library (read by astroid,
     never imported), so a renamed API fails here rather than going silently unseen."""

@@ -127,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         last = f"static inventory: {len(rows)} reachable from the loop, {guarded} ran under the gate, {len(rows) - guarded} never did"
     else:
         last = f"static inventory: {len(rows)} blocking calls reachable from the loop"
+    behind = sum(bool(r.get("behind")) for r in rows)
+    if behind:
+        last += f" ({behind} only behind a branch each chain found leaves untaken)"
     if result.skipped:
         # The count covers the files read: say on the same line that some were not.
         last += (
@@ -152,6 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     for path, why in result.skipped.items():
         print(f"  skipped {path}: {why}")
+    for row in rows:
+        if row.get("behind"):
+            print(
+                f"  behind an untaken branch: {row['path']}:{row['line']} {row['primitive']}: {row['behind']}"
+            )
     for site in payload.get("removed_offloads", []):
         print(
             f"  offload removed since {args.changed_since}: {site['path']}:{site['line']} {site['function']} ({site['kind']})"

@@ -13,6 +13,7 @@ from astroid import nodes
 from blockgate.offloads import (
     OffloadSite,
 )
+from blockgate.static.guards import Guard, bound, enclosing, guards, left_false
 from blockgate.static.primitives import PrimitiveTable, primitive_table
 from blockgate.static.resolvers import own_nodes
 from blockgate.static.walk import Function, Inventory
@@ -30,6 +31,8 @@ class Candidate:
     chain: list[str]
     chain_functions: list[Function] = field(repr=False)
     direct: bool = False  # made in an async def's own body: on the loop whatever its branches
+    # Why every chain found reaches it only through a branch it leaves untaken ('' when one can).
+    behind: str = ""
 
     def key(self) -> tuple[str, int, str, str]:
         return (self.path, self.line, self.function, self.primitive)
@@ -45,6 +48,7 @@ class Candidate:
             "entries": self.entries,
             "chain": self.chain,
             "direct": self.direct,
+            "behind": self.behind,
         }
 
 
@@ -61,46 +65,70 @@ class Result:
 
 
 def reach(inventory: Inventory) -> Result:
-    """Walk from every entry point; collect the primitives met on the way."""
+    """Walk from every entry point; collect the primitives met on the way.
+
+    A function is walked once per entry point for each set of its guards that the call entering
+    it leaves false (``guards``): most have none, so once. Calls a chain reaches only through
+    such a branch are walked after all the others, and a candidate first found there is
+    reported with why (``behind``) unless another chain reaches it without one.
+    """
     started = time.perf_counter()
     entries = inventory.entry_points()
     found: dict[tuple[str, int, str, str], Candidate] = {}
     loop: dict[Any, None] = {}
+    branches = _Branches(inventory)
     for done, entry in enumerate(sorted(entries, key=lambda n: _sort_key(inventory, n)), 1):
         inventory.progress.update(f"followed {done}/{len(entries)} entry points")
         entry_fn = inventory.functions[entry]
-        parents: dict[Any, Any] = {entry: None}
+        start: _State = (entry, frozenset(), False)
+        parents: dict[_State, _State | None] = {start: None}
+        why_behind: dict[_State, str] = {}
         widened: dict[Any, Any] = {}  # an override entered by widened dispatch -> the method called
-        queue = deque([entry])
-        while queue:
-            node = queue.popleft()
+        taken: deque[_State] = deque([start])
+        untaken: deque[_State] = deque()
+        while taken or untaken:
+            state = taken.popleft() if taken else untaken.popleft()
+            node, dead, _ = state
             loop.setdefault(node)
             calls = inventory.calls(node)
-            for line, primitive in calls.primitives:
-                fn = inventory.functions[node]
-                chain_nodes = _path_to(parents, node)
+            fn = inventory.functions[node]
+            for line, primitive, site in calls.primitives:
+                behind = why_behind.get(state) or branches.untaken(node, site, dead)
                 key = (fn.path, line, fn.qualname, primitive.name)
                 candidate = found.get(key)
-                if candidate is None:
-                    chain_functions = [inventory.functions[n] for n in chain_nodes]
-                    found[key] = candidate = Candidate(
-                        path=fn.path,
-                        line=line,
-                        function=fn.qualname,
-                        primitive=primitive.name,
-                        rule=primitive.rules[0],
-                        rules=list(primitive.rules),
-                        entries=[],
-                        chain=[_step(inventory, n, widened) for n in chain_nodes] + [primitive.name],
-                        chain_functions=chain_functions,
-                        direct=fn.is_async,
-                    )
+                if candidate is None or (candidate.behind and not behind):
+                    chain_nodes = [s[0] for s in _path_to(parents, state)]
+                    chain = [_step(inventory, n, widened) for n in chain_nodes] + [primitive.name]
+                    if candidate is None:
+                        found[key] = candidate = Candidate(
+                            path=fn.path,
+                            line=line,
+                            function=fn.qualname,
+                            primitive=primitive.name,
+                            rule=primitive.rules[0],
+                            rules=list(primitive.rules),
+                            entries=[],
+                            chain=chain,
+                            chain_functions=[inventory.functions[n] for n in chain_nodes],
+                            direct=fn.is_async,
+                            behind=behind,
+                        )
+                    else:  # a chain that can take every branch on the way replaces one that cannot
+                        candidate.chain = chain
+                        candidate.chain_functions = [inventory.functions[n] for n in chain_nodes]
+                        candidate.behind = ""
                 if entry_fn.name not in candidate.entries:
                     candidate.entries.append(entry_fn.name)
-            for _line, callee in calls.enters:
-                if callee not in parents:
-                    parents[callee] = node
-                    queue.append(callee)
+            for _line, callee, site in calls.enters:
+                behind = why_behind.get(state) or branches.untaken(node, site, dead)
+                following: _State = (callee, branches.left_false(fn, callee, site), bool(behind))
+                if following not in parents:
+                    parents[following] = state
+                    if behind:
+                        why_behind[following] = behind
+                        untaken.append(following)
+                    else:
+                        taken.append(following)
                     if callee in calls.widened:
                         widened[callee] = calls.widened[callee]
     inventory.progress.done()
@@ -108,7 +136,10 @@ def reach(inventory: Inventory) -> Result:
     return Result(
         # Calls made in an async def itself first: a call deeper in a chain may sit behind a
         # branch its entry point never takes, one in the coroutine's own body runs on the loop.
-        candidates=sorted(found.values(), key=lambda c: (not c.direct, c.path, c.line, c.primitive)),
+        # Last, those every chain found reaches only through a branch it leaves untaken.
+        candidates=sorted(
+            found.values(), key=lambda c: (bool(c.behind), not c.direct, c.path, c.line, c.primitive)
+        ),
         loop_functions=sorted(loop_functions, key=lambda f: (f.path, f.line)),
         loop_nodes=list(loop),
         offloads=list(inventory.offload_sites),
@@ -117,6 +148,58 @@ def reach(inventory: Inventory) -> Result:
         seconds=time.perf_counter() - started,
         skipped=dict(sorted(inventory.skipped.items())),
     )
+
+
+# A function as the walk meets it: its node, the guards of it the entering call leaves false
+# (each with why), and whether the chain got there only through a branch left untaken.
+_State = tuple[Any, frozenset[tuple[Guard, str]], bool]
+
+
+class _Branches:
+    """Which guards of a function a call leaves false, and whether a call site sits under one."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        self.inventory = inventory
+        self._guards: dict[Any, list[Guard]] = {}
+        self._left: dict[tuple[Any, Any], frozenset[tuple[Guard, str]]] = {}
+
+    def guards(self, function: Any) -> list[Guard]:
+        if function not in self._guards:
+            self._guards[function] = guards(function)
+        return self._guards[function]
+
+    def left_false(self, caller: Function, callee: Any, site: Any) -> frozenset[tuple[Guard, str]]:
+        if not isinstance(site, nodes.Call) or not self.guards(callee):
+            return frozenset()
+        key = (callee, site)
+        if key not in self._left:
+            found = set()
+            passes_object = bound(callee, site, _names_a_class)
+            if passes_object is not None:
+                for guard in self.guards(callee):
+                    how = left_false(guard, callee, site, passes_object)
+                    if how:
+                        found.add((guard, f"the call at {caller.path}:{site.lineno} {how}"))
+            self._left[key] = frozenset(found)
+        return self._left[key]
+
+    def untaken(self, function: Any, site: Any, dead: frozenset[tuple[Guard, str]]) -> str:
+        """Why ``site`` never runs on this chain ('' when it may)."""
+        if not dead:
+            return ""
+        held = enclosing(function, site, self.guards(function))
+        for guard, how in sorted(dead, key=lambda d: d[0].node.lineno):
+            if guard in held:
+                name = self.inventory.functions[function].name
+                return f"{guard.describe()} in {name} is false on this chain: {how}"
+        return ""
+
+
+def _names_a_class(expr: Any) -> bool:
+    try:
+        return any(isinstance(v, nodes.ClassDef) for v in expr.infer())
+    except Exception:  # astroid cannot infer it: not known to be a class
+        return False
 
 
 def _step(inventory: Inventory, node: Any, widened: dict[Any, Any]) -> str:

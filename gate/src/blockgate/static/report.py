@@ -18,9 +18,15 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
     joined = bool(candidates) and "status" in candidates[0]
     if candidates:
         direct = sum(bool(c.get("direct")) for c in candidates)
+        behind = sum(bool(c.get("behind")) for c in candidates)
         out += [
             "",
-            f"{direct} of them made in an async def's own body, listed first; then the calls its sync callees make.",
+            f"{direct} of them made in an async def's own body, listed first; then the calls its sync callees make"
+            + (
+                f"; last, {behind} that each chain found reaches only through a branch it leaves untaken (why, in the chain)."
+                if behind
+                else "."
+            ),
         ]
         header = "| call | function | primitive | rule | chain |"
         rule = "|---|---|---|---|---|"
@@ -31,7 +37,7 @@ def render_markdown(payload: dict[str, Any], last_line: str) -> str:
         for c in candidates:
             row = (
                 f"| `{c['path']}:{c['line']}` | `{c['function']}` | `{c['primitive']}` | `{c['rule']}` "
-                f"| {_cell(' -> '.join(c['chain']))} |"
+                f"| {_cell(' -> '.join(c['chain']))}{_cell(' (untaken: ' + c['behind'] + ')') if c.get('behind') else ''} |"
             )
             if joined:
                 status = "yes" if c["status"] == "guarded" else "**NO**"

@@ -124,8 +124,9 @@ class Function:
 class Calls:
     """What one function does when it runs: the functions it enters and the primitives it calls."""
 
-    enters: list[tuple[int, Any]] = field(default_factory=list)  # (line, astroid function node)
-    primitives: list[tuple[int, Primitive]] = field(default_factory=list)
+    # (line, astroid function node, the node that enters it: a Call, a property read, a with)
+    enters: list[tuple[int, Any, Any]] = field(default_factory=list)
+    primitives: list[tuple[int, Primitive, Any]] = field(default_factory=list)  # (line, primitive, call)
     # An override entered because the call's dispatch was widened -> the method the call names.
     widened: dict[Any, Any] = field(default_factory=dict)
 
@@ -388,13 +389,17 @@ class Inventory:
                 # Reading a property runs its getter, here on the loop.
                 for cls in self.resolver.instance_classes(node.expr):
                     calls.enters.extend(
-                        (node.lineno, f) for f in self._class_methods(cls, node.attrname) if is_property(f)
+                        (node.lineno, f, node)
+                        for f in self._class_methods(cls, node.attrname)
+                        if is_property(f)
                     )
             elif isinstance(node, nodes.With):
                 for item, _ in node.items:
                     for cls in self.resolver.instance_classes(item):
                         for method in ("__enter__", "__exit__"):
-                            calls.enters.extend((node.lineno, f) for f in self._class_methods(cls, method))
+                            calls.enters.extend(
+                                (node.lineno, f, node) for f in self._class_methods(cls, method)
+                            )
         self._calls[function] = calls
         return calls
 
@@ -425,14 +430,16 @@ class Inventory:
                     self._primitive(call, primitive, calls)
                     found = True
             elif isinstance(target.node, nodes.ClassDef):
-                calls.enters.extend((call.lineno, f) for f in self._class_methods(target.node, "__init__"))
+                calls.enters.extend(
+                    (call.lineno, f, call) for f in self._class_methods(target.node, "__init__")
+                )
             elif target.node is not None and not isinstance(target.node, nodes.AsyncFunctionDef):
-                calls.enters.append((call.lineno, target.node))
+                calls.enters.append((call.lineno, target.node, call))
                 widen, caller = open_dispatch(func, target.node)
                 if widen:
                     for override in self.overrides.of(target.node, caller):
                         if not isinstance(override, nodes.AsyncFunctionDef):
-                            calls.enters.append((call.lineno, override))
+                            calls.enters.append((call.lineno, override, call))
                             calls.widened.setdefault(override, target.node)
         if method in self.receiver_methods and not found:
             primitive = self._receiver_primitive(func.expr, method)
@@ -442,7 +449,7 @@ class Inventory:
     def _primitive(self, call: Any, primitive: Primitive, calls: Calls) -> None:
         """A call of a primitive is a finding unless its form, read at the call site, cannot wait."""
         if not self.forms.cannot_wait(call, primitive.name):
-            calls.primitives.append((call.lineno, primitive))
+            calls.primitives.append((call.lineno, primitive, call))
 
     def _receiver_primitive(self, receiver: Any, method: str) -> Primitive | None:
         """A client method that blocks by the receiver's class (``redis.client.Redis``), wherever
