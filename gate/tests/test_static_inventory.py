@@ -353,6 +353,15 @@ def test_a_private_base_method_is_no_primitive_of_its_own(table):
     assert table.lookup("os.path.getsize") is not None
 
 
+def test_a_classified_callable_costs_inference_only_where_its_module_is_imported(table):
+    """``smtplib.SMTP.sendmail`` makes ``.sendmail(...)`` calls worth inferring only in a package
+    that imports smtplib; a rule's own names (``.read_text``) count everywhere."""
+    assert "sendmail" in table.last_parts({"smtplib"})
+    assert "sendmail" not in table.last_parts({"os", "asyncio"})
+    assert "read_text" in table.last_parts(set())
+    assert "getsize" in table.last_parts({"os"})
+
+
 def test_the_counterpart_check_fails_unless_the_rule_says_why(tmp_path, table):
     from dataclasses import replace
 

@@ -102,6 +102,7 @@ class PrimitiveTable:
         self._rules: dict[str, list[str]] = {}
         self._identity: dict[str, str] = {}
         self._library: dict[str, str] = {}  # a client rule's key -> the library it needs imported
+        self._needs: dict[str, str] = {}  # a classified callable's key -> the module it needs imported
         self.receivers: set[str] = set()  # classes whose listed methods block, whatever defines them
         for rule in rules:
             for name in rule_names(rule):
@@ -113,7 +114,11 @@ class PrimitiveTable:
             if self.lookup(name) is None:
                 identities = defining_names(name)
                 own = _own_identities(name, identities)
+                known = set(self._by_key)
                 self._add(name, rule, own)
+                # Its method name costs inference only in a package that imports its module.
+                for key in set(self._by_key) - known:
+                    self._needs[key] = name.partition(".")[0]
                 if len(own) < len(identities):
                     # Inherited from a shared base: found by the receiver's class instead.
                     receiver = name.rsplit(".", 1)[0]
@@ -175,13 +180,15 @@ class PrimitiveTable:
 
     def last_parts(self, imported: Iterable[str] | None = None) -> set[str]:
         """The final names (``stat``, ``open``, ``Popen``) any spelling of a primitive ends with;
-        a client library's only when ``imported`` (top-level modules) holds it (None: all)."""
+        a client library's or a classified callable's only when ``imported`` (top-level modules)
+        holds its module (None: all)."""
         wanted = None if imported is None else set(imported)
-        return {
-            key.rsplit(".", 1)[-1]
-            for key in self._by_key
-            if wanted is None or key not in self._library or self._library[key] in wanted
-        }
+        found = set()
+        for key in self._by_key:
+            needed = self._library.get(key) or self._needs.get(key)
+            if wanted is None or needed is None or needed in wanted:
+                found.add(key.rsplit(".", 1)[-1])
+        return found
 
 
 def classified_names() -> list[tuple[str, str]]:
