@@ -597,7 +597,7 @@ def test_calls_behind_an_untaken_branch_are_kept_last_with_why(table, tmp_path, 
     [plugins] = [c for c in result.candidates if c.primitive == "glob.glob"]
     assert plugins.behind == (
         "`if self.plugins_dir:` (line 10) in branch_pkg.app.Plugins.__init__ is false on this chain: "
-        "the call at branch_pkg/app.py:68 does not pass `plugins_dir` (default None); it sets "
+        "the call at branch_pkg/app.py:79 does not pass `plugins_dir` (default None); it sets "
         "`plugins_dir` again only under `if config_dir and not plugins_dir:` (line 7), and does not "
         "pass `config_dir` (default None)"
     )
@@ -609,11 +609,11 @@ def test_calls_behind_an_untaken_branch_are_kept_last_with_why(table, tmp_path, 
     assert main(["--root", str(FIXTURES), "--package", "branch_pkg", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[-1] == (
-        "static inventory: 12 blocking calls reachable from the loop "
+        "static inventory: 13 blocking calls reachable from the loop "
         "(4 only behind a branch each chain found leaves untaken)"
     )
     assert "behind an untaken branch: branch_pkg/app.py:16 builtins.open: `if self.plugins_dir:`" in out
-    assert "(untaken: `if flag:` (line 63)" in (tmp_path / "static-inventory.md").read_text()
+    assert "(untaken: `if flag:` (line 74)" in (tmp_path / "static-inventory.md").read_text()
 
 
 def test_client_rules_name_what_the_installed_libraries_define():

@@ -9,13 +9,15 @@ prefers a chain that can take the branch, and says so when none can.
 
 A guard is an ``if`` whose test reads one parameter of the function as true:
 the parameter itself, ``param is not None``, either among the operands of an
-``and``, or ``self.attr`` (the same tests) where the function's only
-assignment of ``self.attr`` is ``self.attr = param``, made at the top level of
-its body before the ``if``. The parameter must never be assigned in the
-function. A call leaves it false when it gives no value for the parameter
-whose default is a false constant (None for ``is not None``), or gives such a
-constant; a ``*args`` or ``**kwargs`` at the call, or a call this module
-cannot map onto the parameters, proves nothing.
+``and``, or ``self.attr`` (the same tests) where the only assignment of
+``self.attr`` in the class and its ancestors is ``self.attr = param``, made at
+the top level of this function's body before the ``if`` (a method called in
+between assigns nothing else to it). The parameter must not be assigned again
+in the function, unless only under guards of other parameters that the same
+call leaves false too. A call leaves a guard false when it gives no value for
+the parameter and its default is a false constant (None for ``is not None``),
+or gives such a constant; a ``*args`` or ``**kwargs`` at the call, or a call
+this module cannot map onto the parameters, proves nothing.
 """
 
 from __future__ import annotations
@@ -177,9 +179,12 @@ def _attribute_copies(function: Any, parameters: set[str]) -> dict[str, tuple[st
     ):
         if isinstance(node.expr, nodes.Name) and node.expr.name == self_name:
             assigned.setdefault(node.attrname, []).append(node)
+    cls = function.parent
+    if not isinstance(cls, nodes.ClassDef):
+        return {}
     copies = {}
     for attribute, targets in assigned.items():
-        if len(targets) != 1:
+        if len(targets) != 1 or not _assigned_once(cls, attribute, targets[0]):
             continue
         statement = targets[0].parent
         if (
@@ -191,6 +196,16 @@ def _attribute_copies(function: Any, parameters: set[str]) -> dict[str, tuple[st
         ):
             copies[f"{self_name}.{attribute}"] = (statement.value.name, statement.lineno)
     return copies
+
+
+def _assigned_once(cls: Any, attribute: str, target: Any) -> bool:
+    """``target`` is the one assignment of ``self.<attribute>`` in the methods of ``cls`` and of
+    every ancestor astroid can name (a class attribute of that name is a default, not one)."""
+    try:
+        lineage = [cls, *cls.ancestors()]
+    except Exception:  # an ancestor astroid cannot infer may assign it
+        return False
+    return [a for klass in lineage for a in klass.instance_attrs.get(attribute, [])] == [target]
 
 
 def _parameter_read(

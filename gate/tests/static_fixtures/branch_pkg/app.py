@@ -23,6 +23,17 @@ class Walker:
         return os.listdir(root)  # blocking: os.listdir
 
 
+class Reloaded:
+    def __init__(self, cache_dir=None):
+        self.cache_dir = cache_dir
+        self.reload()
+        if self.cache_dir:
+            os.makedirs(self.cache_dir)  # blocking: os.makedirs
+
+    def reload(self):
+        self.cache_dir = os.environ.get("CACHE_DIR")
+
+
 def listing(root, deep=False):
     if deep:
         return list(os.walk(root))  # untaken  # blocking: os.walk
@@ -78,6 +89,10 @@ async def deep_listing(root):
 
 async def listed(root):
     return listing(root), Limits(True)  # the else branch is taken; True is strict, not self
+
+
+async def reloaded():
+    return Reloaded()  # cache_dir not passed, but reload() sets self.cache_dir again
 
 
 async def traps(path, options):
