@@ -183,7 +183,7 @@ def _run_files(env: str) -> list[Path]:
             for word in after:
                 if word.startswith("-") or "{" in word:
                     continue
-                path = cwd / word
+                path = cwd / word.split("::")[0]  # a node id names its file
                 if path.is_dir():
                     files += sorted(path.rglob("*.py"))
                 elif path.suffix == ".py":
