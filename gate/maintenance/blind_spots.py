@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import json
 import platform
 import re
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +71,35 @@ async def _caught(arm: Callable[[], Any], probe: Any, scene_dir: Path) -> str:
         await asyncio.to_thread(scene.cleanup)
 
 
-async def measure() -> dict[str, dict[str, str]]:
+@contextlib.contextmanager
+def _blockbuster_defaults(module: str) -> Iterator[None]:
+    """blockbuster's default rules scoped to ``module``; on leaving, the ``_c_<name>`` entries its
+    deactivate left in C types are removed. forbiddenfruit's curse keeps what it replaced under
+    that name, so after deactivate each C type holds blockbuster's checker, whose closure holds
+    the interpreter's streams: freed only at exit, with io half torn down, they crashed this
+    script with SIGSEGV after its report (the gate's own ``arming._curse`` puts the entry back)."""
     import blockbuster
+    import forbiddenfruit
 
+    detector = blockbuster.BlockBuster([module])  # what blockbuster_ctx does, the types noted first
+    owners = {f.module for f in detector.functions.values() if isinstance(f.module, type)}
+    before = {
+        owner: {key for key in forbiddenfruit.patchable_builtin(owner) if key.startswith("_c_")}
+        for owner in owners
+    }
+    detector.activate()
+    try:
+        yield
+    finally:
+        detector.deactivate()
+    for owner, kept in before.items():
+        namespace = forbiddenfruit.patchable_builtin(owner)
+        for key in [k for k in namespace if k.startswith("_c_") and k not in kept]:
+            del namespace[key]
+        ctypes.pythonapi.PyType_Modified(ctypes.py_object(owner))
+
+
+async def measure() -> dict[str, dict[str, str]]:
     from blockgate import rules, strict_gate
 
     module = rules.__name__
@@ -84,7 +112,7 @@ async def measure() -> dict[str, dict[str, str]]:
             results[rule.name] = {
                 "area": rule.area,
                 "defaults": await _caught(
-                    lambda: blockbuster.blockbuster_ctx([module]), rule.fires, Path(tmp) / f"d{n}"
+                    lambda: _blockbuster_defaults(module), rule.fires, Path(tmp) / f"d{n}"
                 ),
                 "gate": await _caught(lambda: strict_gate(module), rule.fires, Path(tmp) / f"g{n}"),
             }
