@@ -10,6 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from blockgate.rules.model import Audit, Patch, Probe, Scene
@@ -76,15 +78,42 @@ def _queue_with_item(scene: Scene) -> None:
     scene.extra["queue"] = q
 
 
+def _countdown(scene: Scene, seconds: float, action: Callable[[], Any]) -> None:
+    """Another thread that runs ``action`` ``seconds`` after the probe says go (``_started_then``),
+    or at cleanup if it never did. The count starts right before the probe's wait, never when
+    the scene is prepared: a loop slow to reach the probe after arming (a loaded machine) must
+    not find the wait already over, and the rule rightly let it through. The thread is started
+    here, off the loop: starting one waits on an event, which the probe on the loop must not."""
+    go = threading.Event()
+
+    def count() -> None:
+        go.wait()
+        time.sleep(seconds)
+        action()
+
+    thread = threading.Thread(target=count, daemon=True)
+    thread.start()
+    scene.extra["go"] = go
+
+    def finish() -> None:
+        go.set()
+        thread.join()
+
+    scene.cleanups.append(finish)
+
+
+def _started_then(scene: Scene, wait: Callable[[], Any]) -> Any:
+    scene.extra["go"].set()
+    return wait()
+
+
 def _unfinished_queue(scene: Scene) -> None:
-    """A queue whose one task a consumer thread marks done shortly."""
+    """A queue whose one task a consumer thread marks done shortly after the probe starts."""
     q: queue.Queue[int] = queue.Queue()
     q.put(1)
     q.get()
     scene.extra["queue"] = q
-    done = threading.Timer(0.1, q.task_done)
-    done.start()
-    scene.cleanups.append(done.join)
+    _countdown(scene, 0.1, q.task_done)
 
 
 def _simple_queue_with_item(scene: Scene) -> None:
@@ -106,12 +135,12 @@ def _set_event(scene: Scene) -> None:
 
 
 def _lock_held_briefly(scene: Scene) -> None:
-    """A lock another thread holds for a moment: a wait on it ends (offloaded), a probe on the loop is stopped first."""
+    """A lock held until a moment after the probe starts: a wait on it ends (offloaded), a probe
+    on the loop is stopped first."""
     lock = threading.Lock()
     lock.acquire()
-    timer = threading.Timer(0.05, lock.release)
-    timer.start()
-    scene.keep("lock", lock, timer.join)
+    scene.extra["lock"] = lock
+    _countdown(scene, 0.05, lock.release)
 
 
 def _lock_free(lock: Any, *_: Any, **__: Any) -> bool:
@@ -167,7 +196,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "waits",
         "_thread.LockType.__enter__",
         "`with lock:` waits for the thread that holds it, in C, past blockbuster's acquire rule",
-        fires=Probe(lambda s: _enter(s.extra["lock"]), _lock_held_briefly),
+        fires=Probe(lambda s: _started_then(s, lambda: _enter(s.extra["lock"])), _lock_held_briefly),
         nonblocking_if=_lock_free,
         passes=Probe(lambda s: _enter(threading.Lock())),
         runtime_only="a with statement calls no name the static half could resolve to the lock's __enter__",
@@ -242,7 +271,7 @@ RULES: tuple[Patch | Audit, ...] = (
         "waits",
         "queue.Queue.join",
         "waits until consumers mark every item done",
-        fires=Probe(lambda s: s.extra["queue"].join(), _unfinished_queue),
+        fires=Probe(lambda s: _started_then(s, s.extra["queue"].join), _unfinished_queue),
         nonblocking_if=_no_unfinished_tasks,
         passes=Probe(lambda s: queue.Queue().join()),
         classifies=("queue.LifoQueue.join", "queue.PriorityQueue.join"),
