@@ -46,17 +46,24 @@ def _no_unfinished_tasks(q: Any, *_: Any, **__: Any) -> bool:
     return bool(q.unfinished_tasks == 0)
 
 
-def _alive_thread(scene: Scene) -> None:
-    stop = threading.Event()
-    thread = threading.Thread(target=stop.wait, daemon=True)
+def _signalled_thread(scene: Scene, body: Callable[[threading.Event], Any]) -> threading.Event:
+    """A daemon thread running ``body(signal)``, started here (off the loop); at cleanup the
+    signal is set and the thread joined."""
+    signal = threading.Event()
+    thread = threading.Thread(target=body, args=(signal,), daemon=True)
     thread.start()
     scene.extra["thread"] = thread
 
     def finish() -> None:
-        stop.set()
+        signal.set()
         thread.join()
 
     scene.cleanups.append(finish)
+    return signal
+
+
+def _alive_thread(scene: Scene) -> None:
+    _signalled_thread(scene, lambda stop: stop.wait())
 
 
 def _finished_thread(scene: Scene) -> None:
@@ -84,22 +91,13 @@ def _countdown(scene: Scene, seconds: float, action: Callable[[], Any]) -> None:
     the scene is prepared: a loop slow to reach the probe after arming (a loaded machine) must
     not find the wait already over, and the rule rightly let it through. The thread is started
     here, off the loop: starting one waits on an event, which the probe on the loop must not."""
-    go = threading.Event()
 
-    def count() -> None:
+    def count(go: threading.Event) -> None:
         go.wait()
         time.sleep(seconds)
         action()
 
-    thread = threading.Thread(target=count, daemon=True)
-    thread.start()
-    scene.extra["go"] = go
-
-    def finish() -> None:
-        go.set()
-        thread.join()
-
-    scene.cleanups.append(finish)
+    scene.extra["go"] = _signalled_thread(scene, count)
 
 
 def _started_then(scene: Scene, wait: Callable[[], Any]) -> Any:
