@@ -217,14 +217,14 @@ class CallForms:
             return True
         if not built or not built <= BOUNDED_QUEUES:
             return False
-        if _splatted(value):
+        if splatted(value):
             return False
         maxsize = argument(value, 0, "maxsize")
         return maxsize is None or _not_positive(maxsize)
 
     # httpx
     def _client_on_a_given_transport(self, call: Any) -> bool:
-        if _splatted(call):
+        if splatted(call):
             return False
         given = {k.arg: k.value for k in call.keywords or ()}
         transport = given.get("transport")
@@ -244,7 +244,7 @@ class CallForms:
     def _on_a_memory_file(self, call: Any) -> bool:
         """A constructor call whose file is an in-memory buffer built on that line or assigned so."""
         names = self.names(call.func)
-        if not names or _splatted(call):
+        if not names or splatted(call):
             return False
         for name in names:
             if name not in ARCHIVES:
@@ -292,7 +292,7 @@ class CallForms:
             if names and names <= ABSOLUTE_RESULTS:
                 return True
             first = argument(expr, 0, None)
-            if first is None or _splatted(expr):
+            if first is None or splatted(expr):
                 return False
             if names and names <= {"os.path.dirname"} | PATH_CLASSES:
                 return self._is_absolute(first, depth + 1)
@@ -329,7 +329,7 @@ def argument(call: Any, position: int, keyword: str | None) -> Any:
     return args[position] if position < len(args) else None
 
 
-def _splatted(call: Any) -> bool:
+def splatted(call: Any) -> bool:
     """A ``*args`` or ``**kwargs`` may pass anything: no form is provable."""
     return any(isinstance(a, nodes.Starred) for a in call.args or ()) or any(
         k.arg is None for k in call.keywords or ()

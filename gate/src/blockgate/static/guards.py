@@ -28,6 +28,8 @@ from typing import Any
 
 from astroid import nodes
 
+from blockgate.static.forms import splatted
+
 
 @dataclass(frozen=True)
 class Guard:
@@ -99,7 +101,7 @@ def enclosing(function: Any, site: Any, found: list[Guard]) -> list[Guard]:
 def left_false(guard: Guard, function: Any, call: Any, bound: bool) -> str | None:
     """Why ``call`` (an astroid Call entering ``function``; ``bound``: the first parameter is the
     object, not an argument) leaves ``guard`` false, or None when that is not proven."""
-    if not isinstance(call, nodes.Call) or _splatted(call):
+    if not isinstance(call, nodes.Call) or splatted(call):
         return None
     how = _passed_false(guard, function, call, bound)
     if how is None:
@@ -136,12 +138,6 @@ def _false_constant(node: Any, guard: Guard, how: str) -> str | None:
     if guard.none_only and node.value is not None:
         return None
     return None if node.value else how
-
-
-def _splatted(call: Any) -> bool:
-    return any(isinstance(a, nodes.Starred) for a in call.args or ()) or any(
-        k.arg is None for k in call.keywords or ()
-    )
 
 
 def _default(function: Any, name: str) -> Any:
